@@ -1,0 +1,727 @@
+//! [`SessionCookie`]: the session cookie's name, attributes and secrets; reading it from a
+//! request `Cookie` header and writing the `Set-Cookie` value, in the Remix 3 wire format
+//! (`base64(value) + "." + base64_nopad(HMAC-SHA256)`).
+
+mod header;
+mod signing;
+
+use std::fmt::{self, Write as _};
+use std::time::SystemTime;
+
+use base64::Engine as _;
+
+use crate::error::{ConfigError, Error, Result};
+pub use signing::MIN_SECRET_LEN;
+use signing::{Keys, STRICT_STANDARD, SecretIndex};
+
+/// Browsers drop a cookie whose `name=value` passes this many bytes (RFC 6265 §6.1).
+pub const MAX_COOKIE_SIZE: usize = 4096;
+
+/// The `SameSite` attribute.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(session::SameSite::default(), session::SameSite::Lax);
+/// assert_eq!(session::SameSite::Strict.as_str(), "Strict");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent only with same-site requests.
+    Strict,
+    /// Sent with same-site requests and top-level cross-site navigations. The default.
+    #[default]
+    Lax,
+    /// Sent with every request; forces `Secure`.
+    None,
+}
+
+impl SameSite {
+    /// Returns the attribute value as written in `Set-Cookie`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(session::SameSite::None.as_str(), "None");
+    /// ```
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+}
+
+/// What a request's `Cookie` header held for the session cookie.
+///
+/// # Examples
+///
+/// ```
+/// use session::{Incoming, SessionCookie};
+///
+/// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
+/// assert_eq!(cookie.read(None), Incoming::Absent);
+/// assert_eq!(cookie.read(Some("sid=")), Incoming::Empty);
+/// assert_eq!(cookie.read(Some("sid=forged.value")), Incoming::Rejected);
+/// # Ok::<(), session::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Incoming {
+    /// No header, or no pair with the cookie's name.
+    Absent,
+    /// The pair was there with an empty value (`name=`, `name`, `name=""`).
+    Empty,
+    /// The value was too long, wrongly signed, or not base64 and UTF-8 under a good
+    /// signature. Nothing of it may be used.
+    Rejected,
+    /// A verified value.
+    Verified {
+        /// The decoded value the storage reads: a JSON payload or a session id.
+        value: String,
+        /// `true` when only an older secret verified it, so it must be re-signed.
+        stale_secret: bool,
+    },
+}
+
+/// The session cookie: its name, its attributes and the secrets that sign it.
+///
+/// Build one with [`SessionCookie::builder`]. The defaults are the secure ones: `Path=/`,
+/// `SameSite=Lax`, `HttpOnly` and `Secure`; a cookie must be signed, and secrets must be at
+/// least [`MIN_SECRET_LEN`] bytes unless short ones are explicitly allowed.
+///
+/// `Debug` never shows a secret.
+///
+/// # Examples
+///
+/// ```
+/// use session::SessionCookie;
+///
+/// let cookie = SessionCookie::builder("__Host-session")
+///     .secret("a-random-secret-of-at-least-32-bytes!")
+///     .build()?;
+/// let header = cookie.to_set_cookie("abc", None)?;
+/// assert!(header.starts_with("__Host-session=YWJj."));
+/// assert!(header.ends_with("; HttpOnly; Path=/; SameSite=Lax; Secure"));
+/// # Ok::<(), session::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct SessionCookie {
+    name: String,
+    keys: Keys,
+    domain: Option<String>,
+    path: String,
+    same_site: Option<SameSite>,
+    http_only: bool,
+    secure: bool,
+    partitioned: bool,
+    /// A fixed `Max-Age` in seconds, used when the expiry policy sets none.
+    max_age: Option<u64>,
+    /// A fixed `Expires` date, as Remix allows.
+    expires: Option<SystemTime>,
+    /// Longest inbound value examined; longer ones are rejected before any decoding.
+    max_inbound: usize,
+}
+
+impl SessionCookie {
+    /// Starts a cookie named `name` with the secure defaults.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("sid").secret([1u8; 32]).build()?;
+    /// assert_eq!(cookie.name(), "sid");
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    pub fn builder(name: impl Into<String>) -> SessionCookieBuilder {
+        SessionCookieBuilder {
+            name: name.into(),
+            secrets: Vec::new(),
+            allow_short_secrets: false,
+            domain: None,
+            path: "/".to_owned(),
+            same_site: Some(SameSite::Lax),
+            http_only: true,
+            secure: true,
+            partitioned: false,
+            max_age: None,
+            expires: None,
+            max_inbound: MAX_COOKIE_SIZE,
+        }
+    }
+
+    /// Returns the cookie name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("__session").secret([1u8; 32]).build()?;
+    /// assert_eq!(cookie.name(), "__session");
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Returns whether `HttpOnly` is written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).build()?;
+    /// assert!(cookie.http_only());
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn http_only(&self) -> bool {
+        self.http_only
+    }
+
+    /// Returns whether `Secure` is written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).build()?;
+    /// assert!(cookie.secure());
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Returns the fixed `Max-Age` in seconds, if one was configured.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cookie = session::SessionCookie::builder("s")
+    ///     .secret([1u8; 32])
+    ///     .max_age(Duration::from_secs(60))
+    ///     .build()?;
+    /// assert_eq!(cookie.max_age(), Some(60));
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
+    }
+
+    /// Reads and verifies the session cookie from a request's `Cookie` header.
+    ///
+    /// The first pair with the exact name is used, as in Remix. A value longer than the
+    /// inbound limit is rejected before any decoding or MAC computation. The signature is
+    /// checked over the exact bytes received before anything is decoded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Incoming, SessionCookie};
+    ///
+    /// let cookie = SessionCookie::builder("s").secret([9u8; 32]).build()?;
+    /// let set = cookie.to_set_cookie("hello", None)?;
+    /// let value = set.split(';').next().unwrap();
+    /// assert_eq!(
+    ///     cookie.read(Some(value)),
+    ///     Incoming::Verified { value: "hello".into(), stale_secret: false }
+    /// );
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn read(&self, cookie_header: Option<&str>) -> Incoming {
+        let Some(raw) = cookie_header.and_then(|header| header::find(header, &self.name)) else {
+            return Incoming::Absent;
+        };
+        if raw.is_empty() {
+            return Incoming::Empty;
+        }
+        if raw.len() > self.max_inbound {
+            crate::audit::rejected("oversized-cookie");
+            return Incoming::Rejected;
+        }
+        let Some((signed, SecretIndex(index))) = self.keys.verify(&raw) else {
+            crate::audit::rejected("bad-signature");
+            return Incoming::Rejected;
+        };
+        let Some(value) = decode_value(signed) else {
+            crate::audit::rejected("bad-encoding");
+            return Incoming::Rejected;
+        };
+        Incoming::Verified {
+            value,
+            stale_secret: index > 0,
+        }
+    }
+
+    /// Signs `value` and renders the whole `Set-Cookie` header value. `max_age` (seconds)
+    /// overrides the configured one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CookieTooLarge`] when `name=value` passes [`MAX_COOKIE_SIZE`] bytes: browsers
+    /// would drop it silently, so it is never emitted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s")
+    ///     .secret("secret1")
+    ///     .allow_short_secrets()
+    ///     .http_only(false)
+    ///     .secure(false)
+    ///     .build()?;
+    /// assert_eq!(
+    ///     cookie.to_set_cookie(r#"{"i":"a","d":[{"count":1},{}]}"#, None)?,
+    ///     "s=eyJpIjoiYSIsImQiOlt7ImNvdW50IjoxfSx7fV19.yoTsSAtSnoFP9M6D7QCB+33DIghFhd/KNnQo2X8nV2Q; Path=/; SameSite=Lax"
+    /// );
+    /// assert!(cookie.to_set_cookie(&"x".repeat(4000), None).is_err());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn to_set_cookie(&self, value: &str, max_age: Option<u64>) -> Result<String> {
+        let encoded = STRICT_STANDARD.encode(value);
+        let mut out = String::with_capacity(self.name.len() + encoded.len() + 128);
+        out.push_str(&self.name);
+        out.push('=');
+        self.keys.sign_into(&encoded, &mut out);
+        if out.len() > MAX_COOKIE_SIZE {
+            return Err(Error::CookieTooLarge {
+                size: out.len(),
+                limit: MAX_COOKIE_SIZE,
+            });
+        }
+        self.write_attributes(&mut out, self.expires, max_age.or(self.max_age));
+        Ok(out)
+    }
+
+    /// Renders a `Set-Cookie` that empties and expires the cookie, with the same `Path`,
+    /// `Domain`, `SameSite` and `Secure` it was issued with, `Max-Age=0` and an `Expires` in
+    /// the past.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).build()?;
+    /// assert_eq!(
+    ///     cookie.to_clear_cookie(),
+    ///     "s=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Max-Age=0; Path=/; SameSite=Lax; Secure"
+    /// );
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn to_clear_cookie(&self) -> String {
+        let mut out = format!("{}=", self.name);
+        self.write_attributes(&mut out, Some(SystemTime::UNIX_EPOCH), Some(0));
+        out
+    }
+
+    /// Appends the attributes in Remix's fixed order.
+    fn write_attributes(
+        &self,
+        out: &mut String,
+        expires: Option<SystemTime>,
+        max_age: Option<u64>,
+    ) {
+        if let Some(domain) = &self.domain {
+            out.push_str("; Domain=");
+            out.push_str(domain);
+        }
+        if let Some(expires) = expires {
+            out.push_str("; Expires=");
+            out.push_str(&httpdate::fmt_http_date(expires));
+        }
+        if self.http_only {
+            out.push_str("; HttpOnly");
+        }
+        if let Some(max_age) = max_age {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "; Max-Age={max_age}");
+        }
+        if self.partitioned {
+            out.push_str("; Partitioned");
+        }
+        if !self.path.is_empty() {
+            out.push_str("; Path=");
+            out.push_str(&self.path);
+        }
+        if let Some(same_site) = self.same_site {
+            out.push_str("; SameSite=");
+            out.push_str(same_site.as_str());
+        }
+        if self.secure {
+            out.push_str("; Secure");
+        }
+    }
+}
+
+/// Base64 (padded or not, strict bits) then strict UTF-8.
+fn decode_value(encoded: &str) -> Option<String> {
+    let bytes = STRICT_STANDARD.decode(encoded).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+impl fmt::Debug for SessionCookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCookie")
+            .field("name", &self.name)
+            .field("keys", &self.keys)
+            .field("domain", &self.domain)
+            .field("path", &self.path)
+            .field("same_site", &self.same_site)
+            .field("http_only", &self.http_only)
+            .field("secure", &self.secure)
+            .field("partitioned", &self.partitioned)
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`SessionCookie`]; every setting is checked by [`build`](Self::build).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use session::{SameSite, SessionCookie};
+///
+/// let cookie = SessionCookie::builder("sid")
+///     .secrets(["new-secret-of-32-bytes-or-more!!", "old-secret-of-32-bytes-or-more!!"])
+///     .same_site(SameSite::Strict)
+///     .max_age(Duration::from_secs(3600))
+///     .build()?;
+/// assert!(cookie.to_set_cookie("v", None)?.contains("Max-Age=3600"));
+/// # Ok::<(), session::Error>(())
+/// ```
+#[must_use]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each bool is one independent cookie attribute"
+)]
+pub struct SessionCookieBuilder {
+    name: String,
+    secrets: Vec<Vec<u8>>,
+    allow_short_secrets: bool,
+    domain: Option<String>,
+    path: String,
+    same_site: Option<SameSite>,
+    http_only: bool,
+    secure: bool,
+    partitioned: bool,
+    max_age: Option<u64>,
+    expires: Option<SystemTime>,
+    max_inbound: usize,
+}
+
+impl SessionCookieBuilder {
+    /// Adds a secret. The first one added signs; all verify, in the order added. To rotate, put
+    /// the new secret first and keep the old one until its cookies have expired.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).build()?;
+    /// # let _ = cookie;
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.secrets.push(secret.as_ref().to_vec());
+        self
+    }
+
+    /// Adds several secrets, newest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s")
+    ///     .secrets([[1u8; 32], [2u8; 32]])
+    ///     .build()?;
+    /// # let _ = cookie;
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    pub fn secrets<S: AsRef<[u8]>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
+        self.secrets
+            .extend(secrets.into_iter().map(|secret| secret.as_ref().to_vec()));
+        self
+    }
+
+    /// Accepts secrets shorter than [`MIN_SECRET_LEN`] bytes, as existing Remix apps often
+    /// have.
+    ///
+    /// # Security
+    ///
+    /// A short or guessable secret lets anyone forge sessions. Prefer 32 random bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::SessionCookie;
+    ///
+    /// assert!(SessionCookie::builder("s").secret("s3cr3t").build().is_err());
+    /// assert!(SessionCookie::builder("s").secret("s3cr3t").allow_short_secrets().build().is_ok());
+    /// ```
+    pub fn allow_short_secrets(mut self) -> Self {
+        self.allow_short_secrets = true;
+        self
+    }
+
+    /// Sets the `Domain` attribute (none by default: the cookie stays on this host).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).domain("example.com").build()?;
+    /// assert!(cookie.to_set_cookie("v", None)?.contains("; Domain=example.com;"));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Sets the `Path` attribute (`/` by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).path("/app").build()?;
+    /// assert!(cookie.to_set_cookie("v", None)?.contains("; Path=/app;"));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Sets the `SameSite` attribute (`Lax` by default). `SameSite::None` forces `Secure`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{SameSite, SessionCookie};
+    ///
+    /// let cookie = SessionCookie::builder("s").secret([1u8; 32]).same_site(SameSite::None).secure(false).build()?;
+    /// assert!(cookie.secure());
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = Some(same_site);
+        self
+    }
+
+    /// Writes `HttpOnly` (the default) or not.
+    ///
+    /// # Security
+    ///
+    /// Without `HttpOnly`, any script on the page can read the session cookie.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).http_only(false).build()?;
+    /// assert!(!cookie.to_set_cookie("v", None)?.contains("HttpOnly"));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// Writes `Secure` (the default) or not. `SameSite=None`, `Partitioned` and the `__Host-`
+    /// and `__Secure-` prefixes need it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).secure(false).build()?;
+    /// assert!(!cookie.secure());
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Writes `Partitioned` (CHIPS). Forces `Secure`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).secure(false).partitioned(true).build()?;
+    /// assert!(cookie.to_set_cookie("v", None)?.ends_with("; Partitioned; Path=/; SameSite=Lax; Secure"));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn partitioned(mut self, partitioned: bool) -> Self {
+        self.partitioned = partitioned;
+        self
+    }
+
+    /// Sets a fixed `Max-Age`. When the expiry policy has a timeout, the session manager writes
+    /// `Max-Age` from it instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).max_age(Duration::from_secs(9)).build()?;
+    /// assert!(cookie.to_set_cookie("v", None)?.contains("Max-Age=9"));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn max_age(mut self, max_age: std::time::Duration) -> Self {
+        self.max_age = Some(max_age.as_secs());
+        self
+    }
+
+    /// Sets a fixed `Expires` date, the same for every cookie (as Remix's `expires`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    ///
+    /// let when = UNIX_EPOCH + Duration::from_secs(1_445_498_880);
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).expires(when).build()?;
+    /// assert!(cookie.to_set_cookie("v", None)?.contains("Expires=Thu, 22 Oct 2015 07:28:00 GMT"));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn expires(mut self, expires: SystemTime) -> Self {
+        self.expires = Some(expires);
+        self
+    }
+
+    /// Sets the longest inbound cookie value examined ([`MAX_COOKIE_SIZE`] by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).max_inbound_len(100).build()?;
+    /// let long = format!("s={}", "a".repeat(101));
+    /// assert_eq!(cookie.read(Some(&long)), session::Incoming::Rejected);
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    pub fn max_inbound_len(mut self, bytes: usize) -> Self {
+        self.max_inbound = bytes;
+        self
+    }
+
+    /// Checks the configuration and builds the cookie.
+    ///
+    /// # Errors
+    ///
+    /// - [`ConfigError::NoSecret`], [`ConfigError::EmptySecret`], [`ConfigError::ShortSecret`]
+    ///   for the secrets;
+    /// - [`ConfigError::InvalidName`] for a name that is not an RFC 6265 token;
+    /// - [`ConfigError::InvalidAttribute`] for a path or domain holding `;`, `=`, whitespace,
+    ///   control or non-ASCII characters;
+    /// - [`ConfigError::PrefixRule`] for a `__Host-` cookie with a `Domain`, a `Path` other
+    ///   than `/` or without `Secure`, or a `__Secure-` cookie without `Secure`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{ConfigError, SessionCookie};
+    ///
+    /// let err = SessionCookie::builder("__Host-s").secret([1u8; 32]).domain("a.com").build();
+    /// assert!(matches!(err, Err(ConfigError::PrefixRule { .. })));
+    /// let err = SessionCookie::builder("a;b").secret([1u8; 32]).build();
+    /// assert!(matches!(err, Err(ConfigError::InvalidName { .. })));
+    /// ```
+    pub fn build(self) -> Result<SessionCookie, ConfigError> {
+        if !is_token(&self.name) {
+            return Err(ConfigError::InvalidName { name: self.name });
+        }
+        check_attribute("Path", &self.path)?;
+        if let Some(domain) = &self.domain {
+            check_attribute("Domain", domain)?;
+        }
+        let secure = self.secure || self.partitioned || self.same_site == Some(SameSite::None);
+        let prefix_rule = |rule| ConfigError::PrefixRule {
+            name: self.name.clone(),
+            rule,
+        };
+        if self.name.starts_with("__Host-") {
+            if !secure {
+                return Err(prefix_rule("`__Host-` cookies must be Secure"));
+            }
+            if self.domain.is_some() {
+                return Err(prefix_rule("`__Host-` cookies must not have a Domain"));
+            }
+            if self.path != "/" {
+                return Err(prefix_rule("`__Host-` cookies must have Path=/"));
+            }
+        }
+        if self.name.starts_with("__Secure-") && !secure {
+            return Err(prefix_rule("`__Secure-` cookies must be Secure"));
+        }
+        let keys = Keys::new(&self.secrets, self.allow_short_secrets)?;
+        Ok(SessionCookie {
+            name: self.name,
+            keys,
+            domain: self.domain,
+            path: self.path,
+            same_site: self.same_site,
+            http_only: self.http_only,
+            secure,
+            partitioned: self.partitioned,
+            max_age: self.max_age,
+            expires: self.expires,
+            max_inbound: self.max_inbound,
+        })
+    }
+}
+
+impl fmt::Debug for SessionCookieBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCookieBuilder")
+            .field("name", &self.name)
+            .field("secrets", &format_args!("{} redacted", self.secrets.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// RFC 6265 `token`: visible ASCII without separators.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'(' | b')'
+                        | b'<'
+                        | b'>'
+                        | b'@'
+                        | b','
+                        | b';'
+                        | b':'
+                        | b'\\'
+                        | b'"'
+                        | b'/'
+                        | b'['
+                        | b']'
+                        | b'?'
+                        | b'='
+                        | b'{'
+                        | b'}'
+                )
+        })
+}
+
+fn check_attribute(attribute: &'static str, value: &str) -> Result<(), ConfigError> {
+    let ok = value
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b';' && b != b'=');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidAttribute {
+            attribute,
+            value: value.to_owned(),
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! The crate's error types: [`Error`] for everything a request can hit, and [`ConfigError`] for
+//! mistakes in a configuration, which surface once, at startup.
+//!
+//! Bad client input is never an error: a tampered, expired or malformed cookie loads as a fresh
+//! session. Errors are for the server's side: a value of the wrong type, a store that failed, a
+//! cookie that grew too large to send.
+
+use std::error::Error as StdError;
+
+/// A `Result` whose error defaults to [`Error`].
+///
+/// # Examples
+///
+/// ```
+/// fn visits(session: &session::Session) -> session::Result<u32> {
+///     Ok(session.get("visits")?.unwrap_or(0))
+/// }
+/// # assert_eq!(visits(&session::Session::new()).unwrap(), 0);
+/// ```
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while a request uses its session.
+///
+/// # Examples
+///
+/// ```
+/// let mut session = session::Session::new();
+/// session.set("visits", "three")?;
+/// let err = session.get::<u32>("visits").unwrap_err();
+/// assert!(matches!(err, session::Error::Deserialize { ref key, .. } if key == "visits"));
+/// # Ok::<(), session::Error>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The session was destroyed earlier in this request, so it can no longer be written.
+    #[error("session has been destroyed")]
+    Destroyed,
+
+    /// A value could not be turned into JSON.
+    #[error("failed to serialize the session value `{key}`")]
+    Serialize {
+        /// The session key being written.
+        key: String,
+        /// What serde_json reported.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A stored value does not fit the type it was read as.
+    #[error("the session value `{key}` does not have the requested type")]
+    Deserialize {
+        /// The session key being read.
+        key: String,
+        /// What serde_json reported.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The `Set-Cookie` pair `name=value` would pass the browser limit, so it was not emitted.
+    #[error("the session cookie is {size} bytes, over the {limit}-byte limit")]
+    CookieTooLarge {
+        /// Bytes in `name=value`.
+        size: usize,
+        /// The limit it passed.
+        limit: usize,
+    },
+
+    /// A configuration was refused.
+    #[error("invalid session configuration")]
+    Config(#[from] ConfigError),
+
+    /// A storage backend failed (I/O, network, a corrupt record it cannot recover from).
+    #[error("session storage failed")]
+    Storage(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl Error {
+    /// Wraps a backend failure, for implementors of [`SessionStorage`](crate::SessionStorage).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let io = std::io::Error::other("disk on fire");
+    /// let err = session::Error::storage(io);
+    /// assert_eq!(err.to_string(), "session storage failed");
+    /// ```
+    pub fn storage(source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::Storage(source.into())
+    }
+}
+
+/// A configuration mistake, found when the configuration is built.
+///
+/// # Examples
+///
+/// ```
+/// use session::{ConfigError, SessionCookie};
+///
+/// let err = SessionCookie::builder("__session").build().unwrap_err();
+/// assert!(matches!(err, ConfigError::NoSecret));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No secret was given: session cookies must be signed.
+    #[error("session cookies must be signed: give at least one secret")]
+    NoSecret,
+
+    /// A secret was empty.
+    #[error("secret #{index} is empty")]
+    EmptySecret {
+        /// Position of the secret in the list.
+        index: usize,
+    },
+
+    /// A secret is shorter than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes and short secrets
+    /// were not explicitly allowed.
+    #[error(
+        "secret #{index} is {len} bytes; use at least 32 random bytes, or call `allow_short_secrets()`"
+    )]
+    ShortSecret {
+        /// Position of the secret in the list.
+        index: usize,
+        /// Its length in bytes.
+        len: usize,
+    },
+
+    /// The cookie name is not an RFC 6265 token.
+    #[error("cookie name {name:?} is not a valid token")]
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
+
+    /// A `Path` or `Domain` attribute holds a character that would break the header.
+    #[error("cookie attribute {attribute} = {value:?} holds a forbidden character")]
+    InvalidAttribute {
+        /// `"Path"` or `"Domain"`.
+        attribute: &'static str,
+        /// The value given.
+        value: String,
+    },
+
+    /// A cookie name with the `__Host-` or `__Secure-` prefix breaks the prefix's rules.
+    #[error("cookie {name:?} breaks the rules of its prefix: {rule}")]
+    PrefixRule {
+        /// The cookie name.
+        name: String,
+        /// The rule broken.
+        rule: &'static str,
+    },
+
+    /// A timeout of zero seconds would expire every session at once.
+    #[error("the {which} timeout must be at least one second")]
+    ZeroTimeout {
+        /// `"idle"` or `"absolute"`.
+        which: &'static str,
+    },
+}

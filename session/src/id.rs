@@ -1,0 +1,149 @@
+//! Session ids: 192 bits from the operating system's CSPRNG, written in the URL-safe base64
+//! alphabet, and the validation every id that arrives from a client passes before it reaches a
+//! store.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Random bytes in a new id: 192 bits, above the 128 that OWASP and ASVS ask for.
+const RANDOM_BYTES: usize = 24;
+
+/// The shortest id accepted from a client: 22 URL-safe base64 characters hold 128 bits.
+pub const MIN_ID_LEN: usize = 22;
+
+/// The longest id accepted from a client.
+pub const MAX_ID_LEN: usize = 64;
+
+/// A session id.
+///
+/// New ids come from [`SessionId::generate`]: 24 bytes of the OS CSPRNG (`getrandom`), encoded
+/// as 32 characters of URL-safe base64. An id that arrives from a client is accepted only
+/// through [`SessionId::parse`], which checks the length ([`MIN_ID_LEN`] to [`MAX_ID_LEN`]) and
+/// the alphabet (`A-Z a-z 0-9 - _`); the lowercase UUIDs that Remix makes pass, so a Remix app
+/// and this crate can share a store.
+///
+/// `Debug` shows only the first four characters: an id is a bearer credential.
+///
+/// # Examples
+///
+/// ```
+/// use session::SessionId;
+///
+/// let id = SessionId::generate();
+/// assert_eq!(id.as_str().len(), 32);
+/// assert_eq!(SessionId::parse(id.as_str()), Some(id));
+/// assert!(SessionId::parse("93e6d47a-bd91-402e-a576-c1c03a5d4194").is_some());
+/// assert!(SessionId::parse("../../etc/passwd").is_none());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(Box<str>);
+
+impl SessionId {
+    /// Makes a new random id from the operating system's CSPRNG.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system cannot provide random bytes at all, which `getrandom`
+    /// reports only on a broken platform; running on without randomness would be worse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let a = session::SessionId::generate();
+    /// let b = session::SessionId::generate();
+    /// assert_ne!(a, b);
+    /// ```
+    #[must_use]
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; RANDOM_BYTES];
+        getrandom::fill(&mut bytes).expect("the operating system CSPRNG is available");
+        Self(URL_SAFE_NO_PAD.encode(bytes).into_boxed_str())
+    }
+
+    /// Accepts an id from a client if it has the shape of a session id.
+    ///
+    /// Returns `None` for an empty, short, long or out-of-alphabet id, so that nothing a client
+    /// sends can become a path, a key in a shared cache, or a log line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::SessionId;
+    ///
+    /// assert!(SessionId::parse("").is_none());
+    /// assert!(SessionId::parse("short").is_none());
+    /// assert!(SessionId::parse(&"a".repeat(65)).is_none());
+    /// assert!(SessionId::parse("abc def ghi jkl mno pqr stu").is_none());
+    /// ```
+    #[must_use]
+    pub fn parse(id: &str) -> Option<Self> {
+        is_valid(id).then(|| Self(id.into()))
+    }
+
+    /// Wraps an id read from an authenticated cookie payload without checking its shape.
+    ///
+    /// Cookie storage keeps whatever id a signed payload carries (a Remix app may have made it),
+    /// because that id never keys a store.
+    pub(crate) fn from_signed_payload(id: &str) -> Self {
+        Self(id.into())
+    }
+
+    /// Returns the id as text, as it travels in the cookie.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let id = session::SessionId::generate();
+    /// assert!(id.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    /// ```
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks length and alphabet without allocating.
+fn is_valid(id: &str) -> bool {
+    (MIN_ID_LEN..=MAX_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: String = self.0.chars().take(4).collect();
+        write!(f, "SessionId({shown}…)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_pass_validation_and_differ() {
+        let ids: std::collections::HashSet<_> = (0..1000).map(|_| SessionId::generate()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| SessionId::parse(id.as_str()).is_some()));
+    }
+
+    #[test]
+    fn debug_hides_the_id() {
+        let id = SessionId::generate();
+        let shown = format!("{id:?}");
+        assert!(!shown.contains(id.as_str()));
+    }
+
+    #[test]
+    fn boundaries() {
+        assert!(SessionId::parse(&"a".repeat(MIN_ID_LEN)).is_some());
+        assert!(SessionId::parse(&"a".repeat(MIN_ID_LEN - 1)).is_none());
+        assert!(SessionId::parse(&"a".repeat(MAX_ID_LEN)).is_some());
+        assert!(SessionId::parse(&"a".repeat(MAX_ID_LEN + 1)).is_none());
+        assert!(SessionId::parse(&format!("{}\0", "a".repeat(30))).is_none());
+        assert!(SessionId::parse(&format!("{}é", "a".repeat(30))).is_none());
+    }
+}

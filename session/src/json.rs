@@ -1,0 +1,191 @@
+//! JSON written the way JavaScript's `JSON.stringify` writes it, so that a cookie payload is
+//! byte-identical to the one a Remix app makes from the same session.
+//!
+//! Two things differ from serde_json's defaults: object keys that look like array indices come
+//! first, in ascending numeric order (JavaScript's property order), and numbers use ECMAScript's
+//! `Number::toString` (`1` not `1.0`, `1e+21` not `1e21`). String escaping already matches.
+
+use std::io;
+
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value;
+use serde_json::ser::Formatter;
+
+/// Serializes `value` as JavaScript would, appending to `out`.
+pub(crate) fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, JsNumbers);
+    value.serialize(&mut ser)
+}
+
+/// A borrowed JSON value whose objects serialize in JavaScript property order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsOrder<'a>(pub(crate) &'a Value);
+
+/// A borrowed JSON object that serializes in JavaScript property order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsObject<'a>(pub(crate) &'a serde_json::Map<String, Value>);
+
+impl Serialize for JsOrder<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => JsObject(map).serialize(serializer),
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&JsOrder(item))?;
+                }
+                seq.end()
+            }
+            scalar => scalar.serialize(serializer),
+        }
+    }
+}
+
+impl Serialize for JsObject<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let map = self.0;
+        let mut out = serializer.serialize_map(Some(map.len()))?;
+        if map.keys().any(|key| array_index(key).is_some()) {
+            let mut indices: Vec<(u32, &String, &Value)> = map
+                .iter()
+                .filter_map(|(key, value)| array_index(key).map(|index| (index, key, value)))
+                .collect();
+            indices.sort_unstable_by_key(|&(index, _, _)| index);
+            for (_, key, value) in indices {
+                out.serialize_entry(key, &JsOrder(value))?;
+            }
+            for (key, value) in map.iter().filter(|(key, _)| array_index(key).is_none()) {
+                out.serialize_entry(key, &JsOrder(value))?;
+            }
+        } else {
+            for (key, value) in map {
+                out.serialize_entry(key, &JsOrder(value))?;
+            }
+        }
+        out.end()
+    }
+}
+
+/// Returns the index if `key` is a canonical array index (`0` to `4294967294`), the keys that
+/// JavaScript orders first.
+fn array_index(key: &str) -> Option<u32> {
+    let bytes = key.as_bytes();
+    let canonical = match bytes {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.len() < 10 && rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if !canonical {
+        return None;
+    }
+    key.parse::<u32>().ok().filter(|&index| index < u32::MAX)
+}
+
+/// A serde_json formatter that writes floating-point numbers like ECMAScript `Number::toString`.
+#[derive(Debug, Clone, Copy)]
+struct JsNumbers;
+
+impl Formatter for JsNumbers {
+    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
+        writer.write_all(js_number(value).as_bytes())
+    }
+
+    fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
+        self.write_f64(writer, f64::from(value))
+    }
+}
+
+/// Formats a finite `f64` as ECMAScript's `Number::toString(10)` does.
+pub(crate) fn js_number(value: f64) -> String {
+    if value == 0.0 {
+        return "0".to_owned();
+    }
+    if !value.is_finite() {
+        // JSON.stringify writes non-finite numbers as null; serde_json never produces them.
+        return "null".to_owned();
+    }
+    let sign = if value < 0.0 { "-" } else { "" };
+    // Rust's `{:e}` prints the shortest digits that round-trip, like ECMAScript requires.
+    let scientific = format!("{:e}", value.abs());
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .expect("`{:e}` output always holds an exponent");
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let exponent: i32 = exponent
+        .parse()
+        .expect("`{:e}` output always has an integer exponent");
+    let k = i32::try_from(digits.len()).expect("an f64 has at most 17 significant digits");
+    let n = exponent + 1;
+    let body = if k <= n && n <= 21 {
+        format!(
+            "{digits}{}",
+            "0".repeat(usize::try_from(n - k).unwrap_or(0))
+        )
+    } else if 0 < n && n <= 21 {
+        let split = usize::try_from(n).unwrap_or(0);
+        format!("{}.{}", &digits[..split], &digits[split..])
+    } else if -6 < n && n <= 0 {
+        format!("0.{}{digits}", "0".repeat(usize::try_from(-n).unwrap_or(0)))
+    } else {
+        let e = n - 1;
+        let e_sign = if e < 0 { '-' } else { '+' };
+        if k == 1 {
+            format!("{digits}e{e_sign}{}", e.abs())
+        } else {
+            format!("{}.{}e{e_sign}{}", &digits[..1], &digits[1..], e.abs())
+        }
+    };
+    format!("{sign}{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn js(value: &Value) -> String {
+        let mut out = Vec::new();
+        write(&mut out, &JsOrder(value)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn numbers_follow_ecmascript() {
+        let cases = [
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e-6, "0.000001"),
+            (1e-7, "1e-7"),
+            (1.5e-7, "1.5e-7"),
+            (123_456_789.125, "123456789.125"),
+            (-0.0, "0"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (2.5e22, "2.5e+22"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(js_number(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn integer_like_keys_come_first() {
+        let value: Value =
+            serde_json::from_str(r#"{"b":1,"a":2,"10":3,"2":4,"01":5,"4294967295":6}"#).unwrap();
+        assert_eq!(
+            js(&value),
+            r#"{"2":4,"10":3,"b":1,"a":2,"01":5,"4294967295":6}"#
+        );
+    }
+
+    #[test]
+    fn nested_objects_are_ordered_and_strings_escaped_like_json_stringify() {
+        let value = serde_json::json!({"x": [{"1": 1.0, "0": "a\u{1}\u{2028}/"}]});
+        assert_eq!(
+            js(&value),
+            "{\"x\":[{\"0\":\"a\\u0001\u{2028}/\",\"1\":1}]}"
+        );
+    }
+}

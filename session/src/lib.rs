@@ -1,0 +1,75 @@
+//! Typed web sessions for Rust servers, ported from Remix 3's `@remix-run/session` and taken
+//! further.
+//!
+//! A [`Session`] holds JSON values and **flash** data that is readable on exactly the next
+//! request; [`Session::destroy`] ends it and [`Session::regenerate_id`] defends against session
+//! fixation. A [`SessionStorage`] keeps sessions between requests:
+//!
+//! | storage | where the data lives | notes |
+//! | --- | --- | --- |
+//! | [`CookieStorage`] | in the signed cookie | no server state; readable by a Remix 3 app with the same secret |
+//! | [`MemoryStorage`] | in this process | per-key merges, so concurrent requests lose no update |
+//!
+//! A [`SessionCookie`] names, signs (HMAC-SHA256, with secret rotation) and verifies the cookie,
+//! with secure attributes by default. A [`SessionManager`] ties a cookie, a storage and an
+//! [`Expiry`] policy together: load from the `Cookie` header, commit to `Set-Cookie`.
+//!
+//! # Example
+//!
+//! ```
+//! use session::{MemoryStorage, SessionCookie, SessionManager};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let cookie = SessionCookie::builder("__Host-session")
+//!     .secret("a-random-secret-of-at-least-32-bytes")
+//!     .build()?;
+//! let sessions = SessionManager::new(cookie, MemoryStorage::new());
+//!
+//! // In a handler: load, use, commit.
+//! let mut session = sessions.load(None).await?;
+//! let visits: u32 = session.get("visits")?.unwrap_or(0);
+//! session.set("visits", visits + 1)?;
+//! session.flash("notice", "Welcome!")?;
+//! let set_cookie = sessions.commit(&session).await?;
+//! assert!(set_cookie.set_cookie().unwrap().starts_with("__Host-session="));
+//! # Ok::<(), session::Error>(()) }).unwrap();
+//! ```
+//!
+//! # Bad input
+//!
+//! A tampered, truncated, oversized, expired or malformed cookie never produces an error or a
+//! panic: it loads as a fresh session, and a `tracing` event with a reason code (never the
+//! token) goes to the `session::security` target.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::unwrap_used)]
+
+mod audit;
+mod cookie;
+mod error;
+mod expiry;
+mod id;
+mod json;
+mod manager;
+mod session;
+pub mod storage;
+
+pub use crate::cookie::{
+    Incoming, MAX_COOKIE_SIZE, MIN_SECRET_LEN, SameSite, SessionCookie, SessionCookieBuilder,
+};
+pub use crate::error::{ConfigError, Error, Result};
+pub use crate::expiry::{
+    CLOCK_SKEW, Clock, DEFAULT_IDLE_TIMEOUT, Expired, Expiry, ManualClock, SystemClock, Timestamps,
+    Timing,
+};
+pub use crate::id::{MAX_ID_LEN, MIN_ID_LEN, SessionId};
+pub use crate::manager::{Commit, SessionManager};
+pub use crate::session::{Map, Session};
+pub use crate::storage::{
+    CookieStorage, MemoryStorage, MemoryStorageBuilder, Record, SaveOutcome, SessionStorage,
+};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

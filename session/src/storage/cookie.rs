@@ -1,0 +1,251 @@
+//! [`CookieStorage`]: the whole session in the signed cookie, as the Remix payload
+//! `{"i": id, "d": [values, flash]}`, plus a `"t": [created, renewed]` key when expiry is
+//! enforced (Remix ignores keys it does not know).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{SaveOutcome, SessionStorage};
+use crate::error::Result;
+use crate::expiry::{Timestamps, Timing};
+use crate::id::SessionId;
+use crate::json::{self, JsObject};
+use crate::session::{Map, Session};
+
+/// Keeps the whole session in the cookie: no server state, nothing to clean up.
+///
+/// A Remix 3 app with the same secret reads the cookies this storage writes, and this storage
+/// reads the cookies it writes: the payload is byte-identical to Remix's for the same session.
+///
+/// # Security
+///
+/// The payload is signed, not encrypted: the client can read it. Nothing is stored on the
+/// server, so [`Session::destroy`] and [`Session::regenerate_id`] cannot revoke a copy of an
+/// older cookie; the idle and absolute timeouts (checked against timestamps inside the signed
+/// payload) bound how long such a copy works. Concurrent requests each write the whole
+/// session, so the last response the browser keeps wins.
+///
+/// # Examples
+///
+/// ```
+/// use session::{CookieStorage, Expiry, SaveOutcome, SessionStorage, Timing};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let storage = CookieStorage::new();
+/// let timing = Timing::new(Expiry::none(), 0);
+/// let mut session = storage.load(None, timing).await?;
+/// session.set("count", 1)?;
+/// let SaveOutcome::Saved { value } = storage.save(&session, timing).await? else { panic!() };
+/// let again = storage.load(Some(&value), timing).await?;
+/// assert_eq!(again.get::<u32>("count")?, Some(1));
+/// # Ok::<(), session::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CookieStorage {
+    _private: (),
+}
+
+impl CookieStorage {
+    /// Makes a cookie storage.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let storage = session::CookieStorage::new();
+    /// # let _ = storage;
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads a verified payload the way Remix does, then checks its timestamps.
+    fn read(payload: &str, timing: Timing) -> Session {
+        let fresh = || fresh_session(timing);
+        let Ok(Value::Object(mut top)) = serde_json::from_str::<Value>(payload) else {
+            // Not JSON, or JSON that is not an object: Remix falls back to a fresh session.
+            crate::audit::rejected("malformed-payload");
+            return fresh();
+        };
+        let timestamps = match top.get("t") {
+            None => Timestamps::at(timing.now()),
+            Some(value) => {
+                if let Some(ts) = read_timestamps(value) {
+                    ts
+                } else {
+                    crate::audit::rejected("malformed-timestamps");
+                    return fresh();
+                }
+            }
+        };
+        if let Err(reason) = timing.check(timestamps) {
+            crate::audit::expired(reason);
+            return fresh();
+        }
+        let id = match top.get("i") {
+            Some(Value::String(id)) => SessionId::from_signed_payload(id),
+            _ => SessionId::generate(),
+        };
+        let mut data = top.remove("d").unwrap_or(Value::Null);
+        let values = entries(element(&mut data, 0));
+        let flash = entries(element(&mut data, 1));
+        Session::from_parts(id, values, flash, timestamps)
+    }
+
+    /// Writes the payload for a session, byte-identical to Remix's `JSON.stringify`.
+    fn write(session: &Session, timing: Timing) -> String {
+        #[derive(Serialize)]
+        struct Payload<'a> {
+            i: &'a str,
+            d: (JsObject<'a>, JsObject<'a>),
+            #[serde(skip_serializing_if = "Option::is_none")]
+            t: Option<(u64, u64)>,
+        }
+        let payload = Payload {
+            i: session.id().as_str(),
+            d: (
+                JsObject(session.values()),
+                JsObject(session.outgoing_flash()),
+            ),
+            t: timing
+                .expiry()
+                .is_enforced()
+                .then(|| (session.timestamps().created, timing.now())),
+        };
+        let mut out = Vec::with_capacity(128);
+        json::write(&mut out, &payload).expect("JSON values always serialize");
+        String::from_utf8(out).expect("serde_json writes UTF-8")
+    }
+}
+
+impl SessionStorage for CookieStorage {
+    async fn load(&self, value: Option<&str>, timing: Timing) -> Result<Session> {
+        Ok(match value {
+            Some(payload) if !payload.is_empty() => Self::read(payload, timing),
+            _ => fresh_session(timing),
+        })
+    }
+
+    async fn save(&self, session: &Session, timing: Timing) -> Result<SaveOutcome> {
+        if session.deletes_original() {
+            tracing::warn!(
+                "Session ID was regenerated, but the old session cannot be deleted when using \
+                 cookie storage: a copy of the old cookie stays valid until it expires"
+            );
+        }
+        if session.is_destroyed() {
+            return Ok(SaveOutcome::Destroyed);
+        }
+        if !session.needs_write(&timing) {
+            return Ok(SaveOutcome::Unchanged);
+        }
+        Ok(SaveOutcome::Saved {
+            value: Self::write(session, timing),
+        })
+    }
+}
+
+/// A new, empty session born at the request's time.
+pub(crate) fn fresh_session(timing: Timing) -> Session {
+    Session::from_parts(
+        SessionId::generate(),
+        Map::new(),
+        Map::new(),
+        Timestamps::at(timing.now()),
+    )
+}
+
+/// `[created, renewed]` as two non-negative integers, else `None`.
+fn read_timestamps(value: &Value) -> Option<Timestamps> {
+    match value.as_array()?.as_slice() {
+        [created, renewed] => Some(Timestamps {
+            created: created.as_u64()?,
+            renewed: renewed.as_u64()?,
+        }),
+        _ => None,
+    }
+}
+
+/// JavaScript's `data[index]` on whatever `d` turned out to be.
+fn element(data: &mut Value, index: usize) -> Value {
+    match data {
+        Value::Array(items) => items.get_mut(index).map(Value::take),
+        Value::Object(map) => map.remove(&index.to_string()),
+        Value::String(text) => text.chars().nth(index).map(|c| Value::String(c.into())),
+        _ => None,
+    }
+    .unwrap_or(Value::Null)
+}
+
+/// JavaScript's `Object.entries` into a map: objects keep their entries, arrays and strings
+/// give index keys, everything else is empty.
+fn entries(value: Value) -> Map {
+    match value {
+        Value::Object(map) => map,
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| (index.to_string(), item))
+            .collect(),
+        Value::String(text) => text
+            .chars()
+            .enumerate()
+            .map(|(index, c)| (index.to_string(), Value::String(c.into())))
+            .collect(),
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expiry::Expiry;
+
+    fn read(payload: &str) -> Session {
+        CookieStorage::read(payload, Timing::new(Expiry::none(), 0))
+    }
+
+    #[test]
+    fn remix_payload_edge_cases() {
+        // Spec §3.1 table.
+        assert!(read("not json").is_empty());
+        assert!(read("null").is_empty());
+        assert!(read("123").is_empty());
+        let no_id = read(r#"{"d":[{"a":1},{}]}"#);
+        assert_eq!(no_id.get::<i32>("a").unwrap(), Some(1));
+        assert_eq!(no_id.id().as_str().len(), 32);
+        let string_data = read(r#"{"i":"x","d":"ab"}"#);
+        assert_eq!(
+            string_data.get::<String>("0").unwrap().as_deref(),
+            Some("a")
+        );
+        assert_eq!(string_data.incoming_flash().len(), 1);
+        assert!(string_data.is_dirty());
+        let object_data = read(r#"{"i":"x","d":{"0":{"k":1}}}"#);
+        assert_eq!(object_data.get::<i32>("k").unwrap(), Some(1));
+        let nulls = read(r#"{"i":"x","d":[{"a":null},{"f":null}]}"#);
+        assert_eq!(nulls.get::<i32>("a").unwrap(), None);
+        assert!(nulls.contains_key("a"));
+        assert_eq!(nulls.len(), 2);
+        assert!(nulls.is_dirty());
+        let extra = read(r#"{"i":"x","d":[{},{}],"extra":true}"#);
+        assert_eq!(extra.id().as_str(), "x");
+    }
+
+    #[test]
+    fn malformed_timestamps_give_a_fresh_session() {
+        for t in [
+            r#""x""#,
+            "[1]",
+            "[1,2,3]",
+            "[-1,0]",
+            "[1.5,2]",
+            "[1e400,1]",
+            "null",
+        ] {
+            let session = read(&format!(r#"{{"i":"x","d":[{{"a":1}},{{}}],"t":{t}}}"#));
+            assert!(session.is_empty(), "t = {t}");
+            assert_ne!(session.id().as_str(), "x");
+        }
+    }
+}
