@@ -660,6 +660,13 @@ impl SessionCookieBuilder {
             return Err(prefix_rule("`__Secure-` cookies must be Secure"));
         }
         let keys = Keys::new(&self.secrets, self.allow_short_secrets)?;
+        if !self.http_only {
+            tracing::warn!(
+                cookie = %self.name,
+                "session cookie is configured without HttpOnly and may be accessible to \
+                 client-side JavaScript"
+            );
+        }
         Ok(SessionCookie {
             name: self.name,
             keys,

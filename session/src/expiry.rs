@@ -348,7 +348,7 @@ impl Expiry {
         if !self.is_enforced() {
             return Ok(());
         }
-        if ts.created > horizon || ts.renewed > horizon || ts.renewed < ts.created {
+        if ts.created > horizon || ts.renewed > horizon {
             return Err(Expired::FromTheFuture);
         }
         if let Some(absolute) = self.absolute

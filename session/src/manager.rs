@@ -177,6 +177,23 @@ impl<S: SessionStorage> SessionManager<S> {
         &self.storage
     }
 
+    /// Takes the storage back, dropping the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use session::{MemoryStorage, SessionCookie, SessionManager};
+    /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+    /// let sessions = SessionManager::new(cookie, MemoryStorage::new());
+    /// let storage: MemoryStorage = sessions.into_storage();
+    /// # let _ = storage;
+    /// # Ok::<(), session::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn into_storage(self) -> S {
+        self.storage
+    }
+
     /// Returns the expiry policy.
     ///
     /// # Examples

@@ -1,1 +1,14 @@
-//! x
+//! Integration tests of the `session` crate: one binary, so a 2-core machine links once.
+
+mod common;
+
+mod conformance;
+mod cookie;
+mod expiry;
+mod integrity;
+mod interop;
+mod properties;
+mod session;
+mod storage_cookie;
+mod storage_memory;
+mod vectors;

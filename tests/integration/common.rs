@@ -1,0 +1,144 @@
+//! Helpers shared by the integration tests: a test cookie, and a `Browser` that carries the
+//! session cookie from one simulated request to the next.
+
+use session::{
+    Commit, Expiry, ManualClock, Session, SessionCookie, SessionManager, SessionStorage,
+};
+
+/// A secret long enough to pass the default check.
+pub(crate) const SECRET: &str = "integration-test-secret-of-32-bytes!";
+
+/// The default test cookie, named `sid`, with the secure defaults.
+pub(crate) fn cookie() -> SessionCookie {
+    SessionCookie::builder("sid")
+        .secret(SECRET)
+        .build()
+        .unwrap()
+}
+
+/// A manager with no server-side expiry, as Remix has.
+pub(crate) fn manager<S: SessionStorage>(storage: S) -> SessionManager<S> {
+    SessionManager::new(cookie(), storage).with_expiry(Expiry::none())
+}
+
+/// A manager on a manual clock standing at `start`.
+pub(crate) fn timed_manager<S: SessionStorage>(
+    storage: S,
+    expiry: Expiry,
+    start: u64,
+) -> (SessionManager<S>, ManualClock) {
+    let clock = ManualClock::new(start);
+    let sessions = SessionManager::new(cookie(), storage)
+        .with_expiry(expiry)
+        .with_clock(clock.clone());
+    (sessions, clock)
+}
+
+/// The `name=value` pair a browser would send back for a `Set-Cookie`, or `None` when the
+/// `Set-Cookie` deletes the cookie.
+pub(crate) fn pair_of(set_cookie: &str) -> Option<String> {
+    let pair = set_cookie.split(';').next()?.trim();
+    let deleted = pair.ends_with('=') || set_cookie.contains("Max-Age=0");
+    (!deleted).then(|| pair.to_owned())
+}
+
+/// A browser: it keeps the session cookie and sends it with every request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Browser {
+    /// The `name=value` pair it holds, if any.
+    pub(crate) jar: Option<String>,
+}
+
+impl Browser {
+    /// A browser holding `jar`.
+    pub(crate) fn with(jar: Option<String>) -> Self {
+        Self { jar }
+    }
+
+    /// One request: load the session, run `handler`, commit, and keep the new cookie.
+    pub(crate) async fn request<S: SessionStorage, R>(
+        &mut self,
+        sessions: &SessionManager<S>,
+        handler: impl FnOnce(&mut Session) -> R,
+    ) -> (R, Commit) {
+        let mut session = sessions.load(self.jar.as_deref()).await.unwrap();
+        let result = handler(&mut session);
+        let commit = sessions.commit(&session).await.unwrap();
+        if let Some(set_cookie) = commit.set_cookie() {
+            self.jar = pair_of(set_cookie);
+        }
+        (result, commit)
+    }
+
+    /// A request that increments `count` and returns the new value.
+    pub(crate) async fn count<S: SessionStorage>(&mut self, sessions: &SessionManager<S>) -> u64 {
+        self.request(sessions, |session| {
+            let count = session.get::<u64>("count").unwrap().unwrap_or(0) + 1;
+            session.set("count", count).unwrap();
+            count
+        })
+        .await
+        .0
+    }
+}
+
+/// Runs a future to completion on a fresh current-thread runtime.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// One `tracing` event, as captured.
+#[derive(Debug, Clone)]
+pub(crate) struct Captured {
+    pub(crate) target: String,
+    pub(crate) level: tracing::Level,
+    /// Every field, the message included, as `name=debug value`.
+    pub(crate) fields: String,
+}
+
+/// Runs `f` with a subscriber that records every event emitted on this thread.
+pub(crate) fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<Captured>) {
+    let subscriber = CaptureSubscriber::default();
+    let events = std::sync::Arc::clone(&subscriber.events);
+    let result = tracing::subscriber::with_default(subscriber, f);
+    let events = events.lock().unwrap().clone();
+    (result, events)
+}
+
+#[derive(Default)]
+struct CaptureSubscriber {
+    events: std::sync::Arc<std::sync::Mutex<Vec<Captured>>>,
+}
+
+impl tracing::Subscriber for CaptureSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                use std::fmt::Write as _;
+                let _ = write!(self.0, "{}={value:?} ", field.name());
+            }
+        }
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        self.events.lock().unwrap().push(Captured {
+            target: event.metadata().target().to_owned(),
+            level: *event.metadata().level(),
+            fields: fields.0,
+        });
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}

@@ -1,0 +1,185 @@
+//! Property tests: arbitrary sessions round-trip through both storages, every single-byte
+//! change of a valid cookie is rejected, and no input makes reading a cookie panic.
+
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+use session::{CookieStorage, Incoming, MemoryStorage, SessionStorage};
+
+use crate::common::{Browser, block_on, cookie, manager};
+
+/// Any JSON value: unicode strings, nesting, integers JavaScript holds exactly, and finite
+/// floats of every kind.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-(1_i64 << 53)..(1_i64 << 53)).prop_map(Value::from),
+        prop_oneof![
+            proptest::num::f64::NORMAL,
+            proptest::num::f64::SUBNORMAL,
+            proptest::num::f64::ZERO
+        ]
+        .prop_map(Value::from),
+        "\\PC{0,12}".prop_map(Value::String),
+        "[\\u{0}-\\u{1f}\"\\\\/\\u{2028}\\u{2029}a-z]{0,6}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::vec((key(), inner), 0..4)
+                .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+        ]
+    })
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof!["[a-z_]{1,8}", "\\PC{1,6}", "(0|[1-9][0-9]{0,3})"]
+}
+
+/// Top-level entries: JSON null at the top level means "remove", so it is left out.
+fn entries() -> impl Strategy<Value = Vec<(String, Value)>> {
+    proptest::collection::vec(
+        (
+            key(),
+            json_value().prop_filter("not null", |v| !v.is_null()),
+        ),
+        0..6,
+    )
+}
+
+/// Numbers compared by value, as JavaScript sees them (`1.0` and `1` are one number).
+fn normalize(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => Value::from(n.as_f64().unwrap()),
+        Value::Array(items) => Value::Array(items.iter().map(normalize).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), normalize(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn as_map(entries: &[(String, Value)]) -> Value {
+    normalize(&Value::Object(
+        entries.iter().cloned().collect::<Map<_, _>>(),
+    ))
+}
+
+fn round_trip<S: SessionStorage>(
+    storage: S,
+    values: &[(String, Value)],
+    flash: &[(String, Value)],
+) {
+    block_on(async {
+        let sessions = manager(storage);
+        let mut browser = Browser::default();
+        browser
+            .request(&sessions, |s| {
+                for (k, v) in values {
+                    s.set(k, v).unwrap();
+                }
+                for (k, v) in flash {
+                    s.flash(k, v).unwrap();
+                }
+                s.set("__anchor", 1).unwrap();
+            })
+            .await;
+        let (seen, _) = browser
+            .request(&sessions, |s| {
+                let mut values = s.values().clone();
+                values.remove("__anchor");
+                (
+                    normalize(&Value::Object(values)),
+                    normalize(&Value::Object(s.incoming_flash().clone())),
+                )
+            })
+            .await;
+        let mut expected_values = values.to_vec();
+        expected_values.retain(|(k, _)| k != "__anchor");
+        assert_eq!(seen.0, as_map(&expected_values));
+        assert_eq!(seen.1, as_map(flash));
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sessions_round_trip_through_cookie_storage(values in entries(), flash in entries()) {
+        round_trip(CookieStorage::new(), &values, &flash);
+    }
+
+    #[test]
+    fn sessions_round_trip_through_memory_storage(values in entries(), flash in entries()) {
+        round_trip(MemoryStorage::new(), &values, &flash);
+    }
+
+    #[test]
+    fn any_single_byte_change_of_a_valid_cookie_is_rejected(
+        values in entries(),
+        position in any::<prop::sample::Index>(),
+        replacement in any::<u8>(),
+    ) {
+        let pair = block_on(async {
+            let sessions = manager(CookieStorage::new());
+            let mut browser = Browser::default();
+            browser.request(&sessions, |s| {
+                for (k, v) in &values { s.set(k, v).unwrap(); }
+                s.set("__anchor", 1).unwrap();
+            }).await;
+            browser.jar.unwrap()
+        });
+        let mut bytes = pair.into_bytes();
+        let at = 4 + position.index(bytes.len() - 4); // inside the value, after `sid=`
+        prop_assume!(bytes[at] != replacement);
+        bytes[at] = replacement;
+        let header = String::from_utf8_lossy(&bytes).into_owned();
+        let verified = matches!(cookie().read(Some(&header)), Incoming::Verified { .. });
+        prop_assert!(!verified);
+    }
+
+    #[test]
+    fn reading_any_header_never_panics(header in "\\PC{0,200}|[ -~]{0,200}") {
+        let _ = cookie().read(Some(&header));
+        let _ = block_on(manager(MemoryStorage::new()).load(Some(&header))).unwrap();
+        let _ = block_on(manager(CookieStorage::new()).load(Some(&header))).unwrap();
+    }
+}
+
+#[test]
+fn every_single_byte_replacement_of_one_cookie_is_rejected() {
+    // Exhaustive over one cookie: each position of the value, each other byte value.
+    let pair = block_on(async {
+        let sessions = manager(CookieStorage::new());
+        let mut browser = Browser::default();
+        browser
+            .request(&sessions, |s| {
+                s.set("user", "mj").unwrap();
+                s.flash("notice", "saved").unwrap();
+            })
+            .await;
+        browser.jar.unwrap()
+    });
+    let reader = cookie();
+    assert!(matches!(
+        reader.read(Some(&pair)),
+        Incoming::Verified { .. }
+    ));
+    let mut checked = 0;
+    for at in 4..pair.len() {
+        for replacement in 0..=255_u8 {
+            let mut bytes = pair.clone().into_bytes();
+            if bytes[at] == replacement {
+                continue;
+            }
+            bytes[at] = replacement;
+            let header = String::from_utf8_lossy(&bytes).into_owned();
+            assert!(
+                !matches!(reader.read(Some(&header)), Incoming::Verified { .. }),
+                "byte {at} -> {replacement}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000);
+}

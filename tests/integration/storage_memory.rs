@@ -1,0 +1,431 @@
+//! What only memory storage promises: Remix's memory-storage tests on unknown ids, strict
+//! mode (checklist E), bounded and isolated memory (H), fault propagation (H5) and no lost
+//! updates under concurrency (I).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use session::{
+    Commit, Error, Expiry, MemoryStorage, SaveOutcome, Session, SessionId, SessionStorage, Timing,
+};
+
+use crate::common::{Browser, cookie, manager};
+
+fn timing() -> Timing {
+    Timing::new(Expiry::none(), 1_000)
+}
+
+/// The `Cookie` header a client sends to present `id`, validly signed.
+fn signed_id_header(id: &str) -> String {
+    let set = cookie().to_set_cookie(id, None).unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn does_not_use_unknown_session_ids_by_default() {
+    let storage = MemoryStorage::new();
+    for unknown in ["unknown", "unknown-but-well-formed-session-id"] {
+        let session = storage.load(Some(unknown), timing()).await.unwrap();
+        assert_ne!(session.id().as_str(), unknown);
+    }
+    assert!(storage.is_empty(), "E2: a load never creates a record");
+}
+
+#[tokio::test]
+async fn uses_unknown_session_ids_if_enabled() {
+    let storage = MemoryStorage::builder().use_unknown_ids(true).build();
+    let id = "unknown-but-well-formed-session-id";
+    let session = storage.load(Some(id), timing()).await.unwrap();
+    assert_eq!(session.id().as_str(), id);
+    assert!(storage.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_ids_are_never_adopted_or_looked_up() {
+    // B5, H4, G1-shaped: even with `use_unknown_ids`.
+    let storage = MemoryStorage::builder().use_unknown_ids(true).build();
+    let long = "a".repeat(1240);
+    for id in [
+        "",
+        "short",
+        "../../etc/passwd",
+        "a b c d e f g h i j k l",
+        "with\0nul-and-more-chars-x",
+        "with\r\nnewline-and-more-chars",
+        "ｆｕｌｌ－ｗｉｄｔｈ／ｓｏｌｉｄｕｓ",
+        &long,
+    ] {
+        let session = storage.load(Some(id), timing()).await.unwrap();
+        assert_ne!(session.id().as_str(), id);
+        assert_eq!(session.id().as_str().len(), 32);
+    }
+}
+
+#[tokio::test]
+async fn strict_mode_issues_a_new_id_for_a_validly_signed_unknown_one() {
+    // E2 through the whole stack: the client presents a well-formed, correctly signed id.
+    let sessions = manager(MemoryStorage::new());
+    let planted = "attacker-chosen-session-id-000001";
+    let mut browser = Browser::with(Some(signed_id_header(planted)));
+    let (id, _) = browser
+        .request(&sessions, |s| {
+            s.set("user", "victim").unwrap();
+            s.id().clone()
+        })
+        .await;
+    assert_ne!(id.as_str(), planted);
+    assert_eq!(sessions.storage().len(), 1);
+}
+
+/// Counts the loads that reach the store with a value.
+#[derive(Debug, Default)]
+struct Counting {
+    inner: MemoryStorage,
+    lookups: AtomicUsize,
+    saves: AtomicUsize,
+}
+
+impl SessionStorage for Counting {
+    async fn load(&self, value: Option<&str>, timing: Timing) -> session::Result<Session> {
+        if value.is_some() {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.load(value, timing).await
+    }
+
+    async fn save(&self, session: &Session, timing: Timing) -> session::Result<SaveOutcome> {
+        let outcome = self.inner.save(session, timing).await?;
+        if matches!(outcome, SaveOutcome::Saved { .. }) {
+            self.saves.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(outcome)
+    }
+}
+
+#[tokio::test]
+async fn a_badly_signed_id_never_reaches_the_store() {
+    // E3
+    let sessions = manager(Counting::default());
+    let mut browser = Browser::default();
+    browser.count(&sessions).await;
+    let lookups = sessions.storage().lookups.load(Ordering::SeqCst);
+    let jar = browser.jar.clone().unwrap();
+    let (pair, _) = jar.rsplit_once('.').unwrap();
+    let mut forged = Browser::with(Some(format!(
+        "{pair}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    )));
+    forged.request(&sessions, |_| ()).await;
+    assert_eq!(sessions.storage().lookups.load(Ordering::SeqCst), lookups);
+}
+
+#[tokio::test]
+async fn unchanged_sessions_cause_no_store_write() {
+    // H2: count the writes.
+    let sessions = manager(Counting::default());
+    let mut browser = Browser::default();
+    browser.count(&sessions).await;
+    for _ in 0..5 {
+        browser
+            .request(&sessions, |s| s.get::<u64>("count").unwrap())
+            .await;
+        browser.request(&sessions, |_| ()).await;
+    }
+    assert_eq!(sessions.storage().saves.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn unknown_ids_and_anonymous_logouts_leave_the_store_empty() {
+    // H1 (Django CVE-2015-5143, CVE-2015-5963): 10^5 of each.
+    let sessions = manager(MemoryStorage::new());
+    for i in 0..100_000_u32 {
+        let header = signed_id_header(&format!("unknown-session-id-number-{i:08}"));
+        let session = sessions.load(Some(&header)).await.unwrap();
+        assert_eq!(sessions.commit(&session).await.unwrap(), Commit::Unchanged);
+        let mut anonymous = sessions.load(None).await.unwrap();
+        anonymous.destroy();
+        assert_eq!(
+            sessions.commit(&anonymous).await.unwrap(),
+            Commit::Unchanged
+        );
+    }
+    assert!(sessions.storage().is_empty());
+}
+
+#[tokio::test]
+async fn changing_a_loaded_session_without_saving_leaves_the_store_alone() {
+    // H3: the store keeps serialized copies.
+    let sessions = manager(MemoryStorage::new());
+    let mut browser = Browser::default();
+    browser
+        .request(&sessions, |s| s.set("cart", vec![1, 2]).unwrap())
+        .await;
+    let mut session = sessions.load(browser.jar.as_deref()).await.unwrap();
+    let mut cart: Vec<u32> = session.get("cart").unwrap().unwrap();
+    cart.push(3);
+    session.set("cart", &cart).unwrap();
+    drop(session);
+    let (cart, _) = browser
+        .request(&sessions, |s| s.get::<Vec<u32>>("cart").unwrap().unwrap())
+        .await;
+    assert_eq!(cart, [1, 2]);
+}
+
+async fn create(storage: &MemoryStorage, timing: Timing) -> SessionId {
+    let mut session = storage.load(None, timing).await.unwrap();
+    session.set("n", 1).unwrap();
+    storage.save(&session, timing).await.unwrap();
+    session.id().clone()
+}
+
+#[tokio::test]
+async fn expired_records_are_swept() {
+    // H3, D6: only expired records go.
+    let expiry = Expiry::none()
+        .with_idle_timeout(std::time::Duration::from_mins(1))
+        .unwrap();
+    let storage = MemoryStorage::new();
+    for _ in 0..10 {
+        create(&storage, Timing::new(expiry, 1_000)).await;
+    }
+    let live = create(&storage, Timing::new(expiry, 1_050)).await;
+    assert_eq!(storage.sweep_expired(1_060), 0, "age 60 is still live");
+    assert_eq!(storage.sweep_expired(1_061), 10);
+    assert_eq!(storage.len(), 1);
+    let session = storage
+        .load(Some(live.as_str()), Timing::new(expiry, 1_061))
+        .await
+        .unwrap();
+    assert_eq!(session.id(), &live);
+}
+
+#[tokio::test]
+async fn memory_stays_flat_across_a_churn_of_sessions() {
+    // H3: 10^6 create/expire cycles with a capacity and a short idle timeout.
+    let expiry = Expiry::none()
+        .with_idle_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let storage = MemoryStorage::builder().capacity(1_600).build();
+    let mut peak = 0;
+    for i in 0..1_000_000_u64 {
+        create(&storage, Timing::new(expiry, 1_000 + i / 1_000)).await;
+        if i % 10_000 == 0 {
+            peak = peak.max(storage.len());
+        }
+    }
+    assert!(peak <= 1_600, "peak {peak}");
+    assert!(storage.len() <= 1_600);
+}
+
+#[tokio::test]
+async fn a_full_store_evicts_the_least_recently_written() {
+    let storage = MemoryStorage::builder().capacity(16).build();
+    let first = create(&storage, timing()).await;
+    for _ in 0..200 {
+        create(&storage, timing()).await;
+    }
+    assert!(storage.len() <= 16);
+    let session = storage.load(Some(first.as_str()), timing()).await.unwrap();
+    assert_ne!(session.id(), &first, "the oldest record was evicted");
+}
+
+/// A storage whose backend is down.
+#[derive(Debug)]
+struct Broken;
+
+impl SessionStorage for Broken {
+    async fn load(&self, value: Option<&str>, _: Timing) -> session::Result<Session> {
+        match value {
+            None => Ok(Session::new()),
+            Some(_) => Err(Error::storage(std::io::Error::other("connection refused"))),
+        }
+    }
+
+    async fn save(&self, _: &Session, _: Timing) -> session::Result<SaveOutcome> {
+        Err(Error::storage(std::io::Error::other("disk full")))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_is_a_typed_error_not_a_fresh_session() {
+    // H5
+    let sessions = manager(Broken);
+    let mut session = sessions.load(None).await.unwrap();
+    session.set("a", 1).unwrap();
+    let err = sessions.commit(&session).await.unwrap_err();
+    assert!(matches!(err, Error::Storage(ref source) if source.to_string() == "disk full"));
+    let header = signed_id_header("some-well-formed-session-id-0001");
+    let err = sessions.load(Some(&header)).await.unwrap_err();
+    assert!(matches!(err, Error::Storage(_)));
+    assert!(std::error::Error::source(&err).is_some());
+}
+
+#[tokio::test]
+async fn a_late_save_does_not_resurrect_a_destroyed_session() {
+    // I1 (rack CVE-2025-46336): B loads, A logs out, B commits.
+    let sessions = manager(MemoryStorage::new());
+    let mut browser = Browser::default();
+    browser.count(&sessions).await;
+    let mut slow = sessions.load(browser.jar.as_deref()).await.unwrap();
+    browser.request(&sessions, Session::destroy).await;
+    slow.set("late", true).unwrap();
+    let commit = sessions.commit(&slow).await.unwrap();
+    assert!(matches!(commit, Commit::Interrupted(ref set) if set.contains("Max-Age=0")));
+    assert!(sessions.storage().is_empty());
+    // The same holds for a late regeneration.
+    let mut browser = Browser::default();
+    browser.count(&sessions).await;
+    let mut slow = sessions.load(browser.jar.as_deref()).await.unwrap();
+    browser.request(&sessions, Session::destroy).await;
+    slow.regenerate_id(true).unwrap();
+    assert!(matches!(
+        sessions.commit(&slow).await.unwrap(),
+        Commit::Interrupted(_)
+    ));
+    assert!(sessions.storage().is_empty());
+}
+
+#[tokio::test]
+async fn regeneration_with_delete_leaves_exactly_the_new_record() {
+    let storage = MemoryStorage::new();
+    let id = create(&storage, timing()).await;
+    let mut session = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    session.regenerate_id(false).unwrap();
+    storage.save(&session, timing()).await.unwrap();
+    assert_eq!(storage.len(), 2, "the old record stays by default");
+    let mut session = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    session.regenerate_id(true).unwrap();
+    storage.save(&session, timing()).await.unwrap();
+    assert_eq!(storage.len(), 2, "one added, the original deleted");
+    let gone = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    assert_ne!(gone.id(), &id);
+}
+
+#[tokio::test]
+async fn concurrent_requests_on_different_keys_lose_nothing() {
+    let storage = MemoryStorage::new();
+    let id = create(&storage, timing()).await;
+    let mut a = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    let mut b = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    a.set("a", 1).unwrap();
+    b.set("b", 2).unwrap();
+    b.remove("n").unwrap();
+    storage.save(&a, timing()).await.unwrap();
+    storage.save(&b, timing()).await.unwrap();
+    let merged = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    assert_eq!(merged.get::<i32>("a").unwrap(), Some(1));
+    assert_eq!(merged.get::<i32>("b").unwrap(), Some(2));
+    assert_eq!(merged.get::<i32>("n").unwrap(), None);
+}
+
+#[tokio::test]
+async fn on_the_same_key_the_last_save_wins() {
+    let storage = MemoryStorage::new();
+    let id = create(&storage, timing()).await;
+    let mut a = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    let mut b = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    b.set("n", "b").unwrap();
+    a.set("n", "a").unwrap();
+    storage.save(&b, timing()).await.unwrap();
+    storage.save(&a, timing()).await.unwrap();
+    let merged = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    assert_eq!(merged.get::<String>("n").unwrap().as_deref(), Some("a"));
+}
+
+#[tokio::test]
+async fn concurrent_loaders_do_not_resurrect_consumed_flash() {
+    // remix-run/remix#5647: two requests both arrive with the flash and both commit.
+    let storage = MemoryStorage::new();
+    let mut first = storage.load(None, timing()).await.unwrap();
+    first.flash("m", "hi").unwrap();
+    storage.save(&first, timing()).await.unwrap();
+    let id = first.id().clone();
+    let a = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    let mut b = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    assert_eq!(a.get::<String>("m").unwrap().as_deref(), Some("hi"));
+    b.set("other", 1).unwrap();
+    storage.save(&a, timing()).await.unwrap();
+    storage.save(&b, timing()).await.unwrap();
+    let after = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    assert_eq!(after.get::<String>("m").unwrap(), None);
+    assert_eq!(after.get::<i32>("other").unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn a_flash_set_meanwhile_survives_the_consumption_of_an_older_one() {
+    let storage = MemoryStorage::new();
+    let mut first = storage.load(None, timing()).await.unwrap();
+    first.flash("m", "old").unwrap();
+    storage.save(&first, timing()).await.unwrap();
+    let id = first.id().clone();
+    let consumer = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    let mut producer = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    producer.flash("m", "new").unwrap();
+    storage.save(&producer, timing()).await.unwrap();
+    storage.save(&consumer, timing()).await.unwrap();
+    let next = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    assert_eq!(next.get::<String>("m").unwrap().as_deref(), Some("new"));
+}
+
+#[test]
+fn threads_hammering_one_session_each_on_its_own_key_lose_nothing() {
+    // I2 and the issue's "no lost updates": 8 threads x 250 increments of their own key,
+    // and 64 threads rewriting one shared key see only complete records.
+    let storage = Arc::new(MemoryStorage::new());
+    let id = crate::common::block_on(create(&storage, timing()));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let storage = Arc::clone(&storage);
+            let id = id.clone();
+            std::thread::spawn(move || {
+                crate::common::block_on(async {
+                    let key = format!("k{t}");
+                    for _ in 0..250 {
+                        let mut s = storage.load(Some(id.as_str()), timing()).await.unwrap();
+                        let n = s.get::<u32>(&key).unwrap().unwrap_or(0);
+                        s.set(&key, n + 1).unwrap();
+                        s.set("shared", vec![t; 8]).unwrap();
+                        assert!(matches!(
+                            storage.save(&s, timing()).await.unwrap(),
+                            SaveOutcome::Saved { .. }
+                        ));
+                    }
+                });
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let session = crate::common::block_on(storage.load(Some(id.as_str()), timing())).unwrap();
+    for t in 0..8 {
+        assert_eq!(session.get::<u32>(&format!("k{t}")).unwrap(), Some(250));
+    }
+    let shared: Vec<u32> = session.get("shared").unwrap().unwrap();
+    assert!(shared.iter().all(|&v| v == shared[0]), "a complete record");
+}
+
+#[test]
+fn many_threads_creating_sessions_get_distinct_loadable_ids() {
+    // I2: 64 threads x 1000 sessions.
+    let storage = Arc::new(MemoryStorage::new());
+    let threads: Vec<_> = (0..64)
+        .map(|_| {
+            let storage = Arc::clone(&storage);
+            std::thread::spawn(move || {
+                crate::common::block_on(async {
+                    let mut ids = Vec::with_capacity(1000);
+                    for _ in 0..1000 {
+                        ids.push(create(&storage, timing()).await);
+                    }
+                    ids
+                })
+            })
+        })
+        .collect();
+    let ids: std::collections::HashSet<SessionId> = threads
+        .into_iter()
+        .flat_map(|thread| thread.join().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 64_000);
+    assert_eq!(storage.len(), 64_000);
+}
