@@ -235,28 +235,53 @@ impl SessionCookie {
     /// ```
     #[must_use]
     pub fn read(&self, cookie_header: Option<&str>) -> Incoming {
+        self.read_with_text(cookie_header).0
+    }
+
+    /// Like [`read`](Self::read), and also returns the signed text when the current secret
+    /// verified it, so that an unchanged value can be sent back without signing it again.
+    pub(crate) fn read_with_text(&self, cookie_header: Option<&str>) -> (Incoming, Option<String>) {
         let Some(raw) = cookie_header.and_then(|header| header::find(header, &self.name)) else {
-            return Incoming::Absent;
+            return (Incoming::Absent, None);
         };
         if raw.is_empty() {
-            return Incoming::Empty;
+            return (Incoming::Empty, None);
         }
         if raw.len() > self.max_inbound {
             crate::audit::rejected("oversized-cookie");
-            return Incoming::Rejected;
+            return (Incoming::Rejected, None);
         }
         let Some((signed, SecretIndex(index))) = self.keys.verify(&raw) else {
             crate::audit::rejected("bad-signature");
-            return Incoming::Rejected;
+            return (Incoming::Rejected, None);
         };
         let Some(value) = decode_value(signed) else {
             crate::audit::rejected("bad-encoding");
-            return Incoming::Rejected;
+            return (Incoming::Rejected, None);
         };
-        Incoming::Verified {
-            value,
-            stale_secret: index > 0,
-        }
+        let stale_secret = index > 0;
+        let text = (!stale_secret).then(|| raw.into_owned());
+        (
+            Incoming::Verified {
+                value,
+                stale_secret,
+            },
+            text,
+        )
+    }
+
+    /// Renders a `Set-Cookie` for a value this cookie already signed (`signed` is the text
+    /// after `name=`).
+    pub(crate) fn to_set_cookie_presigned(
+        &self,
+        signed: &str,
+        max_age: Option<u64>,
+    ) -> Result<String> {
+        let mut out = String::with_capacity(self.name.len() + signed.len() + 128);
+        out.push_str(&self.name);
+        out.push('=');
+        out.push_str(signed);
+        self.finish(out, max_age)
     }
 
     /// Signs `value` and renders the whole `Set-Cookie` header value. `max_age` (seconds)
@@ -289,6 +314,11 @@ impl SessionCookie {
         out.push_str(&self.name);
         out.push('=');
         self.keys.sign_into(&encoded, &mut out);
+        self.finish(out, max_age)
+    }
+
+    /// Checks the size of `name=value` in `out` and appends the attributes.
+    fn finish(&self, mut out: String, max_age: Option<u64>) -> Result<String> {
         if out.len() > MAX_COOKIE_SIZE {
             return Err(Error::CookieTooLarge {
                 size: out.len(),

@@ -232,7 +232,8 @@ impl<S: SessionStorage> SessionManager<S> {
     /// ```
     pub async fn load(&self, cookie_header: Option<&str>) -> Result<Session> {
         let timing = self.timing();
-        match self.cookie.read(cookie_header) {
+        let (incoming, signed_text) = self.cookie.read_with_text(cookie_header);
+        match incoming {
             Incoming::Verified {
                 value,
                 stale_secret,
@@ -241,6 +242,9 @@ impl<S: SessionStorage> SessionManager<S> {
                 session.mark_arrived_with_cookie();
                 if stale_secret {
                     session.require_resign();
+                }
+                if let Some(signed) = signed_text {
+                    session.keep_incoming_cookie(value, signed);
                 }
                 Ok(session)
             }
@@ -283,7 +287,11 @@ impl<S: SessionStorage> SessionManager<S> {
                     renewed: timing.now(),
                 };
                 let max_age = self.expiry.max_age(written, timing.now());
-                Commit::Set(self.cookie.to_set_cookie(&value, max_age)?)
+                Commit::Set(match session.incoming_signed(&value) {
+                    // Same value, signed by the current secret: no need to sign it again.
+                    Some(signed) => self.cookie.to_set_cookie_presigned(signed, max_age)?,
+                    None => self.cookie.to_set_cookie(&value, max_age)?,
+                })
             }
             SaveOutcome::Destroyed if !session.arrived_with_cookie() => Commit::Unchanged,
             SaveOutcome::Destroyed => Commit::Cleared(self.cookie.to_clear_cookie()),

@@ -75,6 +75,9 @@ pub struct Session {
     /// `true` when the request carried a verified session cookie: only then does destroying
     /// the session send a `Set-Cookie` that clears it.
     arrived_with_cookie: bool,
+    /// The decoded value and signed text of the cookie this request carried, when the current
+    /// secret signed it: a commit of the same value re-sends the text without signing again.
+    incoming_cookie: Option<(String, String)>,
 }
 
 impl Session {
@@ -133,6 +136,7 @@ impl Session {
             timestamps,
             stored_version: None,
             arrived_with_cookie: false,
+            incoming_cookie: None,
         }
     }
 
@@ -612,6 +616,19 @@ impl Session {
     /// Records that the request carried a verified session cookie.
     pub(crate) fn mark_arrived_with_cookie(&mut self) {
         self.arrived_with_cookie = true;
+    }
+
+    /// Keeps the verified cookie (decoded value and signed text) for re-sending unchanged.
+    pub(crate) fn keep_incoming_cookie(&mut self, value: String, signed: String) {
+        self.incoming_cookie = Some((value, signed));
+    }
+
+    /// The signed text of the incoming cookie if it carried exactly `value`.
+    pub(crate) fn incoming_signed(&self, value: &str) -> Option<&str> {
+        self.incoming_cookie
+            .as_ref()
+            .filter(|(incoming, _)| incoming == value)
+            .map(|(_, signed)| signed.as_str())
     }
 
     /// Returns whether the request carried a verified session cookie.

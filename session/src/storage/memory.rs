@@ -11,7 +11,7 @@ use super::cookie::fresh_session;
 use super::record::Record;
 use super::{SaveOutcome, SessionStorage};
 use crate::error::Result;
-use crate::expiry::{Expiry, Timing};
+use crate::expiry::{Expiry, Timestamps, Timing};
 use crate::id::SessionId;
 use crate::session::{Map, Session};
 
@@ -171,6 +171,19 @@ impl MemoryStorage {
         }
     }
 
+    /// The entry for a session's own state, serialized without copying it first.
+    fn session_entry(&self, session: &Session, timing: Timing) -> Entry {
+        let written = Timestamps {
+            created: session.timestamps().created,
+            renewed: timing.now(),
+        };
+        Entry {
+            version: self.next_version(),
+            bytes: Record::session_json(session, timing.now()).into(),
+            deadline: timing.expiry().deadline(written),
+        }
+    }
+
     /// Inserts or replaces `id`, keeping the shard within its capacity.
     fn put(&self, shard: &mut Shard, id: &SessionId, entry: Entry, now: u64) {
         if let Some(slot) = shard.get_mut(id.as_str()) {
@@ -203,7 +216,7 @@ impl MemoryStorage {
         let base_id = session.original_id();
         // Optimistic: if the stored record is still the one this request loaded, the session
         // already holds the merged state. Serialize it before taking any lock.
-        let optimistic = self.entry(&Record::from_session(session, now), timing.expiry());
+        let optimistic = self.session_entry(session, timing);
         let pick = |current: Option<&Entry>, optimistic: Entry| -> Option<Entry> {
             match (current, session.stored_version()) {
                 (None, Some(_)) => None,
@@ -276,7 +289,7 @@ impl SessionStorage for MemoryStorage {
                     id,
                     Map::new(),
                     Map::new(),
-                    crate::Timestamps::at(timing.now()),
+                    Timestamps::at(timing.now()),
                 ));
             }
             return Ok(fresh_session(timing));

@@ -167,6 +167,39 @@ impl Record {
         self.timestamps
     }
 
+    /// Serializes the record a session would leave if nothing else were stored, without
+    /// copying it first: the same bytes as `Record::from_session(session, now).to_json()`.
+    ///
+    /// # Panics
+    ///
+    /// Never: a session holds only JSON values, which always serialize.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Record, Session};
+    ///
+    /// let mut session = Session::new();
+    /// session.set("a", 1)?;
+    /// assert_eq!(Record::session_json(&session, 7), Record::from_session(&session, 7).to_json());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn session_json(session: &Session, now: u64) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Borrowed<'a> {
+            v: u32,
+            d: (&'a Map, &'a Map),
+            t: (u64, u64),
+        }
+        let borrowed = Borrowed {
+            v: FORMAT_VERSION,
+            d: (session.values(), session.outgoing_flash()),
+            t: (session.timestamps().created, now),
+        };
+        serde_json::to_vec(&borrowed).expect("a session of JSON values always serializes")
+    }
+
     /// Serializes the record.
     ///
     /// # Panics
