@@ -20,7 +20,9 @@ fn route(path: &str, session: &mut Session) -> session::Result<String> {
             format!(
                 "visit #{visits} as {}{}",
                 user.as_deref().unwrap_or("a guest"),
-                notice.map(|n| format!(" — notice: {n}")).unwrap_or_default()
+                notice
+                    .map(|n| format!(" — notice: {n}"))
+                    .unwrap_or_default()
             )
         }
         "/login" => {
@@ -42,10 +44,15 @@ fn route(path: &str, session: &mut Session) -> session::Result<String> {
 }
 
 /// A browser: it keeps the cookie pair from each `Set-Cookie` and sends it back.
-async fn browse<S: SessionStorage>(title: &str, sessions: &SessionManager<S>) -> session::Result<()> {
+async fn browse<S: SessionStorage>(
+    title: &str,
+    sessions: &SessionManager<S>,
+) -> session::Result<()> {
     println!("== {title}");
     let mut jar: Option<String> = None;
-    for path in ["/", "/", "/login", "/", "/profile", "/", "/", "/logout", "/"] {
+    for path in [
+        "/", "/", "/login", "/", "/profile", "/", "/", "/logout", "/",
+    ] {
         let mut session = sessions.load(jar.as_deref()).await?;
         let body = route(path, &mut session)?;
         let commit = sessions.commit(&session).await?;
@@ -68,14 +75,26 @@ async fn main() -> session::Result<()> {
     // In production the secret comes from the environment, never from the source.
     let secret = std::env::var("SESSION_SECRET")
         .unwrap_or_else(|_| "example-secret-of-at-least-32-bytes!!".to_owned());
-    let cookie = || SessionCookie::builder("__Host-session").secret(&secret).build();
+    let cookie = || {
+        SessionCookie::builder("__Host-session")
+            .secret(&secret)
+            .build()
+    };
 
     let memory = SessionManager::new(cookie()?, MemoryStorage::new());
-    browse("memory storage: the id in the cookie, the data in this process", &memory).await?;
+    browse(
+        "memory storage: the id in the cookie, the data in this process",
+        &memory,
+    )
+    .await?;
     // The logged-out session is gone; the one record left is the guest session of the last visit.
     println!("records stored: {}\n", memory.storage().len());
 
     let cookies = SessionManager::new(cookie()?, CookieStorage::new());
-    browse("cookie storage: the whole session in the signed cookie", &cookies).await?;
+    browse(
+        "cookie storage: the whole session in the signed cookie",
+        &cookies,
+    )
+    .await?;
     Ok(())
 }

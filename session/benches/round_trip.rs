@@ -35,25 +35,30 @@ fn cookie() -> SessionCookie {
 
 /// The handler under test: increment a counter.
 fn handle(session: &mut Session) {
-    let count: u64 = session
-        .get("count")
-        .expect("a number")
-        .expect("a count");
+    let count: u64 = session.get("count").expect("a number").expect("a count");
     session.set("count", count + 1).expect("serializable");
 }
 
 /// The request `Cookie` header holding `{user_id, name, cart, count}` plus a flash message.
-fn seeded_header<S: session::SessionStorage>(rt: &tokio::runtime::Runtime, sessions: &SessionManager<S>) -> String {
+fn seeded_header<S: session::SessionStorage>(
+    rt: &tokio::runtime::Runtime,
+    sessions: &SessionManager<S>,
+) -> String {
     rt.block_on(async {
         let mut session = sessions.load(None).await.expect("load");
         session.set("user_id", 4_217_u64).expect("set");
         session.set("name", "Ada Lovelace").expect("set");
         session.set("cart", [101, 202, 303, 404, 505]).expect("set");
         session.set("count", 0_u64).expect("set");
-        session.flash("notice", "Your cart was saved").expect("flash");
+        session
+            .flash("notice", "Your cart was saved")
+            .expect("flash");
         let commit = sessions.commit(&session).await.expect("commit");
         let set_cookie = commit.set_cookie().expect("a Set-Cookie");
-        format!("theme=dark; {}", set_cookie.split(';').next().expect("a pair"))
+        format!(
+            "theme=dark; {}",
+            set_cookie.split(';').next().expect("a pair")
+        )
     })
 }
 
@@ -85,7 +90,11 @@ fn cookie_floor(mac: &Hmac<Sha256>, header: &str) -> String {
 
 /// The floor of a memory-storage round trip: verify the id's HMAC, look it up, parse the
 /// stored JSON into a dynamic map, change it, serialize it back, store it.
-fn memory_floor(mac: &Hmac<Sha256>, store: &RwLock<HashMap<String, Vec<u8>>>, header: &str) -> String {
+fn memory_floor(
+    mac: &Hmac<Sha256>,
+    store: &RwLock<HashMap<String, Vec<u8>>>,
+    header: &str,
+) -> String {
     let value = header.split_once("sid=").expect("the pair").1;
     let (encoded_id, signature) = value.rsplit_once('.').expect("signed");
     let mut verifier = mac.clone();
@@ -93,7 +102,12 @@ fn memory_floor(mac: &Hmac<Sha256>, store: &RwLock<HashMap<String, Vec<u8>>>, he
     let tag = STANDARD_NO_PAD.decode(signature).expect("base64");
     verifier.verify_slice(&tag).expect("valid");
     let id = String::from_utf8(STANDARD.decode(encoded_id).expect("base64")).expect("utf-8");
-    let stored = store.read().expect("lock").get(&id).cloned().expect("stored");
+    let stored = store
+        .read()
+        .expect("lock")
+        .get(&id)
+        .cloned()
+        .expect("stored");
     let mut data: Value = serde_json::from_slice(&stored).expect("json");
     let count = data["d"][0]["count"].as_u64().expect("a count");
     data["d"][0]["count"] = json!(count + 1);
@@ -105,14 +119,17 @@ fn memory_floor(mac: &Hmac<Sha256>, store: &RwLock<HashMap<String, Vec<u8>>>, he
 
 fn cookie_storage(c: &mut Criterion) {
     let rt = runtime();
-    let sessions = SessionManager::new(cookie(), CookieStorage::new()).with_expiry(Expiry::default());
+    let sessions =
+        SessionManager::new(cookie(), CookieStorage::new()).with_expiry(Expiry::default());
     let header = seeded_header(&rt, &sessions);
     let mac = hmac(SECRET.as_bytes());
     // Both sides start from the same bytes and must do the same job.
     assert!(cookie_floor(&mac, &header).starts_with("sid="));
 
     let mut group = c.benchmark_group("cookie_storage");
-    group.bench_function("floor", |b| b.iter(|| cookie_floor(&mac, black_box(&header))));
+    group.bench_function("floor", |b| {
+        b.iter(|| cookie_floor(&mac, black_box(&header)));
+    });
     group.bench_function("session", |b| {
         b.iter(|| {
             rt.block_on(async {
@@ -127,7 +144,8 @@ fn cookie_storage(c: &mut Criterion) {
 
 fn memory_storage(c: &mut Criterion) {
     let rt = runtime();
-    let sessions = SessionManager::new(cookie(), MemoryStorage::new()).with_expiry(Expiry::default());
+    let sessions =
+        SessionManager::new(cookie(), MemoryStorage::new()).with_expiry(Expiry::default());
     let header = seeded_header(&rt, &sessions);
 
     // The floor's store holds the same record bytes under the same id.

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::expiry::{Timestamps, Timing};
+use crate::expiry::{Clock as _, SystemClock, Timestamps, Timing};
 use crate::id::SessionId;
 
 /// An insertion-ordered JSON object: the values or the flash of a session.
@@ -81,7 +81,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts an empty session with a fresh random id.
+    /// Starts an empty session with a fresh random id, created now by the system clock.
+    /// (Storages create the sessions of a request themselves, at the request's time.)
     ///
     /// # Examples
     ///
@@ -93,11 +94,12 @@ impl Session {
     /// ```
     #[must_use]
     pub fn new() -> Self {
+        let now = SystemClock.now();
         Self::from_parts(
             SessionId::generate(),
             Map::new(),
             Map::new(),
-            Timestamps::at(0),
+            Timestamps::at(now),
         )
     }
 

@@ -338,3 +338,19 @@ fn debug_shows_neither_values_nor_the_full_id() {
     assert!(!shown.contains(session.id().as_str()));
     assert!(shown.contains("token"));
 }
+
+#[test]
+fn a_million_ids_are_distinct_and_well_formed() {
+    // E1: 192 random bits each, one fixed length and alphabet.
+    let mut seen = std::collections::HashSet::with_capacity(1_000_000);
+    for _ in 0..1_000_000 {
+        let id = SessionId::generate();
+        assert_eq!(id.as_str().len(), 32);
+        assert!(
+            id.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert!(seen.insert(id));
+    }
+}

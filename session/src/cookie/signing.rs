@@ -169,6 +169,24 @@ mod tests {
     }
 
     #[test]
+    fn tags_are_compared_only_in_constant_time() {
+        // Checklist A7's review gate: the only comparison of a MAC in this crate is
+        // `verify_slice`; no `==` on tag bytes may creep in.
+        let source = include_str!("signing.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap()];
+        assert_eq!(code.matches("verify_slice(").count(), 1);
+        for forbidden in [
+            "tag ==",
+            "== tag",
+            "tag.eq(",
+            "finalize() ==",
+            "into_bytes() ==",
+        ] {
+            assert!(!code.contains(forbidden), "{forbidden}");
+        }
+    }
+
+    #[test]
     fn debug_never_prints_secret_bytes() {
         let shown = format!("{:?}", keys(&["hunter2-hunter2"]));
         assert!(!shown.contains("hunter2"));
