@@ -62,6 +62,19 @@ fn seeded_header<S: session::SessionStorage>(
     })
 }
 
+/// One request through the real stack: load, handle, commit.
+fn request<S: session::SessionStorage>(
+    rt: &tokio::runtime::Runtime,
+    sessions: &SessionManager<S>,
+    header: &str,
+) -> session::Commit {
+    rt.block_on(async {
+        let mut session = sessions.load(Some(header)).await.expect("load");
+        handle(&mut session);
+        sessions.commit(&session).await.expect("commit")
+    })
+}
+
 fn hmac(secret: &[u8]) -> Hmac<Sha256> {
     Hmac::<Sha256>::new_from_slice(secret).expect("any key length")
 }
@@ -131,13 +144,7 @@ fn cookie_storage(c: &mut Criterion) {
         b.iter(|| cookie_floor(&mac, black_box(&header)));
     });
     group.bench_function("session", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let mut session = sessions.load(Some(black_box(&header))).await.expect("load");
-                handle(&mut session);
-                sessions.commit(&session).await.expect("commit")
-            })
-        });
+        b.iter(|| request(&rt, &sessions, black_box(&header)));
     });
     group.finish();
 }
@@ -151,7 +158,8 @@ fn memory_storage(c: &mut Criterion) {
     // The floor's store holds the same record bytes under the same id.
     let mac = hmac(SECRET.as_bytes());
     let session = rt.block_on(sessions.load(Some(&header))).expect("load");
-    let record = session::Record::session_json(&session, 0);
+    let record =
+        session::Record::session_json(&session, session::Timing::new(Expiry::default(), 0));
     let floor_store = RwLock::new(HashMap::from([(session.id().as_str().to_owned(), record)]));
     drop(session);
     assert!(memory_floor(&mac, &floor_store, &header).starts_with("sid="));
@@ -161,13 +169,7 @@ fn memory_storage(c: &mut Criterion) {
         b.iter(|| memory_floor(&mac, &floor_store, black_box(&header)));
     });
     group.bench_function("session", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let mut session = sessions.load(Some(black_box(&header))).await.expect("load");
-                handle(&mut session);
-                sessions.commit(&session).await.expect("commit")
-            })
-        });
+        b.iter(|| request(&rt, &sessions, black_box(&header)));
     });
     group.finish();
 }

@@ -70,7 +70,11 @@ pub enum Error {
     #[error("invalid session configuration")]
     Config(#[from] ConfigError),
 
-    /// A storage backend failed (I/O, network, a corrupt record it cannot recover from).
+    /// A storage backend's I/O failed (permission denied, disk full, ...).
+    #[error("session storage I/O failed")]
+    Io(#[from] std::io::Error),
+
+    /// A storage backend failed (network, protocol, a corrupt record it cannot recover from).
     #[error("session storage failed")]
     Storage(#[source] Box<dyn StdError + Send + Sync>),
 }
@@ -149,6 +153,13 @@ pub enum ConfigError {
         name: String,
         /// The rule broken.
         rule: &'static str,
+    },
+
+    /// A storage directory path names something that is not a directory.
+    #[error("path {path:?} is not a directory")]
+    NotADirectory {
+        /// The path given.
+        path: std::path::PathBuf,
     },
 
     /// A timeout of zero seconds would expire every session at once.

@@ -110,10 +110,11 @@ pub(crate) fn js_number(value: f64) -> String {
     let (mantissa, exponent) = scientific
         .split_once('e')
         .expect("`{:e}` output always holds an exponent");
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let mut digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let exponent: i32 = exponent
         .parse()
         .expect("`{:e}` output always has an integer exponent");
+    break_tie_to_even(value.abs(), &mut digits, exponent);
     let k = i32::try_from(digits.len()).expect("an f64 has at most 17 significant digits");
     let n = exponent + 1;
     let body = if k <= n && n <= 21 {
@@ -138,6 +139,45 @@ pub(crate) fn js_number(value: f64) -> String {
     format!("{sign}{body}")
 }
 
+/// ECMAScript breaks a tie between two shortest digit strings (the value lies exactly halfway
+/// between them) towards the even one; Rust's shortest formatting may pick the odd one. A tie
+/// means the exact decimal expansion of `value` is the shortest digits with one more `5`.
+fn break_tie_to_even(value: f64, digits: &mut String, exponent: i32) {
+    let Some(&last) = digits.as_bytes().last() else {
+        return;
+    };
+    if (last - b'0').is_multiple_of(2) {
+        return;
+    }
+    // A double's exact decimal expansion has at most 767 significant digits.
+    let exact = format!("{value:.800e}");
+    let Some((mantissa, exact_exponent)) = exact.split_once('e') else {
+        return;
+    };
+    if exact_exponent.parse::<i32>() != Ok(exponent) {
+        return;
+    }
+    let exact_digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let exact_digits = exact_digits.trim_end_matches('0');
+    let k = digits.len();
+    if exact_digits.len() != k + 1 || !exact_digits.ends_with('5') {
+        return;
+    }
+    let head = &exact_digits[..k];
+    let (stem, _) = digits.split_at(k - 1);
+    // In a real tie neither candidate ends in 0 (a shorter string would exist), so moving the
+    // last digit by one never carries.
+    let replacement = if head == digits.as_str() {
+        last + 1 // value = D.5: D is odd, D + 1 is even
+    } else if head.as_bytes()[..k - 1] == *stem.as_bytes() && head.as_bytes()[k - 1] + 1 == last {
+        last - 1 // value = (D - 1).5: D - 1 is even
+    } else {
+        return;
+    };
+    digits.truncate(k - 1);
+    digits.push(char::from(replacement));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +187,9 @@ mod tests {
         write(&mut out, &JsOrder(value)).unwrap();
         String::from_utf8(out).unwrap()
     }
+
+    /// Where doubles are 1/64 apart, so `x.125` lies halfway between two shortest strings.
+    const BIG: f64 = 78_866_959_565_065.0;
 
     #[test]
     fn numbers_follow_ecmascript() {
@@ -164,6 +207,11 @@ mod tests {
             (f64::MAX, "1.7976931348623157e+308"),
             (5e-324, "5e-324"),
             (2.5e22, "2.5e+22"),
+            // Ties between two shortest strings go to the even one, as in V8.
+            (-(BIG + 0.125), "-78866959565065.12"),
+            (BIG + 0.375, "78866959565065.38"),
+            (BIG + 0.625, "78866959565065.62"),
+            (BIG + 0.875, "78866959565065.88"),
         ];
         for (value, expected) in cases {
             assert_eq!(js_number(value), expected, "{value:?}");

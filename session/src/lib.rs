@@ -66,7 +66,8 @@ pub use crate::id::{MAX_ID_LEN, MIN_ID_LEN, SessionId};
 pub use crate::manager::{Commit, SessionManager};
 pub use crate::session::{Map, Session};
 pub use crate::storage::{
-    CookieStorage, MemoryStorage, MemoryStorageBuilder, Record, SaveOutcome, SessionStorage,
+    CookieStorage, Delta, FileStorage, FileStorageBuilder, MemoryStorage, MemoryStorageBuilder,
+    Record, SaveOutcome, SessionStorage,
 };
 
 /// The README's examples, compiled and run as doctests.

@@ -16,14 +16,16 @@
 //!   record that disappeared while the request ran.
 
 mod cookie;
+mod file;
 mod memory;
 mod record;
 
 use std::future::Future;
 
 pub use cookie::CookieStorage;
+pub use file::{FileStorage, FileStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder};
-pub use record::Record;
+pub use record::{Delta, Record};
 
 use crate::error::Result;
 use crate::expiry::Timing;

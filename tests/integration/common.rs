@@ -142,3 +142,58 @@ impl tracing::Subscriber for CaptureSubscriber {
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
+
+/// A fresh, empty directory for one test, removed when dropped.
+#[derive(Debug)]
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
+
+impl TempDir {
+    pub(crate) fn new() -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "session-tests-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A file storage in its own temporary directory, removed with it.
+#[derive(Debug)]
+pub(crate) struct TempFileStorage {
+    pub(crate) storage: session::FileStorage,
+    _dir: TempDir,
+}
+
+impl TempFileStorage {
+    pub(crate) fn new() -> Self {
+        let dir = TempDir::new();
+        Self {
+            storage: session::FileStorage::new(&dir.0).unwrap(),
+            _dir: dir,
+        }
+    }
+}
+
+impl SessionStorage for TempFileStorage {
+    async fn load(&self, value: Option<&str>, timing: session::Timing) -> session::Result<Session> {
+        self.storage.load(value, timing).await
+    }
+
+    async fn save(
+        &self,
+        session: &Session,
+        timing: session::Timing,
+    ) -> session::Result<session::SaveOutcome> {
+        self.storage.save(session, timing).await
+    }
+}

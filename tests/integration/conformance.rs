@@ -206,3 +206,8 @@ macro_rules! storage_conformance {
 
 storage_conformance!(memory, session::MemoryStorage::new(), server_side = true);
 storage_conformance!(cookie, session::CookieStorage::new(), server_side = false);
+storage_conformance!(
+    file,
+    crate::common::TempFileStorage::new(),
+    server_side = true
+);

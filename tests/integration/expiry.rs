@@ -141,6 +141,7 @@ macro_rules! expiry_tests {
 
 expiry_tests!(memory, MemoryStorage::new());
 expiry_tests!(cookie, CookieStorage::new());
+expiry_tests!(file, crate::common::TempFileStorage::new());
 
 #[tokio::test]
 async fn an_expired_record_met_in_the_store_is_deleted() {

@@ -82,8 +82,14 @@ impl Rng {
     }
 
     fn number(&mut self) -> Value {
-        match self.below(6) {
+        match self.below(7) {
             0 => json!(self.next() % (1 << 53)),
+            // Large values with a fraction: where two shortest strings can tie.
+            6 => {
+                let whole = f64::from(u32::try_from(self.next() >> 40).unwrap()) * 4_194_304.0;
+                let sixty_fourths = f64::from(u8::try_from(self.below(64)).unwrap()) / 64.0;
+                json!(70_368_744_177_664.0 + whole + sixty_fourths)
+            }
             1 => json!(-i64::try_from(self.next() % (1 << 53)).unwrap()),
             2 => json!(self.pick(&[
                 0.1,

@@ -10,5 +10,6 @@ mod interop;
 mod properties;
 mod session;
 mod storage_cookie;
+mod storage_file;
 mod storage_memory;
 mod vectors;

@@ -11,7 +11,7 @@ use super::cookie::fresh_session;
 use super::record::Record;
 use super::{SaveOutcome, SessionStorage};
 use crate::error::Result;
-use crate::expiry::{Expiry, Timestamps, Timing};
+use crate::expiry::{Timestamps, Timing};
 use crate::id::SessionId;
 use crate::session::{Map, Session};
 
@@ -163,11 +163,11 @@ impl MemoryStorage {
         self.clock.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    fn entry(&self, record: &Record, expiry: Expiry) -> Entry {
+    fn entry(&self, record: &Record) -> Entry {
         Entry {
             version: self.next_version(),
             bytes: record.to_json().into(),
-            deadline: expiry.deadline(record.timestamps()),
+            deadline: record.deadline(),
         }
     }
 
@@ -179,7 +179,7 @@ impl MemoryStorage {
         };
         Entry {
             version: self.next_version(),
-            bytes: Record::session_json(session, timing.now()).into(),
+            bytes: Record::session_json(session, timing).into(),
             deadline: timing.expiry().deadline(written),
         }
     }
@@ -249,8 +249,8 @@ impl MemoryStorage {
     fn merge(&self, current: &Entry, session: &Session, timing: Timing, fallback: Entry) -> Entry {
         match Record::from_json(&current.bytes) {
             Ok(mut record) => {
-                record.apply(session, timing.now());
-                self.entry(&record, timing.expiry())
+                record.apply(session, timing);
+                self.entry(&record)
             }
             Err(error) => {
                 tracing::warn!(%error, "unreadable session record replaced by this request's state");

@@ -1,0 +1,113 @@
+//! A child process for the file-storage tests: it writes sessions into a shared directory so
+//! that tests can kill it mid-write, limit its file size, or race it against another process.
+//!
+//! ```text
+//! session-file-writer write  <dir> <id> <key> <bytes>   one save of a <bytes>-long value
+//! session-file-writer loop   <dir> <id>                 saves complete records until killed
+//! session-file-writer hammer <dir> <id> <name> <threads> <writes>
+//!                                                       each thread increments its own key
+//! ```
+//!
+//! Exit codes: 0 saved, 3 the save failed with `Error::Io`, 4 any other error.
+#![expect(clippy::print_stdout, reason = "the parent test reads the outcome")]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use session::{Error, Expiry, FileStorage, SessionStorage, Timing};
+
+fn timing() -> Timing {
+    Timing::new(Expiry::none(), 1_000)
+}
+
+fn storage(dir: &str) -> FileStorage {
+    FileStorage::builder(dir)
+        .use_unknown_ids(true)
+        .build()
+        .expect("the directory")
+}
+
+async fn write(storage: &FileStorage, id: &str, key: &str, bytes: usize) -> session::Result<()> {
+    let mut session = storage.load(Some(id), timing()).await?;
+    session.set(key, "x".repeat(bytes))?;
+    storage.save(&session, timing()).await.map(drop)
+}
+
+/// Saves records whose keys `a`, `b` and `c` all hold the same counter, forever.
+async fn write_forever(storage: &FileStorage, id: &str) -> session::Result<()> {
+    for counter in 0_u64.. {
+        let mut session = storage.load(Some(id), timing()).await?;
+        let padding = "p".repeat(usize::try_from(counter % 4_000).unwrap_or(0));
+        for key in ["a", "b", "c"] {
+            session.set(key, counter)?;
+        }
+        session.set("padding", padding)?;
+        storage.save(&session, timing()).await?;
+    }
+    Ok(())
+}
+
+/// `threads` threads, each incrementing `<name>-<thread>` `writes` times.
+fn hammer(storage: FileStorage, id: &str, name: &str, threads: usize, writes: u32) {
+    let storage = Arc::new(storage);
+    let handles: Vec<_> = (0..threads)
+        .map(|thread| {
+            let storage = Arc::clone(&storage);
+            let id = id.to_owned();
+            let key = format!("{name}-{thread}");
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .expect("a runtime");
+                runtime.block_on(async {
+                    for _ in 0..writes {
+                        let mut session = storage.load(Some(&id), timing()).await.expect("load");
+                        let n = session.get::<u32>(&key).expect("a number").unwrap_or(0);
+                        session.set(&key, n + 1).expect("set");
+                        storage.save(&session, timing()).await.expect("save");
+                    }
+                });
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().expect("a writer thread");
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a runtime");
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["write", dir, id, key, bytes] => {
+            let bytes = bytes.parse().expect("a size");
+            runtime.block_on(write(&storage(dir), id, key, bytes))
+        }
+        ["loop", dir, id] => runtime.block_on(write_forever(&storage(dir), id)),
+        ["hammer", dir, id, name, threads, writes] => {
+            hammer(
+                storage(dir),
+                id,
+                name,
+                threads.parse().expect("a thread count"),
+                writes.parse().expect("a write count"),
+            );
+            Ok(())
+        }
+        _ => panic!("usage: see the module docs"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Io(error)) => {
+            println!("io error: {error}");
+            ExitCode::from(3)
+        }
+        Err(error) => {
+            println!("error: {error}");
+            ExitCode::from(4)
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! What only file storage promises: Remix's fs-storage tests, path confinement, atomic and
+//! crash-safe writes, permissions and symlinks (checklist G), merges across processes (I), the
+//! sweep, and I/O that never stalls the executor.
+
+use std::os::unix::fs::{PermissionsExt as _, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use session::{
+    ConfigError, Error, Expiry, FileStorage, Record, SaveOutcome, Session, SessionId,
+    SessionStorage, Timing,
+};
+
+use crate::common::{TempDir, capture};
+
+const WRITER: &str = env!("CARGO_BIN_EXE_session-file-writer");
+
+fn timing() -> Timing {
+    Timing::new(Expiry::none(), 1_000)
+}
+
+/// Every regular file and directory below `root`.
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+                pending.push(path.clone());
+            }
+            found.push(path);
+        }
+    }
+    found
+}
+
+async fn create(storage: &FileStorage, key: &str, value: u64) -> SessionId {
+    let mut session = storage.load(None, timing()).await.unwrap();
+    session.set(key, value).unwrap();
+    storage.save(&session, timing()).await.unwrap();
+    session.id().clone()
+}
+
+#[tokio::test]
+async fn does_not_use_unknown_session_ids_by_default() {
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let id = "unknown-but-well-formed-session-id";
+    assert_ne!(
+        storage
+            .load(Some(id), timing())
+            .await
+            .unwrap()
+            .id()
+            .as_str(),
+        id
+    );
+    assert!(
+        walk(&dir.0).iter().all(|p| p.ends_with(".locks")),
+        "no record created"
+    );
+}
+
+#[tokio::test]
+async fn uses_unknown_session_ids_if_enabled() {
+    let dir = TempDir::new();
+    let storage = FileStorage::builder(&dir.0)
+        .use_unknown_ids(true)
+        .build()
+        .unwrap();
+    let id = "unknown-but-well-formed-session-id";
+    assert_eq!(
+        storage
+            .load(Some(id), timing())
+            .await
+            .unwrap()
+            .id()
+            .as_str(),
+        id
+    );
+}
+
+#[test]
+fn a_directory_path_that_is_a_file_is_a_construction_error() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let file = dir.0.join("sessions");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let err = FileStorage::new(&file).unwrap_err();
+    assert!(matches!(err, Error::Config(ConfigError::NotADirectory { ref path }) if path == &file));
+}
+
+#[test]
+fn a_missing_directory_is_created_private() {
+    let dir = TempDir::new();
+    let nested = dir.0.join("a").join("b");
+    let storage = FileStorage::new(&nested).unwrap();
+    assert!(nested.is_dir());
+    assert_eq!(storage.root(), nested);
+    let mode = std::fs::metadata(&nested).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[tokio::test]
+async fn every_path_created_stays_under_the_root() {
+    // G1: hostile ids are refused before any file-system call, and valid ids are hashed.
+    let dir = TempDir::new();
+    let root = dir.0.join("store");
+    let outside = dir.0.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let storage = FileStorage::builder(&root)
+        .use_unknown_ids(true)
+        .build()
+        .unwrap();
+    let long = "a".repeat(10_000);
+    let hostile = [
+        "../x",
+        "..",
+        ".",
+        "a/b/c",
+        "a\\b\\c",
+        "/etc/passwd",
+        "with\0nul-and-more-chars-x",
+        "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc",
+        "ｆｕｌｌ／ｗｉｄｔｈ／ｓｏｌｉｄｕｓ／／／",
+        "日本語の長いセッション識別子です",
+        "",
+        &long,
+    ];
+    for (n, id) in hostile.iter().enumerate() {
+        let mut session = storage.load(Some(id), timing()).await.unwrap();
+        assert_ne!(session.id().as_str(), *id);
+        session.set("n", n).unwrap();
+        storage.save(&session, timing()).await.unwrap();
+    }
+    let files: Vec<PathBuf> = walk(&root)
+        .into_iter()
+        .filter(|p| std::fs::symlink_metadata(p).unwrap().is_file())
+        .filter(|p| p.extension().is_none_or(|e| e != "lock"))
+        .collect();
+    assert_eq!(files.len(), hostile.len());
+    for file in &files {
+        let relative = file.strip_prefix(&root).unwrap();
+        let parts: Vec<_> = relative.iter().map(|p| p.to_str().unwrap().len()).collect();
+        assert_eq!(parts, [2, 62], "{}", file.display());
+    }
+    assert!(walk(&outside).is_empty());
+    // Remix's layout: id `a`... is not a valid id here, but the hash split is the same.
+    let uuid = SessionId::parse("00000000-0000-4000-8000-000000000000").unwrap();
+    assert!(storage.path_of(&uuid).starts_with(storage.root()));
+}
+
+#[tokio::test]
+async fn files_are_0600_and_directories_0700() {
+    // G5
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let id = create(&storage, "n", 1).await;
+    let file = storage.path_of(&id);
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(file.parent().unwrap()), 0o700);
+    assert_eq!(mode(&dir.0.join(".locks")), 0o700);
+}
+
+#[tokio::test]
+async fn a_planted_symlink_is_never_followed() {
+    // G5
+    let dir = TempDir::new();
+    let root = dir.0.join("store");
+    let storage = FileStorage::new(&root).unwrap();
+    let outside = dir.0.join("outside.json");
+    let stolen = br#"{"v":1,"d":[{"stolen":true},{}],"t":[1000,1000]}"#;
+    std::fs::write(&outside, stolen).unwrap();
+
+    // A session file replaced by a link: not read, and a save replaces the link itself.
+    let id = create(&storage, "n", 1).await;
+    let loaded = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    let file = storage.path_of(&id);
+    std::fs::remove_file(&file).unwrap();
+    symlink(&outside, &file).unwrap();
+    let fresh = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    assert_eq!(fresh.get::<bool>("stolen").unwrap(), None);
+    assert_ne!(fresh.id(), &id);
+    let mut late = loaded;
+    late.set("n", 2).unwrap();
+    storage.save(&late, timing()).await.unwrap();
+    assert_eq!(std::fs::read(&outside).unwrap(), stolen);
+    assert!(
+        !std::fs::symlink_metadata(&file)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    // A shard directory replaced by a link: not read from, not written through.
+    let other = create(&storage, "n", 1).await;
+    let shard = storage.path_of(&other).parent().unwrap().to_path_buf();
+    let elsewhere = dir.0.join("elsewhere");
+    std::fs::rename(&shard, &elsewhere).unwrap();
+    symlink(&elsewhere, &shard).unwrap();
+    let session = storage.load(Some(other.as_str()), timing()).await.unwrap();
+    assert_ne!(session.id(), &other);
+    let mut adopted = Session::from_parts(
+        other.clone(),
+        session::Map::default(),
+        session::Map::default(),
+        session::Timestamps::at(1_000),
+    );
+    adopted.set("n", 3).unwrap();
+    assert!(matches!(
+        storage.save(&adopted, timing()).await,
+        Err(Error::Io(_))
+    ));
+    assert_eq!(
+        walk(&elsewhere).len(),
+        1,
+        "nothing written through the link"
+    );
+}
+
+#[test]
+fn a_corrupt_or_truncated_file_gives_a_fresh_session_and_a_warning() {
+    // G4
+    for content in [
+        &b""[..],
+        b"{",
+        br#"{"v":1,"d":[{"n":1},{}],"t":[1000"#,
+        b"\xff\xfe",
+        br#"{"v":9,"d":[{},{}],"t":[0,0]}"#,
+    ] {
+        let dir = TempDir::new();
+        let storage = FileStorage::new(&dir.0).unwrap();
+        let (session, events) = capture(|| {
+            crate::common::block_on(async {
+                let id = create(&storage, "n", 1).await;
+                std::fs::write(storage.path_of(&id), content).unwrap();
+                storage.load(Some(id.as_str()), timing()).await.unwrap()
+            })
+        });
+        assert!(session.is_empty());
+        assert!(
+            events
+                .iter()
+                .any(|e| e.level == tracing::Level::WARN && e.fields.contains("corrupt")),
+            "{events:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_late_save_does_not_recreate_a_destroyed_session() {
+    // G3, I1
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let id = create(&storage, "n", 1).await;
+    let mut slow = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    let mut logout = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    logout.destroy();
+    assert_eq!(
+        storage.save(&logout, timing()).await.unwrap(),
+        SaveOutcome::Destroyed
+    );
+    slow.set("late", true).unwrap();
+    assert_eq!(
+        storage.save(&slow, timing()).await.unwrap(),
+        SaveOutcome::Interrupted
+    );
+    assert!(!storage.path_of(&id).exists());
+}
+
+#[tokio::test]
+async fn concurrent_requests_on_different_keys_lose_nothing() {
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let id = create(&storage, "n", 1).await;
+    let mut a = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    let mut b = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    a.set("a", 1).unwrap();
+    b.set("b", 2).unwrap();
+    b.remove("n").unwrap();
+    storage.save(&a, timing()).await.unwrap();
+    storage.save(&b, timing()).await.unwrap();
+    let merged = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    assert_eq!(merged.get::<i32>("a").unwrap(), Some(1));
+    assert_eq!(merged.get::<i32>("b").unwrap(), Some(2));
+    assert_eq!(merged.get::<i32>("n").unwrap(), None);
+}
+
+#[test]
+fn a_reader_never_sees_a_partial_file() {
+    // G2: a reader loops while 10^4 writes replace the file.
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let id = crate::common::block_on(async {
+        let mut session = storage.load(None, timing()).await.unwrap();
+        session.set("n", 0).unwrap();
+        session.set("pad", "").unwrap();
+        storage.save(&session, timing()).await.unwrap();
+        session.id().clone()
+    });
+    let file = storage.path_of(&id);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = std::sync::Arc::clone(&done);
+        let file = file.clone();
+        std::thread::spawn(move || {
+            let mut reads = 0_u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let bytes = std::fs::read(&file).unwrap();
+                let record = Record::from_json(&bytes).expect("a complete record");
+                let n = record.values()["n"].as_u64().unwrap();
+                assert_eq!(
+                    record.values()["pad"].as_str().unwrap().len() as u64,
+                    n % 512
+                );
+                reads += 1;
+            }
+            reads
+        })
+    };
+    crate::common::block_on(async {
+        for n in 1..=10_000_u64 {
+            let mut session = storage.load(Some(id.as_str()), timing()).await.unwrap();
+            session.set("n", n).unwrap();
+            session
+                .set("pad", "x".repeat(usize::try_from(n % 512).unwrap()))
+                .unwrap();
+            storage.save(&session, timing()).await.unwrap();
+        }
+    });
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+}
+
+/// Runs the writer binary with a file-size limit (and `SIGXFSZ` ignored, so `write` fails
+/// with `EFBIG` the way a full disk fails it).
+fn write_limited(root: &Path, id: &str, bytes: usize, limit: usize) -> std::process::Output {
+    let script = format!(
+        "trap '' XFSZ; exec prlimit --fsize={limit} {WRITER} write {} {id} blob {bytes}",
+        root.display()
+    );
+    Command::new("sh").arg("-c").arg(script).output().unwrap()
+}
+
+#[tokio::test]
+async fn a_write_failing_midway_leaves_the_old_content_and_no_temp_file() {
+    // G2: a real mid-write failure (the file-size limit), and a typed I/O error.
+    let dir = TempDir::new();
+    let storage = FileStorage::builder(&dir.0)
+        .use_unknown_ids(true)
+        .build()
+        .unwrap();
+    let id = "crash-test-session-id-000000000001";
+    let ok = write_limited(&dir.0, id, 100, 1 << 20);
+    assert!(ok.status.success(), "{ok:?}");
+    let file = storage.path_of(&SessionId::parse(id).unwrap());
+    let before = std::fs::read(&file).unwrap();
+
+    let failed = write_limited(&dir.0, id, 100_000, 8_192);
+    assert_eq!(failed.status.code(), Some(3), "Error::Io: {failed:?}");
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("io error"));
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    let leftovers: Vec<_> = walk(file.parent().unwrap())
+        .into_iter()
+        .filter(|p| p != &file)
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_writer_killed_at_random_moments_leaves_only_complete_records() {
+    // The crash test: SIGKILL mid-write, many times.
+    let dir = TempDir::new();
+    let id = "crash-test-session-id-000000000002";
+    let mut seed = u64::from(std::process::id()) | 1;
+    for _ in 0..40 {
+        let mut child = Command::new(WRITER)
+            .args(["loop", dir.0.to_str().unwrap(), id])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(15 + seed % 60));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let file = storage.path_of(&SessionId::parse(id).unwrap());
+    let record = Record::from_json(&std::fs::read(&file).unwrap()).expect("a complete record");
+    let values = record.values();
+    let counter = values["a"].as_u64().unwrap();
+    assert_eq!(values["b"], values["a"]);
+    assert_eq!(values["c"], values["a"]);
+    assert_eq!(
+        values["padding"].as_str().unwrap().len() as u64,
+        counter % 4_000,
+        "one write's record, not a mix"
+    );
+    // Every session file in the store parses; only temp files may be debris.
+    for path in walk(&dir.0) {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        if path.is_file() && name.len() == 62 {
+            Record::from_json(&std::fs::read(&path).unwrap()).expect("parses");
+        }
+    }
+}
+
+#[test]
+fn two_processes_of_four_threads_lose_no_update() {
+    // Each of 8 threads (4 per process) increments its own key 500 times on one session.
+    let dir = TempDir::new();
+    let id = "shared-session-id-for-two-processes";
+    let spawn = |name: &str| {
+        Command::new(WRITER)
+            .args(["hammer", dir.0.to_str().unwrap(), id, name, "4", "500"])
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn("p0");
+    let mut second = spawn("p1");
+    assert!(first.wait().unwrap().success());
+    assert!(second.wait().unwrap().success());
+    let storage = FileStorage::builder(&dir.0)
+        .use_unknown_ids(true)
+        .build()
+        .unwrap();
+    let session = crate::common::block_on(storage.load(Some(id), timing())).unwrap();
+    for process in ["p0", "p1"] {
+        for thread in 0..4 {
+            let key = format!("{process}-{thread}");
+            assert_eq!(session.get::<u32>(&key).unwrap(), Some(500), "{key}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_removes_expired_sessions_and_empty_shards_and_nothing_else() {
+    // D6 for files.
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let expiry = Expiry::none()
+        .with_idle_timeout(Duration::from_mins(1))
+        .unwrap();
+    let at = |now| Timing::new(expiry, now);
+    let mut expired = Vec::new();
+    for _ in 0..20 {
+        let mut session = storage.load(None, at(1_000)).await.unwrap();
+        session.set("n", 1).unwrap();
+        storage.save(&session, at(1_000)).await.unwrap();
+        expired.push(session.id().clone());
+    }
+    let mut live = storage.load(None, at(1_050)).await.unwrap();
+    live.set("n", 1).unwrap();
+    storage.save(&live, at(1_050)).await.unwrap();
+    let unrelated = dir.0.join("README");
+    std::fs::write(&unrelated, b"not a session").unwrap();
+    let expired_shard = storage.path_of(&expired[0]).parent().unwrap().to_path_buf();
+    let foreign_in_shard = expired_shard.join("notes.txt");
+    std::fs::write(&foreign_in_shard, b"keep me").unwrap();
+
+    assert_eq!(
+        storage.sweep_expired(1_060).await.unwrap(),
+        0,
+        "age 60 is still live"
+    );
+    assert_eq!(storage.sweep_expired(1_061).await.unwrap(), 20);
+    assert!(storage.path_of(live.id()).exists());
+    assert!(unrelated.exists() && foreign_in_shard.exists());
+    let live_shard = storage.path_of(live.id()).parent().unwrap().to_path_buf();
+    for id in &expired {
+        let shard = storage.path_of(id).parent().unwrap().to_path_buf();
+        assert!(!storage.path_of(id).exists());
+        if shard != expired_shard && shard != live_shard {
+            assert!(!shard.exists(), "an emptied shard is removed");
+        }
+    }
+}
+
+#[test]
+fn file_io_never_stalls_the_executor() {
+    // On a one-thread runtime, another task keeps running while saves wait for the disk.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    runtime.block_on(async {
+        let ticker = {
+            let ticks = std::sync::Arc::clone(&ticks);
+            tokio::spawn(async move {
+                loop {
+                    ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        tokio::task::yield_now().await;
+        let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        for n in 0..20 {
+            create(&storage, "n", n).await;
+        }
+        let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+        ticker.abort();
+        assert!(
+            during > 20,
+            "the ticker ran only {during} times during 20 saves"
+        );
+    });
+}
