@@ -482,11 +482,25 @@ async fn the_sweep_removes_expired_sessions_and_empty_shards_and_nothing_else() 
 }
 
 #[test]
-fn file_io_never_stalls_the_executor() {
+fn file_io_never_stalls_a_current_thread_executor() {
     // On a one-thread runtime, another task keeps running while saves wait for the disk.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    ticker_runs_during_saves(&runtime);
+}
+
+#[test]
+fn file_io_never_stalls_a_multi_thread_executor() {
+    // One worker: if a save blocked it, the ticker task could not run until the save ended.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    ticker_runs_during_saves(&runtime);
+}
+
+fn ticker_runs_during_saves(runtime: &tokio::runtime::Runtime) {
     let dir = TempDir::new();
     let storage = FileStorage::new(&dir.0).unwrap();
     let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -502,9 +516,12 @@ fn file_io_never_stalls_the_executor() {
         };
         tokio::task::yield_now().await;
         let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
-        for n in 0..20 {
-            create(&storage, "n", n).await;
-        }
+        let saves = tokio::spawn(async move {
+            for n in 0..20 {
+                create(&storage, "n", n).await;
+            }
+        });
+        saves.await.unwrap();
         let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
         ticker.abort();
         assert!(

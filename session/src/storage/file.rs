@@ -1,7 +1,7 @@
 //! [`FileStorage`]: the signed id in the cookie, each session one file under a dedicated
 //! directory. Writes are atomic (temp file, fsync, rename, directory fsync) and merged under a
-//! per-shard file lock, so concurrent requests in one or several processes lose no update; all
-//! I/O runs on tokio's blocking pool.
+//! per-shard file lock, so concurrent requests in one or several processes lose no update; no
+//! I/O runs where it would stall the async executor.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -45,6 +45,9 @@ const STALE_TEMP: Duration = Duration::from_hours(1);
 ///   a fresh session and logs a warning; I/O failures are [`Error::Io`].
 /// - **Expiry:** expired records are not served and are deleted when met;
 ///   [`sweep_expired`](Self::sweep_expired) removes the rest.
+/// - **Never stalls the executor:** on a multi-threaded tokio runtime the file work runs under
+///   `block_in_place` (the worker's other tasks move to another thread first); on a
+///   current-thread runtime it runs on the blocking pool; outside a runtime, inline.
 ///
 /// The directory must be dedicated to this storage.
 ///
@@ -582,6 +585,9 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
         Ok(handle) => {
             let dispatch = tracing::dispatcher::get_default(Clone::clone);
             let span = tracing::Span::current();
