@@ -75,6 +75,10 @@ pub struct Session {
     /// `true` when the request carried a verified session cookie: only then does destroying
     /// the session send a `Set-Cookie` that clears it.
     arrived_with_cookie: bool,
+    /// `true` when the current id came from the generator in this request (a new session or a
+    /// regeneration), not from a cookie or a store: a storage that finds a record under it met
+    /// a collision and must pick another id rather than overwrite.
+    generated_id: bool,
     /// The decoded value and signed text of the cookie this request carried, when the current
     /// secret signed it: a commit of the same value re-sends the text without signing again.
     incoming_cookie: Option<(String, String)>,
@@ -138,6 +142,7 @@ impl Session {
             timestamps,
             stored_version: None,
             arrived_with_cookie: false,
+            generated_id: false,
             incoming_cookie: None,
         }
     }
@@ -422,6 +427,7 @@ impl Session {
     pub fn regenerate_id(&mut self, delete_old: bool) -> Result<()> {
         self.ensure_live()?;
         self.id = SessionId::generate();
+        self.generated_id = true;
         self.delete_original |= delete_old;
         self.dirty = true;
         Ok(())
@@ -613,6 +619,16 @@ impl Session {
     /// Records that the session came from a stored record of `version`.
     pub(crate) fn set_stored_version(&mut self, version: u64) {
         self.stored_version = Some(version);
+    }
+
+    /// Records that the current id was just generated.
+    pub(crate) fn mark_id_generated(&mut self) {
+        self.generated_id = true;
+    }
+
+    /// Returns whether the current id was generated in this request.
+    pub(crate) fn id_is_generated(&self) -> bool {
+        self.generated_id
     }
 
     /// Records that the request carried a verified session cookie.

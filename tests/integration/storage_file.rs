@@ -272,6 +272,40 @@ async fn a_late_save_does_not_recreate_a_destroyed_session() {
 }
 
 #[tokio::test]
+async fn a_generated_id_that_collides_never_overwrites_a_stored_session() {
+    // G3: an injected collision makes the save draw a new id.
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let victim = br#"{"v":1,"d":[{"owner":"victim"},{}],"t":[1000,1000]}"#;
+    for regenerate in [false, true] {
+        let mut session = storage.load(None, timing()).await.unwrap();
+        if regenerate {
+            session.set("n", 1).unwrap();
+            storage.save(&session, timing()).await.unwrap();
+            session = storage
+                .load(Some(session.id().as_str()), timing())
+                .await
+                .unwrap();
+            session.regenerate_id(true).unwrap();
+        }
+        let planted = storage.path_of(session.id());
+        std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+        std::fs::write(&planted, victim).unwrap();
+        session.set("owner", "attacker").unwrap();
+        let SaveOutcome::Saved { value } = storage.save(&session, timing()).await.unwrap() else {
+            panic!("saved")
+        };
+        assert_ne!(value, session.id().as_str(), "a new id was drawn");
+        assert_eq!(std::fs::read(&planted).unwrap(), victim);
+        let saved = storage.load(Some(&value), timing()).await.unwrap();
+        assert_eq!(
+            saved.get::<String>("owner").unwrap().as_deref(),
+            Some("attacker")
+        );
+    }
+}
+
+#[tokio::test]
 async fn concurrent_requests_on_different_keys_lose_nothing() {
     let dir = TempDir::new();
     let storage = FileStorage::new(&dir.0).unwrap();

@@ -147,12 +147,14 @@ impl SessionStorage for CookieStorage {
 
 /// A new, empty session born at the request's time.
 pub(crate) fn fresh_session(timing: Timing) -> Session {
-    Session::from_parts(
+    let mut session = Session::from_parts(
         SessionId::generate(),
         Map::new(),
         Map::new(),
         Timestamps::at(timing.now()),
-    )
+    );
+    session.mark_id_generated();
+    session
 }
 
 /// `[created, renewed]` as two non-negative integers, else `None`.

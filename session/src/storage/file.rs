@@ -196,6 +196,7 @@ impl SessionStorage for FileStorage {
             stored: session.stored_version().is_some(),
             destroyed: session.is_destroyed(),
             delete_original: session.deletes_original(),
+            generated_id: session.id_is_generated(),
             created: session.timestamps().created,
             delta: Delta::of(session),
         };
@@ -278,6 +279,10 @@ impl FileStorageBuilder {
 
 /// A save, owned, so that it can run on a blocking thread.
 #[derive(Debug)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent facts about one session, each documented"
+)]
 struct SaveJob {
     id: SessionId,
     original: SessionId,
@@ -285,6 +290,8 @@ struct SaveJob {
     stored: bool,
     destroyed: bool,
     delete_original: bool,
+    /// The id was generated in this request: a file already under it is a collision.
+    generated_id: bool,
     created: u64,
     delta: Delta,
 }
@@ -376,7 +383,13 @@ impl Layout {
         }
         let record = {
             let guard = self.lock(&base.shard)?;
-            let mut record = match read(&base)? {
+            let stored = read(&base)?;
+            if job.id == job.original && job.generated_id && !matches!(stored, Stored::Missing) {
+                // A new id that already names a file: never overwrite another session.
+                drop(guard);
+                return self.write_new(job, timing);
+            }
+            let mut record = match stored {
                 Stored::Missing if job.stored => return Ok(SaveOutcome::Interrupted),
                 Stored::Record(record) => record,
                 Stored::Missing | Stored::Unusable => Record::empty(job.created),
@@ -390,16 +403,36 @@ impl Layout {
             record
         };
         // Regenerated: the new file first, then (if asked) the old one goes.
-        let target = self.paths(&job.id);
-        {
-            let _guard = self.lock(&target.shard)?;
-            write_atomic(&target, &record.to_json())?;
-        }
+        let id = self.create(&job.id, &record)?;
         if job.delete_original {
             let _guard = self.lock(&base.shard)?;
             remove(&base.file)?;
         }
-        Ok(saved(&job.id))
+        Ok(saved(&id))
+    }
+
+    /// Saves a new session under a fresh id, its own id having collided with a stored one.
+    fn write_new(&self, job: &SaveJob, timing: Timing) -> Result<SaveOutcome> {
+        let mut record = Record::empty(job.created);
+        record.apply_delta(&job.delta, timing);
+        let id = self.create(&SessionId::generate(), &record)?;
+        Ok(saved(&id))
+    }
+
+    /// Writes a record under a generated id that no file holds yet, drawing another id on a
+    /// collision; returns the id used.
+    fn create(&self, id: &SessionId, record: &Record) -> Result<SessionId> {
+        let mut id = id.clone();
+        loop {
+            let paths = self.paths(&id);
+            let _guard = self.lock(&paths.shard)?;
+            if matches!(read(&paths)?, Stored::Missing) {
+                write_atomic(&paths, &record.to_json())?;
+                return Ok(id);
+            }
+            tracing::warn!("generated session id collided with a stored one; drawing another");
+            id = SessionId::generate();
+        }
     }
 
     fn sweep(&self, now: u64) -> Result<usize> {
