@@ -57,6 +57,13 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A schema field that is neither an `Option` nor has a default found no value.
+    #[error("the session has no value for `{key}`")]
+    MissingValue {
+        /// The session key.
+        key: String,
+    },
+
     /// The `Set-Cookie` pair `name=value` would pass the browser limit, so it was not emitted.
     #[error("the session cookie is {size} bytes, over the {limit}-byte limit")]
     CookieTooLarge {

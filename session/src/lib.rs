@@ -44,19 +44,37 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
+// Lets `#[derive(SessionSchema)]` name `::session` inside this crate's own unit tests.
+#[cfg(test)]
+extern crate self as session;
+
 mod audit;
 mod cookie;
+mod dynamic;
 mod error;
 mod expiry;
 mod id;
 mod json;
 mod manager;
-mod session;
+mod private;
+mod schema;
 pub mod storage;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::private::*;
+}
+
+/// Derives [`SessionSchema`](trait@SessionSchema): typed accessors over a [`Session`] for each
+/// field of a struct. The attribute reference is on the trait.
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use session_derive::SessionSchema;
 
 pub use crate::cookie::{
     Incoming, MAX_COOKIE_SIZE, MIN_SECRET_LEN, SameSite, SessionCookie, SessionCookieBuilder,
 };
+pub use crate::dynamic::{Map, Session};
 pub use crate::error::{ConfigError, Error, Result};
 pub use crate::expiry::{
     CLOCK_SKEW, Clock, DEFAULT_IDLE_TIMEOUT, Expired, Expiry, ManualClock, SystemClock, Timestamps,
@@ -64,7 +82,7 @@ pub use crate::expiry::{
 };
 pub use crate::id::{MAX_ID_LEN, MIN_ID_LEN, SessionId};
 pub use crate::manager::{Commit, SessionManager};
-pub use crate::session::{Map, Session};
+pub use crate::schema::SessionSchema;
 pub use crate::storage::{
     CookieStorage, Delta, FileStorage, FileStorageBuilder, MemoryStorage, MemoryStorageBuilder,
     Record, SaveOutcome, SessionStorage,

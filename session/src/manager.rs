@@ -6,9 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::cookie::{Incoming, SessionCookie};
+use crate::dynamic::Session;
 use crate::error::Result;
 use crate::expiry::{Clock, Expiry, SystemClock, Timestamps, Timing};
-use crate::session::Session;
 use crate::storage::{SaveOutcome, SessionStorage};
 
 /// What committing a session asks of the response.

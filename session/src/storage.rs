@@ -27,9 +27,9 @@ pub use file::{FileStorage, FileStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder};
 pub use record::{Delta, Record};
 
+use crate::dynamic::Session;
 use crate::error::Result;
 use crate::expiry::Timing;
-use crate::session::Session;
 
 /// What a save did, and so what the response's `Set-Cookie` must say.
 ///

@@ -4,6 +4,8 @@ mod common;
 
 mod conformance;
 mod cookie;
+mod derive;
+pub mod derive_hygiene;
 mod expiry;
 mod integrity;
 mod interop;

@@ -95,7 +95,7 @@ impl SessionCookieBuilder {
         self
     }
 
-    /// Accepts secrets shorter than [`MIN_SECRET_LEN`] bytes, as existing Remix apps often
+    /// Accepts secrets shorter than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes, as existing Remix apps often
     /// have.
     ///
     /// # Security

@@ -6,11 +6,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{SaveOutcome, SessionStorage};
+use crate::dynamic::{Map, Session};
 use crate::error::Result;
 use crate::expiry::{Timestamps, Timing};
 use crate::id::SessionId;
 use crate::json::{self, JsObject};
-use crate::session::{Map, Session};
 
 /// Keeps the whole session in the cookie: no server state, nothing to clean up.
 ///

@@ -15,10 +15,10 @@ use sha2::{Digest as _, Sha256};
 use super::cookie::fresh_session;
 use super::record::{Delta, Record};
 use super::{SaveOutcome, SessionStorage};
+use crate::dynamic::{Map, Session};
 use crate::error::{ConfigError, Error, Result};
 use crate::expiry::{Timestamps, Timing};
 use crate::id::SessionId;
-use crate::session::{Map, Session};
 
 /// Where the per-shard lock files live, inside the root.
 const LOCKS: &str = ".locks";

@@ -10,10 +10,10 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 use super::cookie::fresh_session;
 use super::record::Record;
 use super::{SaveOutcome, SessionStorage};
+use crate::dynamic::{Map, Session};
 use crate::error::Result;
 use crate::expiry::{Timestamps, Timing};
 use crate::id::SessionId;
-use crate::session::{Map, Session};
 
 /// Shards in the map; each has its own lock.
 const SHARDS: usize = 16;

@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::dynamic::{Map, Session};
 use crate::expiry::{Timestamps, Timing};
 use crate::id::SessionId;
-use crate::session::{Map, Session};
 
 /// The version written into every record; a record of another version is treated as corrupt.
 const FORMAT_VERSION: u32 = 1;

@@ -674,6 +674,18 @@ impl Session {
     }
 }
 
+impl AsRef<Session> for Session {
+    fn as_ref(&self) -> &Session {
+        self
+    }
+}
+
+impl AsMut<Session> for Session {
+    fn as_mut(&mut self) -> &mut Session {
+        self
+    }
+}
+
 impl Default for Session {
     fn default() -> Self {
         Self::new()
