@@ -72,7 +72,7 @@ impl Container {
             if meta.path == RENAME_ALL {
                 let lit = lit_str(RENAME_ALL, &meta)?;
                 if let Some(rule) = RenameRule::from_str(&lit.value()) {
-                    rename_all.set(&meta.path, rule)
+                    rename_all.set(&meta.path, rule);
                 } else {
                     let valid: Vec<String> =
                         RULES.iter().map(|(name, _)| format!("`{name}`")).collect();
