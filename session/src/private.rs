@@ -1,5 +1,9 @@
 //! Items only generated code may use; not public API, and free to change in any release. The
 //! derive and this module are pinned to the same version.
+#![expect(
+    clippy::missing_errors_doc,
+    reason = "hidden helpers; the generated accessors document their errors"
+)]
 
 pub use serde::Serialize;
 pub use serde::de::DeserializeOwned;
