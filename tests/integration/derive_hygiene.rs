@@ -22,7 +22,7 @@ pub mod public {
 
 /// User types named like the ones generated code could reach for.
 pub mod shadowing {
-    #![allow(dead_code)]
+    #![allow(dead_code, reason = "the shadows only need to exist")]
 
     use session::SessionSchema;
 
