@@ -1,38 +1,50 @@
 //! A tour of the session stack without a web server: a browser (a cookie jar) makes requests to
 //! a small app that counts visits, logs in (regenerating the id), flashes a notice after a form
-//! post, and logs out, first on memory storage and then on cookie storage.
+//! post, and logs out, on memory, cookie and file storage. The handlers touch the session only
+//! through the accessors `#[derive(SessionSchema)]` generates: no string keys.
 //!
 //! Run it with `cargo run -p session-examples --example quickstart`.
 #![expect(clippy::print_stdout, reason = "an example shows its work")]
 
 use session::{
-    Commit, CookieStorage, MemoryStorage, Session, SessionCookie, SessionManager, SessionStorage,
+    Commit, CookieStorage, FileStorage, MemoryStorage, Session, SessionCookie, SessionManager,
+    SessionSchema, SessionStorage,
 };
+
+/// What this app keeps in a session.
+#[derive(SessionSchema)]
+struct Visitor {
+    user: Option<String>,
+    #[session(default)]
+    visits: u32,
+    #[session(flash)]
+    notice: Option<String>,
+}
 
 /// The app: one function per route, each given the request's session.
 fn route(path: &str, session: &mut Session) -> session::Result<String> {
     Ok(match path {
         "/" => {
-            let visits = session.get::<u32>("visits")?.unwrap_or(0) + 1;
-            session.set("visits", visits)?;
-            let user = session.get::<String>("user")?;
-            let notice = session.get::<String>("notice")?;
-            format!(
-                "visit #{visits} as {}{}",
-                user.as_deref().unwrap_or("a guest"),
-                notice
-                    .map(|n| format!(" — notice: {n}"))
-                    .unwrap_or_default()
-            )
+            let mut visitor = Visitor::view(session);
+            let visits = visitor.visits() + 1;
+            visitor.set_visits(visits)?;
+            let greeting = match visitor.user()? {
+                Some(user) => format!("visit #{visits} as {user}"),
+                None => format!("visit #{visits} as a guest"),
+            };
+            match visitor.notice()? {
+                Some(notice) => format!("{greeting} — notice: {notice}"),
+                None => greeting,
+            }
         }
         "/login" => {
             // A new id on every change of privilege defeats session fixation.
             session.regenerate_id(true)?;
-            session.set("user", "ada")?;
+            Visitor::view(session).set_user("ada".to_owned())?;
             "logged in".to_owned()
         }
         "/profile" => {
-            session.flash("notice", "Profile saved")?;
+            Visitor::view(session).flash_notice("Profile saved".to_owned())?;
             "303 See Other → /".to_owned()
         }
         "/logout" => {
@@ -96,5 +108,11 @@ async fn main() -> session::Result<()> {
         &cookies,
     )
     .await?;
+    println!();
+
+    let dir = std::env::temp_dir().join(format!("session-quickstart-{}", std::process::id()));
+    let files = SessionManager::new(cookie()?, FileStorage::new(&dir)?);
+    browse("file storage: one fsynced file per session", &files).await?;
+    std::fs::remove_dir_all(&dir).map_err(session::Error::Io)?;
     Ok(())
 }

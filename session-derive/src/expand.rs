@@ -65,7 +65,6 @@ fn expand_container(container: &Container<'_>) -> TokenStream {
     let key_consts = fields.iter().map(|f| key_const(f, vis));
     let load = load(container, &krate);
     let store = store(&fields, &krate);
-    let asserts = field_assertions(&fields, &type_params, &krate, generics);
 
     let view_doc = format!(
         "Typed accessors over a session for the fields of [`{ident}`], made by \
@@ -115,7 +114,6 @@ fn expand_container(container: &Container<'_>) -> TokenStream {
             #store
         }
 
-        #asserts
     }
 }
 
@@ -143,18 +141,49 @@ fn default_fn(field: &Field<'_>) -> Option<TokenStream> {
         })
 }
 
+/// `Slot::Value` or `Slot::Flash`.
+fn slot(field: &Field<'_>, krate: &TokenStream) -> TokenStream {
+    if field.is_flash() {
+        quote!(#krate::__private::Slot::Flash)
+    } else {
+        quote!(#krate::__private::Slot::Value)
+    }
+}
+
+/// The expression reading a field from `session`, as `Result<Option<V>>`. Spanned at the
+/// field's type, so a type that does not deserialize is reported there.
+fn read_expr(field: &Field<'_>, krate: &TokenStream, session: &TokenStream) -> TokenStream {
+    let value_ty = value_type(field);
+    let key = &field.key;
+    let slot = slot(field, krate);
+    quote_spanned!(value_ty.span()=> #krate::__private::read::<#value_ty>(#session, #slot, #key))
+}
+
+/// The statement writing `value` (an `Option<&V>`) to `session`, spanned at the field's type.
+fn write_expr(
+    field: &Field<'_>,
+    krate: &TokenStream,
+    session: &TokenStream,
+    value: &TokenStream,
+) -> TokenStream {
+    let value_ty = value_type(field);
+    let key = &field.key;
+    let slot = slot(field, krate);
+    quote_spanned!(value_ty.span()=> #krate::__private::write::<#value_ty>(#session, #slot, #key, #value))
+}
+
 fn getter(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> TokenStream {
     let member = field.member;
     let key = &field.key;
     let value_ty = value_type(field);
     let session = quote!(::core::convert::AsRef::as_ref(&self.__session_inner));
-    let (what, read) = if field.is_flash() {
-        ("the flash value that arrived with this request", "flashed")
+    let read = read_expr(field, krate, &session);
+    let what = if field.is_flash() {
+        "the flash value that arrived with this request"
     } else {
-        ("the session value", "get")
+        "the session value"
     };
     if let Some(default) = default_fn(field) {
-        let read = format_ident!("{read}_or");
         let doc = format!(
             "Reads {what} under `\"{key}\"`, or the field's default when it is missing or \
              does not fit the type."
@@ -163,11 +192,10 @@ fn getter(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Toke
             #[doc = #doc]
             #[must_use]
             #vis fn #member(&self) -> #value_ty {
-                #krate::__private::#read(#session, #key, #default)
+                #krate::__private::or_default(#read, #key, #default)
             }
         }
     } else {
-        let read = format_ident!("{read}");
         let doc = format!(
             "Reads {what} under `\"{key}\"`: `None` when it is missing.\n\n\
              # Errors\n\n`session::Error::Deserialize` (naming the key) when the stored value \
@@ -176,7 +204,7 @@ fn getter(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Toke
         quote_spanned! {member.span()=>
             #[doc = #doc]
             #vis fn #member(&self) -> #krate::Result<::core::option::Option<#value_ty>> {
-                #krate::__private::#read::<#value_ty>(#session, #key)
+                #read
             }
         }
     }
@@ -188,6 +216,12 @@ fn setters(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Tok
     let value_ty = value_type(field);
     let name = &field.name;
     let session = quote!(::core::convert::AsMut::as_mut(&mut self.__session_inner));
+    let write = write_expr(
+        field,
+        krate,
+        &session,
+        &quote!(::core::option::Option::Some(&value)),
+    );
     let errors = "\n\n# Errors\n\n`session::Error::Destroyed` after the session was destroyed; \
                   `session::Error::Serialize` when the value cannot become JSON.";
     if field.is_flash() {
@@ -198,7 +232,7 @@ fn setters(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Tok
         quote_spanned! {member.span()=>
             #[doc = #doc]
             #vis fn #flash(&mut self, value: #value_ty) -> #krate::Result<()> {
-                #krate::__private::flash(#session, #key, value)
+                #write
             }
         }
     } else {
@@ -212,7 +246,7 @@ fn setters(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Tok
         quote_spanned! {member.span()=>
             #[doc = #set_doc]
             #vis fn #set(&mut self, value: #value_ty) -> #krate::Result<()> {
-                #krate::__private::set(#session, #key, value)
+                #write
             }
 
             #[doc = #remove_doc]
@@ -241,25 +275,13 @@ fn load(container: &Container<'_>, krate: &TokenStream) -> TokenStream {
             return quote!(#member: ::core::default::Default::default());
         }
         let key = &field.key;
-        let flash = field.is_flash();
-        let value_ty = value_type(field);
+        let read = read_expr(field, krate, &session);
         if let Some(default) = default_fn(field) {
-            let read = if flash {
-                quote!(flashed_or)
-            } else {
-                quote!(get_or)
-            };
-            quote!(#member: #krate::__private::#read(#session, #key, #default))
+            quote!(#member: #krate::__private::or_default(#read, #key, #default))
         } else if field.option_inner.is_some() {
-            let read = if flash { quote!(flashed) } else { quote!(get) };
-            quote!(#member: #krate::__private::#read::<#value_ty>(#session, #key)?)
+            quote!(#member: #read?)
         } else {
-            let read = if flash {
-                quote!(flashed_required)
-            } else {
-                quote!(required)
-            };
-            quote!(#member: #krate::__private::#read::<#value_ty>(#session, #key)?)
+            quote!(#member: #krate::__private::required(#read, #key)?)
         }
     });
     quote! {
@@ -273,49 +295,19 @@ fn store(fields: &[&Field<'_>], krate: &TokenStream) -> TokenStream {
     let session = quote!(__session_session);
     let writes = fields.iter().map(|field| {
         let member = field.member;
-        let key = &field.key;
-        if field.is_flash() {
-            quote!(#krate::__private::flash_present(#session, #key, &self.#member)?;)
+        let value = if field.option_inner.is_some() && field.attrs.default.is_none() {
+            quote!(::core::option::Option::as_ref(&self.#member))
         } else {
-            quote!(#krate::__private::set(#session, #key, &self.#member)?;)
-        }
+            quote!(::core::option::Option::Some(&self.#member))
+        };
+        let write = write_expr(field, krate, &session, &value);
+        quote!(#write?;)
     });
     quote! {
         fn store(&self, #session: &mut #krate::Session) -> #krate::Result<()> {
             #(#writes)*
             ::core::result::Result::Ok(())
         }
-    }
-}
-
-/// Makes a non-serializable field type an error at the field's type: concrete types are
-/// checked by an assertion spanned there; types using a generic parameter get bounds instead.
-fn field_assertions(
-    fields: &[&Field<'_>],
-    type_params: &[&Ident],
-    krate: &TokenStream,
-    generics: &Generics,
-) -> TokenStream {
-    let asserts: Vec<TokenStream> = fields
-        .iter()
-        .map(|field| value_type(field))
-        .filter(|ty| !mentions_any(ty, type_params))
-        .map(|ty| quote_spanned!(ty.span()=> __session_assert::<#ty>();))
-        .collect();
-    if asserts.is_empty() {
-        return TokenStream::new();
-    }
-    let (impl_generics, _, where_clause) = generics.split_for_impl();
-    quote! {
-        #[allow(dead_code, unused_qualifications, clippy::all)]
-        const _: () = {
-            fn __session_assert<
-                __T: #krate::__private::Serialize + #krate::__private::DeserializeOwned,
-            >() {}
-            fn __session_check #impl_generics () #where_clause {
-                #(#asserts)*
-            }
-        };
     }
 }
 

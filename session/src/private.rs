@@ -1,5 +1,8 @@
 //! Items only generated code may use; not public API, and free to change in any release. The
 //! derive and this module are pinned to the same version.
+//!
+//! Every read goes through [`read`] and every write through [`write`], so that a field type
+//! that is not `Serialize + DeserializeOwned` gives one error per trait, at the field's type.
 #![expect(
     clippy::missing_errors_doc,
     reason = "hidden helpers; the generated accessors document their errors"
@@ -11,67 +14,45 @@ pub use serde::de::DeserializeOwned;
 use crate::dynamic::Session;
 use crate::error::{Error, Result};
 
-/// A field's value; `None` when missing.
-pub fn get<T: DeserializeOwned>(session: &Session, key: &str) -> Result<Option<T>> {
-    session.get(key)
+/// Where a field lives.
+#[derive(Debug, Clone, Copy)]
+pub enum Slot {
+    /// A stored value.
+    Value,
+    /// Flash data: read the flash that arrived, write the flash for the next request.
+    Flash,
 }
 
-/// A field's value, or `default()` when it is missing or does not fit.
-pub fn get_or<T: DeserializeOwned>(session: &Session, key: &str, default: impl FnOnce() -> T) -> T {
-    or_default(session.get(key), key, default)
+/// Reads a field; `None` when missing.
+pub fn read<T: DeserializeOwned>(session: &Session, slot: Slot, key: &str) -> Result<Option<T>> {
+    match slot {
+        Slot::Value => session.get(key),
+        Slot::Flash => session.flashed(key),
+    }
 }
 
-/// The flash value that arrived; `None` when there is none.
-pub fn flashed<T: DeserializeOwned>(session: &Session, key: &str) -> Result<Option<T>> {
-    session.flashed(key)
-}
-
-/// The flash value that arrived, or `default()`.
-pub fn flashed_or<T: DeserializeOwned>(
-    session: &Session,
+/// Writes a field; `None` removes a stored value and flashes nothing.
+pub fn write<T: Serialize>(
+    session: &mut Session,
+    slot: Slot,
     key: &str,
-    default: impl FnOnce() -> T,
-) -> T {
-    or_default(session.flashed(key), key, default)
+    value: Option<&T>,
+) -> Result<()> {
+    match (slot, value) {
+        (Slot::Value, Some(value)) => session.set(key, value),
+        (Slot::Value, None) => session.remove(key),
+        (Slot::Flash, Some(value)) => session.flash(key, value),
+        (Slot::Flash, None) => Ok(()),
+    }
 }
 
-/// A value a field cannot do without.
-pub fn required<T: DeserializeOwned>(session: &Session, key: &str) -> Result<T> {
-    session.get(key)?.ok_or_else(|| missing(key))
-}
-
-/// A flash value a field cannot do without.
-pub fn flashed_required<T: DeserializeOwned>(session: &Session, key: &str) -> Result<T> {
-    session.flashed(key)?.ok_or_else(|| missing(key))
-}
-
-/// Stores a value (`null` removes the key).
-pub fn set<T: Serialize>(session: &mut Session, key: &str, value: T) -> Result<()> {
-    session.set(key, value)
-}
-
-/// Removes a value.
+/// Removes a stored value.
 pub fn remove(session: &mut Session, key: &str) -> Result<()> {
     session.remove(key)
 }
 
-/// Flashes a value for the next request.
-pub fn flash<T: Serialize>(session: &mut Session, key: &str, value: T) -> Result<()> {
-    session.flash(key, value)
-}
-
-/// Flashes a value unless it serializes to `null` (a `None` field flashes nothing).
-pub fn flash_present<T: Serialize>(session: &mut Session, key: &str, value: &T) -> Result<()> {
-    let is_null =
-        Serialize::serialize(value, serde_json::value::Serializer).is_ok_and(|json| json.is_null());
-    if is_null {
-        Ok(())
-    } else {
-        session.flash(key, value)
-    }
-}
-
-fn or_default<T>(read: Result<Option<T>>, key: &str, default: impl FnOnce() -> T) -> T {
+/// A read, or `default()` when the value is missing or does not fit.
+pub fn or_default<T>(read: Result<Option<T>>, key: &str, default: impl FnOnce() -> T) -> T {
     match read {
         Ok(Some(value)) => value,
         Ok(None) => default(),
@@ -82,8 +63,9 @@ fn or_default<T>(read: Result<Option<T>>, key: &str, default: impl FnOnce() -> T
     }
 }
 
-fn missing(key: &str) -> Error {
-    Error::MissingValue {
+/// A read that must find a value.
+pub fn required<T>(read: Result<Option<T>>, key: &str) -> Result<T> {
+    read?.ok_or_else(|| Error::MissingValue {
         key: key.to_owned(),
-    }
+    })
 }

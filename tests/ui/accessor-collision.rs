@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Account {
+    name: Option<String>,
+    set_name: Option<bool>,
+}
+
+fn main() {}

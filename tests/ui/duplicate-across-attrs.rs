@@ -1,0 +1,10 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Account {
+    #[session(flash)]
+    #[session(flash)]
+    notice: Option<String>,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+enum Account {
+    Guest,
+    User { id: u64 },
+}
+
+fn main() {}

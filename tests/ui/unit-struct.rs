@@ -1,0 +1,6 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Account;
+
+fn main() {}

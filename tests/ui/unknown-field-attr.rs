@@ -1,0 +1,9 @@
+use session::SessionSchema;
+
+#[derive(SessionSchema)]
+struct Account {
+    #[session(flsh)]
+    notice: Option<String>,
+}
+
+fn main() {}
