@@ -99,3 +99,72 @@ fn check_generated_names(cx: &Ctxt, container: &Container<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use syn::parse_quote;
+
+    use super::check;
+    use crate::ast::Container;
+    use crate::ctxt::Ctxt;
+
+    fn errors(input: &syn::DeriveInput) -> Vec<String> {
+        let cx = Ctxt::new();
+        if let Some(container) = Container::from_ast(&cx, input) {
+            check(&cx, &container);
+        }
+        match cx.check() {
+            Ok(()) => Vec::new(),
+            Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_clean_input_has_no_errors() {
+        let input = parse_quote! {
+            #[session(rename_all = "camelCase", prefix = "p.")]
+            struct Ok { a: Option<u8>, #[session(flash, default)] b: u8, #[session(skip)] c: u8 }
+        };
+        assert!(errors(&input).is_empty());
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let input = parse_quote! {
+            #[session(prefx = "p.")]
+            struct Bad {
+                #[session(renam = "x", flash, flash)]
+                a: Option<u8>,
+                #[session(skip, default)]
+                b: u8,
+                #[session(rename = "c")]
+                d: u8,
+                c: u8,
+                set_e: u8,
+                e: u8,
+            }
+        };
+        let found = errors(&input);
+        assert_eq!(found.len(), 6, "{found:#?}");
+        assert!(found[0].contains("did you mean `prefix`"));
+        assert!(found[1].contains("did you mean `rename`"));
+        assert!(found[2].contains("duplicate `session(flash)`"));
+        assert!(found[3].contains("cannot be combined with `session(default)`"));
+        assert!(found[4].contains("session key `c`"));
+        assert!(found[5].contains("accessor `set_e`"));
+    }
+
+    #[test]
+    fn unsupported_shapes_stop_early() {
+        let input = parse_quote!(
+            enum E {
+                A,
+            }
+        );
+        assert_eq!(errors(&input).len(), 1);
+        let input = parse_quote!(
+            struct T(u8);
+        );
+        assert!(errors(&input)[0].contains("tuple structs"));
+    }
+}
