@@ -621,6 +621,23 @@ impl Session {
         self.stored_version = Some(version);
     }
 
+    /// An empty, destroyed session with no id, standing in for one that is gone: reads see
+    /// nothing, writes fail with [`Error::Destroyed`].
+    #[cfg_attr(
+        not(feature = "axum"),
+        allow(dead_code, reason = "used by the axum layer")
+    )]
+    pub(crate) fn detached() -> Self {
+        let mut session = Self::from_parts(
+            SessionId::from_signed_payload(""),
+            Map::new(),
+            Map::new(),
+            Timestamps::at(0),
+        );
+        session.destroyed = true;
+        session
+    }
+
     /// Records that the current id was just generated.
     pub(crate) fn mark_id_generated(&mut self) {
         self.generated_id = true;

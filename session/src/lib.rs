@@ -49,6 +49,9 @@
 extern crate self as session;
 
 mod audit;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod cookie;
 mod dynamic;
 mod error;

@@ -15,3 +15,4 @@ mod storage_cookie;
 mod storage_file;
 mod storage_memory;
 mod vectors;
+mod web;

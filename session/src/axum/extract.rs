@@ -1,0 +1,189 @@
+//! The axum extractors: [`SessionHandle`] for the dynamic session and [`Typed`] for a
+//! [`SessionSchema`] struct, so that a handler's signature names its schema.
+
+use std::marker::PhantomData;
+
+use axum_core::extract::FromRequestParts;
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::request::Parts;
+
+use super::handle::{SessionGuard, SessionHandle};
+use crate::error::Error;
+use crate::schema::SessionSchema;
+
+/// The rejection when a handler asks for a session on a route without [`SessionLayer`]
+/// (a programming mistake: a 500), or when the storage failed to load it (a 500, logged).
+///
+/// [`SessionLayer`]: super::SessionLayer
+///
+/// # Examples
+///
+/// ```
+/// use axum_core::response::IntoResponse as _;
+///
+/// let response = session::axum::MissingSessionLayer::NotInstalled.into_response();
+/// assert_eq!(response.status(), 500);
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MissingSessionLayer {
+    /// The route is not wrapped in a `SessionLayer`.
+    NotInstalled,
+    /// The storage failed.
+    Storage(Error),
+}
+
+impl IntoResponse for MissingSessionLayer {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NotInstalled => {
+                tracing::error!(
+                    "a handler extracts a session, but no SessionLayer wraps the route"
+                );
+            }
+            Self::Storage(error) => {
+                tracing::error!(error = %error, source = ?std::error::Error::source(&error), "loading the session failed");
+            }
+        }
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error: the session is unavailable",
+        )
+            .into_response()
+    }
+}
+
+/// A session error in a handler (`?` on a session call) becomes a plain-text 500; the cause is
+/// logged through `tracing`, never sent to the client.
+///
+/// # Examples
+///
+/// ```
+/// use axum_core::response::IntoResponse as _;
+///
+/// let response = session::Error::Destroyed.into_response();
+/// assert_eq!(response.status(), 500);
+/// ```
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session error in a handler");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error: session error",
+        )
+            .into_response()
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for SessionHandle {
+    type Rejection = MissingSessionLayer;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
+        let handle = parts
+            .extensions
+            .get::<SessionHandle>()
+            .cloned()
+            .ok_or(MissingSessionLayer::NotInstalled)?;
+        handle
+            .ensure_loaded()
+            .await
+            .map_err(MissingSessionLayer::Storage)?;
+        Ok(handle)
+    }
+}
+
+/// Extracts the request's session as a [`SessionSchema`] struct's typed view.
+///
+/// # Examples
+///
+/// ```
+/// use session::SessionSchema;
+/// use session::axum::Typed;
+///
+/// #[derive(SessionSchema)]
+/// struct Account {
+///     user: Option<String>,
+/// }
+///
+/// async fn whoami(account: Typed<Account>) -> session::Result<String> {
+///     Ok(account.view().user()?.unwrap_or_else(|| "guest".to_owned()))
+/// }
+/// # let _ = whoami;
+/// ```
+pub struct Typed<T> {
+    handle: SessionHandle,
+    schema: PhantomData<fn() -> T>,
+}
+
+impl<T: SessionSchema> Typed<T> {
+    /// Borrows the session through the schema's typed view.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::SessionSchema;
+    /// use session::axum::Typed;
+    ///
+    /// #[derive(SessionSchema)]
+    /// struct Counter {
+    ///     #[session(default)]
+    ///     hits: u64,
+    /// }
+    ///
+    /// async fn count(counter: Typed<Counter>) -> session::Result<String> {
+    ///     let mut counter = counter.view();
+    ///     counter.set_hits(counter.hits() + 1)?;
+    ///     Ok(counter.hits().to_string())
+    /// }
+    /// # let _ = count;
+    /// ```
+    #[must_use]
+    pub fn view(&self) -> T::View<SessionGuard<'_>> {
+        T::view(self.handle.lock())
+    }
+
+    /// Returns the untyped handle, for `regenerate_id`, `destroy` and the like.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::SessionSchema;
+    /// use session::axum::Typed;
+    ///
+    /// #[derive(SessionSchema)]
+    /// struct Account {
+    ///     user: Option<String>,
+    /// }
+    ///
+    /// async fn logout(account: Typed<Account>) -> &'static str {
+    ///     account.handle().lock().destroy();
+    ///     "bye"
+    /// }
+    /// # let _ = logout;
+    /// ```
+    #[must_use]
+    pub fn handle(&self) -> &SessionHandle {
+        &self.handle
+    }
+}
+
+impl<T> std::fmt::Debug for Typed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Typed")
+            .field("schema", &std::any::type_name::<T>())
+            .field("handle", &self.handle)
+            .finish()
+    }
+}
+
+impl<T: SessionSchema, St: Send + Sync> FromRequestParts<St> for Typed<T> {
+    type Rejection = MissingSessionLayer;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            handle: SessionHandle::from_request_parts(parts, state).await?,
+            schema: PhantomData,
+        })
+    }
+}

@@ -1,0 +1,242 @@
+//! [`SessionHandle`]: one request's session, shared between the layer and the handler. It is
+//! loaded on first use, locked only for the length of a synchronous borrow, and detached when
+//! the layer commits it, so a handle that outlives its request can neither deadlock nor panic.
+
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
+
+use crate::dynamic::Session;
+use crate::error::Result;
+use crate::manager::SessionManager;
+use crate::storage::SessionStorage;
+
+/// A boxed, sendable future: what a type-erased manager returns.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A session manager whose storage type is erased, so that a handle need not be generic.
+pub(crate) trait LoadSession: Send + Sync {
+    fn load<'a>(&'a self, cookie_header: Option<&'a str>) -> BoxFuture<'a, Result<Session>>;
+}
+
+impl<S: SessionStorage + 'static> LoadSession for SessionManager<S> {
+    fn load<'a>(&'a self, cookie_header: Option<&'a str>) -> BoxFuture<'a, Result<Session>> {
+        Box::pin(SessionManager::load(self, cookie_header))
+    }
+}
+
+/// Where one request's session is.
+enum Phase {
+    /// Nobody asked for it yet: no storage call was made.
+    Unloaded,
+    /// Loaded and in use.
+    Loaded(Session),
+    /// Committed by the layer (or never to be loaded): the handle now shows an empty,
+    /// destroyed session, so late reads see nothing and late writes fail.
+    Detached(Session),
+}
+
+struct Shared {
+    phase: Mutex<Phase>,
+    /// The request's `Cookie` header, kept for a lazy load.
+    cookie_header: Option<String>,
+    loader: Arc<dyn LoadSession>,
+}
+
+/// The session of the current request, as a handler extracts it.
+///
+/// Clones share one session. [`lock`](Self::lock) borrows it for a synchronous stretch of
+/// code; the guard is not `Send`, so it cannot be held across an `.await` in an axum handler.
+/// After the response is committed, the handle shows an empty, destroyed session: reads see
+/// nothing and writes fail with [`Error::Destroyed`](crate::Error::Destroyed).
+///
+/// # Examples
+///
+/// ```
+/// use session::axum::SessionHandle;
+///
+/// async fn handler(session: SessionHandle) -> session::Result<String> {
+///     let mut session = session.lock();
+///     let visits = session.get::<u32>("visits")?.unwrap_or(0) + 1;
+///     session.set("visits", visits)?;
+///     Ok(format!("visit {visits}"))
+/// }
+/// # let _ = handler;
+/// ```
+#[derive(Clone)]
+pub struct SessionHandle {
+    shared: Arc<Shared>,
+}
+
+impl SessionHandle {
+    pub(crate) fn new(cookie_header: Option<String>, loader: Arc<dyn LoadSession>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                phase: Mutex::new(Phase::Unloaded),
+                cookie_header,
+                loader,
+            }),
+        }
+    }
+
+    /// Loads the session from the storage unless it is loaded already. No lock is held
+    /// across the storage call.
+    pub(crate) async fn ensure_loaded(&self) -> Result<()> {
+        if !matches!(*self.phase(), Phase::Unloaded) {
+            return Ok(());
+        }
+        let session = self
+            .shared
+            .loader
+            .load(self.shared.cookie_header.as_deref())
+            .await?;
+        let mut phase = self.phase();
+        if matches!(*phase, Phase::Unloaded) {
+            *phase = Phase::Loaded(session);
+        }
+        Ok(())
+    }
+
+    /// Borrows the session.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::axum::SessionHandle;
+    ///
+    /// async fn logout(session: SessionHandle) -> &'static str {
+    ///     session.lock().destroy();
+    ///     "bye"
+    /// }
+    /// # let _ = logout;
+    /// ```
+    #[must_use]
+    pub fn lock(&self) -> SessionGuard<'_> {
+        let mut phase = self.phase();
+        if matches!(*phase, Phase::Unloaded) {
+            *phase = Phase::Detached(Session::detached());
+        }
+        SessionGuard { phase }
+    }
+
+    /// Takes the session for the commit, leaving a detached one behind. Never blocks the
+    /// executor: a guard held elsewhere (say, by a thread the handler started) is waited for
+    /// by yielding, for at most a second.
+    pub(crate) async fn take_for_commit(&self) -> TakeOutcome {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            if let Some(outcome) = self.try_take() {
+                return outcome;
+            }
+            if Instant::now() >= deadline {
+                return TakeOutcome::Busy;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// One attempt; `None` while someone else holds the lock.
+    fn try_take(&self) -> Option<TakeOutcome> {
+        match self.shared.phase.try_lock() {
+            Ok(mut phase) => Some(take(&mut phase)),
+            Err(TryLockError::Poisoned(poisoned)) => Some(take(&mut poisoned.into_inner())),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    fn phase(&self) -> MutexGuard<'_, Phase> {
+        // Every change to the phase is one assignment, so a panic elsewhere cannot leave it
+        // half-made: a poisoned lock is still usable.
+        self.shared
+            .phase
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What the layer found when it came to commit.
+pub(crate) enum TakeOutcome {
+    NeverLoaded,
+    Loaded(Box<Session>),
+    /// Something held the session's lock past the end of the handler.
+    Busy,
+}
+
+fn take(phase: &mut Phase) -> TakeOutcome {
+    match std::mem::replace(phase, Phase::Detached(Session::detached())) {
+        Phase::Loaded(session) => TakeOutcome::Loaded(Box::new(session)),
+        Phase::Unloaded | Phase::Detached(_) => TakeOutcome::NeverLoaded,
+    }
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let phase = match self.shared.phase.try_lock().as_deref() {
+            Ok(Phase::Unloaded) => "unloaded",
+            Ok(Phase::Loaded(_)) => "loaded",
+            Ok(Phase::Detached(_)) => "detached",
+            Err(_) => "locked",
+        };
+        f.debug_struct("SessionHandle")
+            .field("phase", &phase)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A borrow of the request's session; derefs to [`Session`].
+///
+/// # Examples
+///
+/// ```
+/// use session::axum::SessionHandle;
+///
+/// async fn handler(session: SessionHandle) -> session::Result<()> {
+///     let mut guard = session.lock();
+///     guard.flash("notice", "saved")?;
+///     Ok(())
+/// }
+/// # let _ = handler;
+/// ```
+pub struct SessionGuard<'a> {
+    phase: MutexGuard<'a, Phase>,
+}
+
+impl Deref for SessionGuard<'_> {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        match &*self.phase {
+            Phase::Loaded(session) | Phase::Detached(session) => session,
+            Phase::Unloaded => unreachable!("`lock` detaches an unloaded session"),
+        }
+    }
+}
+
+impl DerefMut for SessionGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        match &mut *self.phase {
+            Phase::Loaded(session) | Phase::Detached(session) => session,
+            Phase::Unloaded => unreachable!("`lock` detaches an unloaded session"),
+        }
+    }
+}
+
+impl AsRef<Session> for SessionGuard<'_> {
+    fn as_ref(&self) -> &Session {
+        self
+    }
+}
+
+impl AsMut<Session> for SessionGuard<'_> {
+    fn as_mut(&mut self) -> &mut Session {
+        self
+    }
+}
+
+impl std::fmt::Debug for SessionGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}

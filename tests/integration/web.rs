@@ -1,0 +1,442 @@
+//! Sessions in a real web server: the demo app and the tower layer over real HTTP on
+//! loopback, driven by reqwest with a cookie jar, for every storage.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use reqwest::cookie::CookieStore as _;
+use session::axum::{SessionHandle, SessionLayer};
+use session::{
+    Error, Expiry, FileStorage, MemoryStorage, SaveOutcome, Session, SessionManager,
+    SessionStorage, Timing,
+};
+use session_examples::{Config, Storage};
+
+use crate::common::{SECRET, TempDir, cookie};
+
+/// Serves `router` on a free loopback port for the rest of the test.
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+/// A browser-like client: it keeps cookies and follows redirects.
+struct Client {
+    http: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    base: reqwest::Url,
+}
+
+impl Client {
+    fn new(addr: SocketAddr) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(Arc::clone(&jar))
+            .build()
+            .unwrap();
+        Self {
+            http,
+            jar,
+            base: format!("http://{addr}").parse().unwrap(),
+        }
+    }
+
+    /// The session cookie pair the client holds (`sid=...`), if any.
+    fn session_cookie(&self) -> Option<String> {
+        let header = self.jar.cookies(&self.base)?;
+        header
+            .to_str()
+            .unwrap()
+            .split("; ")
+            .find(|pair| pair.starts_with("sid="))
+            .map(str::to_owned)
+    }
+
+    async fn page(&self, path: &str) -> String {
+        let response = self
+            .http
+            .get(self.base.join(path).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> String {
+        let response = self
+            .http
+            .post(self.base.join(path).unwrap())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "after the redirect");
+        response.text().await.unwrap()
+    }
+}
+
+/// A request carrying exactly `cookie`, outside any jar.
+async fn page_with(addr: SocketAddr, cookie: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("http://{addr}/"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn greeting(page: &str) -> &str {
+    let start = page.find("<h1 id=\"greeting\">").unwrap() + 18;
+    &page[start..start + page[start..].find("</h1>").unwrap()]
+}
+
+fn count(page: &str) -> u64 {
+    let start = page.find("<span id=\"count\">").unwrap() + 17;
+    page[start..start + page[start..].find('<').unwrap()]
+        .parse()
+        .unwrap()
+}
+
+fn notice(page: &str) -> Option<&str> {
+    let start = page.find("<p id=\"notice\">")? + 15;
+    Some(&page[start..start + page[start..].find("</p>").unwrap()])
+}
+
+macro_rules! app_over_http {
+    ($name:ident, $storage:expr, server_side = $server_side:expr) => {
+        mod $name {
+            use super::*;
+
+            async fn start() -> (SocketAddr, TempDir) {
+                let dir = TempDir::new();
+                let storage = match $storage {
+                    "memory" => Storage::Memory,
+                    "cookie" => Storage::Cookie,
+                    _ => Storage::File(dir.0.clone()),
+                };
+                let app = session_examples::app(&Config {
+                    storage,
+                    secret: SECRET.to_owned(),
+                    secure_cookies: true,
+                })
+                .unwrap();
+                (serve(app).await, dir)
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn login_regenerates_the_id_against_fixation() {
+                let (addr, _dir) = start().await;
+                let client = Client::new(addr);
+                assert_eq!(greeting(&client.page("/").await), "Hello, guest!");
+                let planted = client.session_cookie().unwrap();
+                let page = client.post("/login", &[("name", "ada")]).await;
+                assert_eq!(greeting(&page), "Hello, ada!");
+                let logged_in = client.session_cookie().unwrap();
+                assert_ne!(planted, logged_in, "the id changes on login");
+                // Whoever held the old cookie does not reach the logged-in session.
+                let old = page_with(addr, &planted).await;
+                assert_eq!(greeting(&old), "Hello, guest!");
+                if $server_side {
+                    assert_eq!(count(&old), 1, "the old record is gone");
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_flash_is_shown_exactly_once_after_post_redirect_get() {
+                let (addr, _dir) = start().await;
+                let client = Client::new(addr);
+                client.post("/login", &[("name", "ada")]).await;
+                let page = client.post("/notes", &[("text", "hello <world>")]).await;
+                assert_eq!(notice(&page), Some("Saved: hello &lt;world&gt;"));
+                assert_eq!(notice(&client.page("/").await), None);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn the_counter_rises_and_logout_is_final() {
+                let (addr, _dir) = start().await;
+                let client = Client::new(addr);
+                client.post("/login", &[("name", "ada")]).await;
+                let before = count(&client.page("/").await);
+                assert_eq!(count(&client.page("/").await), before + 1);
+                let pre_logout = client.session_cookie().unwrap();
+                let page = client.post("/logout", &[]).await;
+                assert_eq!(greeting(&page), "Hello, guest!");
+                assert_eq!(count(&page), 1);
+                let replay = page_with(addr, &pre_logout).await;
+                if $server_side {
+                    assert_eq!(greeting(&replay), "Hello, guest!", "logout is final");
+                } else {
+                    // Documented: a cookie-storage cookie stays valid until it expires.
+                    assert_eq!(greeting(&replay), "Hello, ada!");
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_tampered_cookie_gives_a_fresh_session() {
+                let (addr, _dir) = start().await;
+                let client = Client::new(addr);
+                client.post("/login", &[("name", "ada")]).await;
+                let mut cookie = client.session_cookie().unwrap();
+                let last = cookie.pop().unwrap();
+                cookie.push(if last == 'A' { 'B' } else { 'A' });
+                let page = page_with(addr, &cookie).await;
+                assert_eq!(greeting(&page), "Hello, guest!");
+                assert_eq!(count(&page), 1);
+            }
+        }
+    };
+}
+
+app_over_http!(memory, "memory", server_side = true);
+app_over_http!(cookie_storage, "cookie", server_side = false);
+app_over_http!(file, "file", server_side = true);
+
+/// A router that bumps the key named in the path, for the layer's own tests.
+fn bump_router<S: SessionStorage + 'static>(storage: S) -> Router {
+    async fn bump(Path(key): Path<String>, session: SessionHandle) -> session::Result<String> {
+        let mut session = session.lock();
+        let n = session.get::<u64>(&key)?.unwrap_or(0) + 1;
+        session.set(&key, n)?;
+        Ok(n.to_string())
+    }
+    async fn read(session: SessionHandle) -> session::Result<String> {
+        let session = session.lock();
+        Ok(serde_json::to_string(session.values()).unwrap())
+    }
+    Router::new()
+        .route("/bump/{key}", get(bump))
+        .route("/read", get(read))
+        .layer(SessionLayer::new(
+            SessionManager::new(cookie(), storage).with_expiry(Expiry::none()),
+        ))
+}
+
+async fn two_hundred_concurrent_requests_lose_nothing<S: SessionStorage + 'static>(storage: S) {
+    let addr = serve(bump_router(storage)).await;
+    let client = Client::new(addr);
+    client.page("/bump/first").await;
+    let cookie = client.session_cookie().unwrap();
+    let requests = (0..200).map(|i| {
+        let cookie = cookie.clone();
+        tokio::spawn(async move {
+            let response = reqwest::Client::new()
+                .get(format!("http://{addr}/bump/k{i}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        })
+    });
+    for request in requests.collect::<Vec<_>>() {
+        request.await.unwrap();
+    }
+    let values: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&client.page("/read").await).unwrap();
+    for i in 0..200 {
+        assert_eq!(
+            values.get(&format!("k{i}")),
+            Some(&serde_json::json!(1)),
+            "k{i}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_on_memory_storage_lose_nothing() {
+    two_hundred_concurrent_requests_lose_nothing(MemoryStorage::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_on_file_storage_lose_nothing() {
+    let dir = TempDir::new();
+    two_hundred_concurrent_requests_lose_nothing(FileStorage::new(&dir.0).unwrap()).await;
+}
+
+/// Counts storage calls and can be made to fail.
+#[derive(Debug, Default)]
+struct Probe {
+    inner: MemoryStorage,
+    calls: AtomicUsize,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+/// What the late write of `/late` saw: 0 not yet, 1 `Error::Destroyed`, 2 anything else.
+static LATE_WRITE: AtomicUsize = AtomicUsize::new(0);
+
+/// `Probe` shared between the test and the server.
+#[derive(Debug, Clone)]
+struct Shared(Arc<Probe>);
+
+impl SessionStorage for Shared {
+    async fn load(&self, value: Option<&str>, timing: Timing) -> session::Result<Session> {
+        self.0.calls.fetch_add(1, Ordering::SeqCst);
+        self.0.inner.load(value, timing).await
+    }
+
+    async fn save(&self, session: &Session, timing: Timing) -> session::Result<SaveOutcome> {
+        self.0.calls.fetch_add(1, Ordering::SeqCst);
+        if self.0.failing.load(Ordering::SeqCst) {
+            return Err(Error::storage(std::io::Error::other("disk full")));
+        }
+        self.0.inner.save(session, timing).await
+    }
+}
+
+fn probe_router(probe: Arc<Probe>) -> Router {
+    async fn set(session: SessionHandle) -> session::Result<(HeaderMap, &'static str)> {
+        session.lock().set("touched", true)?;
+        let mut headers = HeaderMap::new();
+        headers.append("set-cookie", "theme=dark; Path=/".parse().unwrap());
+        headers.append("vary", "Accept-Encoding".parse().unwrap());
+        Ok((headers, "set"))
+    }
+    async fn fail(session: SessionHandle) -> (StatusCode, &'static str) {
+        session.lock().set("half-done", true).unwrap();
+        (StatusCode::INTERNAL_SERVER_ERROR, "handler failed")
+    }
+    async fn read(session: SessionHandle) -> String {
+        format!("{:?}", session.lock().get::<bool>("half-done").unwrap())
+    }
+    async fn late(session: SessionHandle) -> &'static str {
+        // A handle that outlives its request: a spawned task writes after the response.
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let result = session.lock().set("late", true);
+            let outcome = if matches!(result, Err(Error::Destroyed)) {
+                1
+            } else {
+                2
+            };
+            LATE_WRITE.store(outcome, Ordering::SeqCst);
+        });
+        "spawned"
+    }
+    Router::new()
+        .route("/plain", get(|| async { "no session" }))
+        .route("/set", get(set))
+        .route("/fail", get(fail))
+        .route("/read", get(read))
+        .route("/late", get(late))
+        .layer(SessionLayer::new(
+            SessionManager::new(cookie(), Shared(probe)).with_expiry(Expiry::none()),
+        ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_that_never_touches_the_session_makes_no_storage_call_and_no_vary() {
+    let probe = Arc::new(Probe::default());
+    let addr = serve(probe_router(Arc::clone(&probe))).await;
+    let response = reqwest::get(format!("http://{addr}/plain")).await.unwrap();
+    assert_eq!(probe.calls.load(Ordering::SeqCst), 0);
+    assert!(response.headers().get("vary").is_none());
+    assert!(response.headers().get("set-cookie").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_cookie_is_appended_and_vary_merged() {
+    // J4, J5
+    let probe = Arc::new(Probe::default());
+    let addr = serve(probe_router(probe)).await;
+    let response = reqwest::get(format!("http://{addr}/set")).await.unwrap();
+    let cookies: Vec<&str> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cookies.len(), 2, "{cookies:?}");
+    assert!(cookies[0].starts_with("theme=dark"));
+    assert!(cookies[1].starts_with("sid="));
+    let vary: Vec<&str> = response
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(vary, ["Accept-Encoding", "Cookie"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_response_saves_nothing() {
+    let probe = Arc::new(Probe::default());
+    let addr = serve(probe_router(probe)).await;
+    let client = Client::new(addr);
+    client.page("/set").await;
+    let response = client
+        .http
+        .get(client.base.join("/fail").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert!(response.headers().get("set-cookie").is_none());
+    assert_eq!(response.headers().get("vary").unwrap(), "Cookie");
+    assert_eq!(client.page("/read").await, "None");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_error_is_a_500_with_a_body() {
+    let probe = Arc::new(Probe::default());
+    probe.failing.store(true, Ordering::SeqCst);
+    let addr = serve(probe_router(probe)).await;
+    let response = reqwest::get(format!("http://{addr}/set")).await.unwrap();
+    assert_eq!(response.status(), 500);
+    assert!(response.headers().get("set-cookie").is_none());
+    assert!(!response.text().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handle_that_outlives_its_request_neither_deadlocks_nor_panics() {
+    let probe = Arc::new(Probe::default());
+    let addr = serve(probe_router(probe)).await;
+    let response = reqwest::get(format!("http://{addr}/late")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    for _ in 0..100 {
+        if LATE_WRITE.load(Ordering::SeqCst) != 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        LATE_WRITE.load(Ordering::SeqCst),
+        1,
+        "the late write failed with Destroyed"
+    );
+    assert_eq!(
+        reqwest::get(format!("http://{addr}/plain"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[test]
+fn a_misconfiguration_fails_at_startup_with_a_clear_message() {
+    let err = session_examples::app(&Config {
+        storage: Storage::Memory,
+        secret: "short".to_owned(),
+        secure_cookies: true,
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("configuration"), "{err}");
+    let Error::Config(config) = err else {
+        panic!("a config error")
+    };
+    assert!(
+        config.to_string().contains("at least 32 random bytes"),
+        "{config}"
+    );
+}
