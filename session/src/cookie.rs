@@ -249,7 +249,10 @@ impl SessionCookie {
             return (Incoming::Rejected, None);
         };
         let stale_secret = index > 0;
-        let text = (!stale_secret).then(|| raw.into_owned());
+        // Only an id comes back unchanged (a payload changes with every write), so only an
+        // id cookie's text is worth keeping, to send it back without signing it again.
+        let text =
+            (!stale_secret && crate::SessionId::parse(&value).is_some()).then(|| raw.into_owned());
         (
             Incoming::Verified {
                 value,
@@ -298,11 +301,12 @@ impl SessionCookie {
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn to_set_cookie(&self, value: &str, max_age: Option<u64>) -> Result<String> {
-        let encoded = STRICT_STANDARD.encode(value);
-        let mut out = String::with_capacity(self.name.len() + encoded.len() + 128);
+        let mut out = String::with_capacity(self.name.len() + value.len() * 4 / 3 + 160);
         out.push_str(&self.name);
         out.push('=');
-        self.keys.sign_into(&encoded, &mut out);
+        let start = out.len();
+        STRICT_STANDARD.encode_string(value, &mut out);
+        self.keys.sign_tail(&mut out, start);
         self.finish(out, max_age)
     }
 

@@ -91,7 +91,7 @@ pub use crate::storage::{
     Record, SaveOutcome, SessionStorage,
 };
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they use every feature).
+#[cfg(all(doctest, feature = "derive", feature = "axum"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

@@ -197,3 +197,9 @@ impl SessionStorage for TempFileStorage {
         self.storage.save(session, timing).await
     }
 }
+
+/// Says that a test was skipped because a tool is missing outside CI.
+#[expect(clippy::print_stderr, reason = "a skipped test must say so")]
+pub(crate) fn skip(why: &str) {
+    eprintln!("skipped: {why}");
+}

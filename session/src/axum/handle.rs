@@ -33,8 +33,10 @@ enum Phase {
     Unloaded,
     /// Loaded and in use.
     Loaded(Session),
-    /// Committed by the layer (or never to be loaded): the handle now shows an empty,
-    /// destroyed session, so late reads see nothing and late writes fail.
+    /// Taken by the layer for the commit; nothing to show yet.
+    Committed,
+    /// Locked after the commit (or never loaded): the handle shows an empty, destroyed
+    /// session, so late reads see nothing and late writes fail.
     Detached(Session),
 }
 
@@ -115,7 +117,7 @@ impl SessionHandle {
     #[must_use]
     pub fn lock(&self) -> SessionGuard<'_> {
         let mut phase = self.phase();
-        if matches!(*phase, Phase::Unloaded) {
+        if matches!(*phase, Phase::Unloaded | Phase::Committed) {
             *phase = Phase::Detached(Session::detached());
         }
         SessionGuard { phase }
@@ -157,17 +159,21 @@ impl SessionHandle {
 }
 
 /// What the layer found when it came to commit.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per request and moved once; boxing would cost an allocation"
+)]
 pub(crate) enum TakeOutcome {
     NeverLoaded,
-    Loaded(Box<Session>),
+    Loaded(Session),
     /// Something held the session's lock past the end of the handler.
     Busy,
 }
 
 fn take(phase: &mut Phase) -> TakeOutcome {
-    match std::mem::replace(phase, Phase::Detached(Session::detached())) {
-        Phase::Loaded(session) => TakeOutcome::Loaded(Box::new(session)),
-        Phase::Unloaded | Phase::Detached(_) => TakeOutcome::NeverLoaded,
+    match std::mem::replace(phase, Phase::Committed) {
+        Phase::Loaded(session) => TakeOutcome::Loaded(session),
+        Phase::Unloaded | Phase::Committed | Phase::Detached(_) => TakeOutcome::NeverLoaded,
     }
 }
 
@@ -176,7 +182,7 @@ impl std::fmt::Debug for SessionHandle {
         let phase = match self.shared.phase.try_lock().as_deref() {
             Ok(Phase::Unloaded) => "unloaded",
             Ok(Phase::Loaded(_)) => "loaded",
-            Ok(Phase::Detached(_)) => "detached",
+            Ok(Phase::Committed | Phase::Detached(_)) => "detached",
             Err(_) => "locked",
         };
         f.debug_struct("SessionHandle")
@@ -209,7 +215,9 @@ impl Deref for SessionGuard<'_> {
     fn deref(&self) -> &Session {
         match &*self.phase {
             Phase::Loaded(session) | Phase::Detached(session) => session,
-            Phase::Unloaded => unreachable!("`lock` detaches an unloaded session"),
+            Phase::Unloaded | Phase::Committed => {
+                unreachable!("`lock` detaches a session it cannot show")
+            }
         }
     }
 }
@@ -218,7 +226,9 @@ impl DerefMut for SessionGuard<'_> {
     fn deref_mut(&mut self) -> &mut Session {
         match &mut *self.phase {
             Phase::Loaded(session) | Phase::Detached(session) => session,
-            Phase::Unloaded => unreachable!("`lock` detaches an unloaded session"),
+            Phase::Unloaded | Phase::Committed => {
+                unreachable!("`lock` detaches a session it cannot show")
+            }
         }
     }
 }

@@ -68,12 +68,11 @@ impl Keys {
         Ok(Self { macs })
     }
 
-    /// Appends `value + "." + signature` to `out`, signed with the first secret.
-    pub(crate) fn sign_into(&self, value: &str, out: &mut String) {
+    /// Signs the text `out[start..]` in place: appends `"." + signature`.
+    pub(crate) fn sign_tail(&self, out: &mut String, start: usize) {
         let mut mac = self.macs[0].clone();
-        mac.update(value.as_bytes());
+        mac.update(&out.as_bytes()[start..]);
         let tag = mac.finalize().into_bytes();
-        out.push_str(value);
         out.push('.');
         general_purpose::STANDARD_NO_PAD.encode_string(tag, out);
     }
@@ -114,8 +113,8 @@ mod tests {
     }
 
     fn sign(keys: &Keys, value: &str) -> String {
-        let mut out = String::new();
-        keys.sign_into(value, &mut out);
+        let mut out = value.to_owned();
+        keys.sign_tail(&mut out, 0);
         out
     }
 

@@ -1,0 +1,263 @@
+//! End to end in headless Chromium (Debian's `chromium` and `chromium-driver`, installed by
+//! `.ci/run`), driven over WebDriver: a real browser keeps and returns our cookies, with their
+//! attributes, through login, reloads, a flash and logout. Without Chromium the test fails
+//! under `CI` and is skipped (with a message) elsewhere.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use session_examples::{Config, Storage};
+
+use crate::common::{SECRET, TempDir};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The W3C WebDriver key of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A chromedriver process, killed on drop.
+struct Driver {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        for _ in 0..100 {
+            if let Ok(response) = driver
+                .http
+                .get(format!("{}/status", driver.base))
+                .send()
+                .await
+                && response.status().is_success()
+            {
+                return driver;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not start");
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response: Value = request.send().await.unwrap().json().await.unwrap();
+        assert!(
+            response["value"].get("error").is_none(),
+            "{path}: {response}"
+        );
+        response["value"].clone()
+    }
+}
+
+/// One browser session.
+struct Browser<'d> {
+    driver: &'d Driver,
+    id: String,
+}
+
+impl Browser<'_> {
+    async fn open<'a>(driver: &'a Driver, profile: &Path) -> Browser<'a> {
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ];
+        let mut args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args}
+        }}});
+        let value = driver
+            .call(reqwest::Method::POST, "/session", Some(capabilities))
+            .await;
+        Browser {
+            driver,
+            id: value["sessionId"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let path = format!("/session/{}{path}", self.id);
+        self.driver
+            .call(reqwest::Method::POST, &path, Some(body))
+            .await
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let path = format!("/session/{}{path}", self.id);
+        self.driver.call(reqwest::Method::GET, &path, None).await
+    }
+
+    async fn go(&self, url: &str) {
+        self.post("/url", json!({"url": url})).await;
+    }
+
+    async fn reload(&self) {
+        self.post("/refresh", json!({})).await;
+    }
+
+    async fn find_all(&self, css: &str) -> Vec<String> {
+        let found = self
+            .post("/elements", json!({"using": "css selector", "value": css}))
+            .await;
+        found
+            .as_array()
+            .unwrap_or_else(|| panic!("{css}: {found}"))
+            .iter()
+            .map(|e| {
+                e[ELEMENT]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{e}"))
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        self.find_all(css)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {css}"))
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        self.get(&format!("/element/{element}/text"))
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.post(&format!("/element/{element}/value"), json!({"text": text}))
+            .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.post(&format!("/element/{element}/click"), json!({}))
+            .await;
+    }
+
+    async fn cookie(&self, name: &str) -> Value {
+        self.get(&format!("/cookie/{name}")).await
+    }
+
+    async fn close(self) {
+        let path = format!("/session/{}", self.id);
+        self.driver.call(reqwest::Method::DELETE, &path, None).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install Debian's chromium and chromium-driver"
+        );
+        crate::common::skip(
+            "install Debian's chromium and chromium-driver to run the browser test",
+        );
+        return;
+    }
+    let app = session_examples::app(&Config {
+        storage: Storage::Memory,
+        secret: SECRET.to_owned(),
+        secure_cookies: true,
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("http://{addr}/");
+
+    let driver = Driver::start().await;
+    let profile = TempDir::new();
+    let browser = Browser::open(&driver, &profile.0).await;
+
+    browser.go(&url).await;
+    assert_eq!(browser.text("#greeting").await, "Hello, guest!");
+    let guest_cookie = browser.cookie("sid").await;
+
+    browser.type_into("#name", "ada").await;
+    browser.click("#login").await;
+    assert_eq!(browser.text("#greeting").await, "Hello, ada!");
+    assert_eq!(browser.text("#notice").await, "Welcome, ada.");
+    let cookie = browser.cookie("sid").await;
+    assert_ne!(
+        cookie["value"], guest_cookie["value"],
+        "login regenerated the id"
+    );
+    assert_eq!(cookie["httpOnly"], json!(true));
+    assert_eq!(cookie["secure"], json!(true));
+    assert_eq!(cookie["sameSite"], json!("Lax"));
+    assert_eq!(cookie["path"], json!("/"));
+
+    // The counter rises over reloads; the flash was shown once.
+    let first: u64 = browser.text("#count").await.parse().unwrap();
+    browser.reload().await;
+    assert!(
+        browser.find_all("#notice").await.is_empty(),
+        "the flash is gone"
+    );
+    assert_eq!(
+        browser.text("#count").await.parse::<u64>().unwrap(),
+        first + 1
+    );
+    browser.reload().await;
+    assert_eq!(
+        browser.text("#count").await.parse::<u64>().unwrap(),
+        first + 2
+    );
+
+    browser.type_into("#note", "hello").await;
+    browser.click("#save").await;
+    assert_eq!(browser.text("#notice").await, "Saved: hello");
+    browser.reload().await;
+    assert!(browser.find_all("#notice").await.is_empty());
+
+    browser.click("#logout").await;
+    assert_eq!(browser.text("#greeting").await, "Hello, guest!");
+    assert_eq!(browser.text("#count").await, "1");
+    browser.close().await;
+}
