@@ -19,8 +19,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use session::axum::{SessionLayer, Typed};
 use session::{
-    CookieStorage, FileStorage, MemoryStorage, SessionCookie, SessionManager, SessionSchema,
-    SessionStorage,
+    CookieStorage, FileStorage, MemoryStorage, RedisStorage, SessionCookie, SessionManager,
+    SessionSchema, SessionStorage,
 };
 
 /// What the app keeps in a visitor's session.
@@ -45,6 +45,8 @@ pub enum Storage {
     Cookie,
     /// One file per session under a directory.
     File(PathBuf),
+    /// A Redis server, by URL.
+    Redis(String),
 }
 
 /// How the app is set up.
@@ -72,6 +74,10 @@ pub fn app(config: &Config) -> Result<Router, session::Error> {
         Storage::Memory => routes(SessionManager::new(cookie, MemoryStorage::new())),
         Storage::Cookie => routes(SessionManager::new(cookie, CookieStorage::new())),
         Storage::File(dir) => routes(SessionManager::new(cookie, FileStorage::new(dir)?)),
+        Storage::Redis(url) => routes(SessionManager::new(
+            cookie,
+            RedisStorage::builder(url.as_str()).build()?,
+        )),
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run -p session-examples --example web -- [--storage memory|cookie|file] [--dir PATH]
-//!     [--port 3000] [--insecure-cookies] [--no-sessions] [--check]
+//!     [--redis-url redis://127.0.0.1:6379/] [--port 3000] [--insecure-cookies] [--no-sessions]
+//!     [--check]
 //! ```
 //!
 //! The secret comes from `SESSION_SECRET` (at least 32 bytes); without it a random one is made
@@ -35,11 +36,13 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut dir = std::env::temp_dir().join("session-web-example");
     let mut kind = "memory".to_owned();
+    let mut redis_url = "redis://127.0.0.1:6379/".to_owned();
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--storage" => kind = iter.next().ok_or("--storage needs a value")?,
             "--dir" => dir = iter.next().ok_or("--dir needs a value")?.into(),
+            "--redis-url" => redis_url = iter.next().ok_or("--redis-url needs a value")?,
             "--port" => {
                 args.port = iter
                     .next()
@@ -56,9 +59,10 @@ fn parse_args() -> Result<Args, String> {
         "memory" => Storage::Memory,
         "cookie" => Storage::Cookie,
         "file" => Storage::File(dir),
+        "redis" => Storage::Redis(redis_url),
         other => {
             return Err(format!(
-                "unknown storage {other}: use memory, cookie or file"
+                "unknown storage {other}: use memory, cookie, file or redis"
             ));
         }
     };

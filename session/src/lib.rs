@@ -90,6 +90,9 @@ pub use crate::storage::{
     CookieStorage, Delta, FileStorage, FileStorageBuilder, MemoryStorage, MemoryStorageBuilder,
     Record, SaveOutcome, SessionStorage,
 };
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use crate::storage::{RedisStorage, RedisStorageBuilder};
 
 /// The README's examples, compiled and run as doctests (they use every feature).
 #[cfg(all(doctest, feature = "derive", feature = "axum"))]

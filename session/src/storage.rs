@@ -19,9 +19,14 @@ mod cookie;
 mod file;
 mod memory;
 mod record;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::future::Future;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::{DEFAULT_PREFIX, RedisStorage, RedisStorageBuilder};
 pub use cookie::CookieStorage;
 pub use file::{FileStorage, FileStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder};

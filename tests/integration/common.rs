@@ -182,6 +182,18 @@ impl TempFileStorage {
             _dir: dir,
         }
     }
+
+    /// The same, with `use_unknown_ids` on.
+    pub(crate) fn adopting() -> Self {
+        let dir = TempDir::new();
+        Self {
+            storage: session::FileStorage::builder(&dir.0)
+                .use_unknown_ids(true)
+                .build()
+                .unwrap(),
+            _dir: dir,
+        }
+    }
 }
 
 impl SessionStorage for TempFileStorage {
@@ -202,4 +214,114 @@ impl SessionStorage for TempFileStorage {
 #[expect(clippy::print_stderr, reason = "a skipped test must say so")]
 pub(crate) fn skip(why: &str) {
     eprintln!("skipped: {why}");
+}
+
+/// A Redis server for tests, killed when it is dropped or when the test process ends.
+#[derive(Debug)]
+pub(crate) struct RedisServer {
+    pub(crate) port: u16,
+    child: std::process::Child,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` (without persistence) on `port`, or on a free port for `None`.
+    ///
+    /// # Panics
+    ///
+    /// When `redis-server` is missing: `scripts/test` installs it.
+    pub(crate) fn start(port: Option<u16>) -> Self {
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        // A watchdog shell stops the server when this process ends, even on a crash.
+        let script = format!(
+            "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
+             --loglevel warning & server=$!; \
+             while kill -0 {parent} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.2; done; \
+             kill $server 2>/dev/null",
+            parent = std::process::id()
+        );
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("sh runs");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { port, child };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not start on port {port}: install it (scripts/test does)");
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server and waits until its port is closed.
+    pub(crate) fn kill(&mut self) {
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "pkill -KILL -f 'redis-server 127.0.0.1:{}' || true",
+                self.port
+            ))
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The Redis server the tests share: `SESSION_REDIS_URL` (which `scripts/test` sets), or one
+/// started for this test process.
+pub(crate) fn redis_url() -> String {
+    static SHARED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            std::env::var("SESSION_REDIS_URL").unwrap_or_else(|_| {
+                let server = RedisServer::start(None);
+                let url = server.url();
+                // Lives as long as the process; the watchdog stops the server afterwards.
+                std::mem::forget(server);
+                url
+            })
+        })
+        .clone()
+}
+
+/// A Redis storage on the shared server, under a key prefix of its own.
+pub(crate) fn redis_storage() -> session::RedisStorage {
+    session::RedisStorage::builder(redis_url())
+        .prefix(format!("test:{}:", session::SessionId::generate().as_str()))
+        .build()
+        .unwrap()
+}
+
+/// [`redis_storage`] with `use_unknown_ids` on.
+pub(crate) fn redis_storage_adopting() -> session::RedisStorage {
+    session::RedisStorage::builder(redis_url())
+        .prefix(format!("test:{}:", session::SessionId::generate().as_str()))
+        .use_unknown_ids(true)
+        .build()
+        .unwrap()
 }

@@ -142,6 +142,7 @@ macro_rules! expiry_tests {
 expiry_tests!(memory, MemoryStorage::new());
 expiry_tests!(cookie, CookieStorage::new());
 expiry_tests!(file, crate::common::TempFileStorage::new());
+expiry_tests!(redis, crate::common::redis_storage());
 
 #[tokio::test]
 async fn an_expired_record_met_in_the_store_is_deleted() {

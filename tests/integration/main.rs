@@ -16,5 +16,6 @@ mod session;
 mod storage_cookie;
 mod storage_file;
 mod storage_memory;
+mod storage_redis;
 mod vectors;
 mod web;

@@ -43,45 +43,6 @@ async fn create(storage: &FileStorage, key: &str, value: u64) -> SessionId {
     session.id().clone()
 }
 
-#[tokio::test]
-async fn does_not_use_unknown_session_ids_by_default() {
-    let dir = TempDir::new();
-    let storage = FileStorage::new(&dir.0).unwrap();
-    let id = "unknown-but-well-formed-session-id";
-    assert_ne!(
-        storage
-            .load(Some(id), timing())
-            .await
-            .unwrap()
-            .id()
-            .as_str(),
-        id
-    );
-    assert!(
-        walk(&dir.0).iter().all(|p| p.ends_with(".locks")),
-        "no record created"
-    );
-}
-
-#[tokio::test]
-async fn uses_unknown_session_ids_if_enabled() {
-    let dir = TempDir::new();
-    let storage = FileStorage::builder(&dir.0)
-        .use_unknown_ids(true)
-        .build()
-        .unwrap();
-    let id = "unknown-but-well-formed-session-id";
-    assert_eq!(
-        storage
-            .load(Some(id), timing())
-            .await
-            .unwrap()
-            .id()
-            .as_str(),
-        id
-    );
-}
-
 #[test]
 fn a_directory_path_that_is_a_file_is_a_construction_error() {
     let dir = TempDir::new();
@@ -251,27 +212,6 @@ fn a_corrupt_or_truncated_file_gives_a_fresh_session_and_a_warning() {
 }
 
 #[tokio::test]
-async fn a_late_save_does_not_recreate_a_destroyed_session() {
-    // G3, I1
-    let dir = TempDir::new();
-    let storage = FileStorage::new(&dir.0).unwrap();
-    let id = create(&storage, "n", 1).await;
-    let mut slow = storage.load(Some(id.as_str()), timing()).await.unwrap();
-    let mut logout = storage.load(Some(id.as_str()), timing()).await.unwrap();
-    logout.destroy();
-    assert_eq!(
-        storage.save(&logout, timing()).await.unwrap(),
-        SaveOutcome::Destroyed
-    );
-    slow.set("late", true).unwrap();
-    assert_eq!(
-        storage.save(&slow, timing()).await.unwrap(),
-        SaveOutcome::Interrupted
-    );
-    assert!(!storage.path_of(&id).exists());
-}
-
-#[tokio::test]
 async fn a_generated_id_that_collides_never_overwrites_a_stored_session() {
     // G3: an injected collision makes the save draw a new id.
     let dir = TempDir::new();
@@ -303,24 +243,6 @@ async fn a_generated_id_that_collides_never_overwrites_a_stored_session() {
             Some("attacker")
         );
     }
-}
-
-#[tokio::test]
-async fn concurrent_requests_on_different_keys_lose_nothing() {
-    let dir = TempDir::new();
-    let storage = FileStorage::new(&dir.0).unwrap();
-    let id = create(&storage, "n", 1).await;
-    let mut a = storage.load(Some(id.as_str()), timing()).await.unwrap();
-    let mut b = storage.load(Some(id.as_str()), timing()).await.unwrap();
-    a.set("a", 1).unwrap();
-    b.set("b", 2).unwrap();
-    b.remove("n").unwrap();
-    storage.save(&a, timing()).await.unwrap();
-    storage.save(&b, timing()).await.unwrap();
-    let merged = storage.load(Some(id.as_str()), timing()).await.unwrap();
-    assert_eq!(merged.get::<i32>("a").unwrap(), Some(1));
-    assert_eq!(merged.get::<i32>("b").unwrap(), Some(2));
-    assert_eq!(merged.get::<i32>("n").unwrap(), None);
 }
 
 #[test]

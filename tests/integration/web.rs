@@ -123,6 +123,7 @@ macro_rules! app_over_http {
                 let storage = match $storage {
                     "memory" => Storage::Memory,
                     "cookie" => Storage::Cookie,
+                    "redis" => Storage::Redis(crate::common::redis_url()),
                     _ => Storage::File(dir.0.clone()),
                 };
                 let app = session_examples::app(&Config {
@@ -201,6 +202,7 @@ macro_rules! app_over_http {
 app_over_http!(memory, "memory", server_side = true);
 app_over_http!(cookie_storage, "cookie", server_side = false);
 app_over_http!(file, "file", server_side = true);
+app_over_http!(redis, "redis", server_side = true);
 
 /// A router that bumps the key named in the path, for the layer's own tests.
 fn bump_router<S: SessionStorage + 'static>(storage: S) -> Router {
@@ -256,6 +258,11 @@ async fn two_hundred_concurrent_requests_lose_nothing<S: SessionStorage + 'stati
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_requests_on_memory_storage_lose_nothing() {
     two_hundred_concurrent_requests_lose_nothing(MemoryStorage::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_on_redis_storage_lose_nothing() {
+    two_hundred_concurrent_requests_lose_nothing(crate::common::redis_storage()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,192 @@
+//! What only Redis storage does: the key layout and prefix, a TTL kept in step with the
+//! timeouts, corrupt hashes, strict ids, and typed errors and recovery when Redis goes away.
+
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands as _;
+use session::{Error, Expiry, RedisStorage, SaveOutcome, SessionId, SessionStorage, Timing};
+
+use crate::common::{RedisServer, capture, redis_url};
+
+fn storage(prefix: &str) -> RedisStorage {
+    RedisStorage::builder(redis_url())
+        .prefix(prefix)
+        .build()
+        .unwrap()
+}
+
+fn unique_prefix() -> String {
+    format!("test:{}:", SessionId::generate().as_str())
+}
+
+async fn redis() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn save(storage: &RedisStorage, timing: Timing) -> String {
+    let mut session = storage.load(None, timing).await.unwrap();
+    session.set("count", 1).unwrap();
+    let SaveOutcome::Saved { value } = storage.save(&session, timing).await.unwrap() else {
+        panic!("saved")
+    };
+    value
+}
+
+#[tokio::test]
+async fn uses_the_key_prefix_and_a_hash_per_session() {
+    // Remix's "uses keyPrefix for redis keys".
+    let prefix = unique_prefix();
+    let storage = storage(&prefix);
+    let id = save(&storage, Timing::new(Expiry::none(), 1_000)).await;
+    let mut redis = redis().await;
+    let fields: Vec<(String, String)> = redis.hgetall(format!("{prefix}{id}")).await.unwrap();
+    assert!(
+        fields.contains(&("v:count".to_owned(), "1".to_owned())),
+        "{fields:?}"
+    );
+    assert!(fields.iter().any(|(field, _)| field == "m"));
+    assert_eq!(
+        RedisStorage::builder(redis_url()).build().unwrap().prefix(),
+        "session:"
+    );
+}
+
+#[tokio::test]
+async fn the_ttl_follows_the_idle_and_absolute_timeouts() {
+    let prefix = unique_prefix();
+    let storage = storage(&prefix);
+    let mut redis = redis().await;
+    let now = session::SystemClock;
+    let now = session::Clock::now(&now);
+    let idle = Expiry::none()
+        .with_idle_timeout(Duration::from_mins(10))
+        .unwrap();
+    let id = save(&storage, Timing::new(idle, now)).await;
+    let ttl: i64 = redis.ttl(format!("{prefix}{id}")).await.unwrap();
+    assert!((590..=600).contains(&ttl), "ttl {ttl}");
+    let both = idle
+        .with_absolute_timeout(Duration::from_secs(100))
+        .unwrap();
+    let id = save(&storage, Timing::new(both, now)).await;
+    let ttl: i64 = redis.ttl(format!("{prefix}{id}")).await.unwrap();
+    assert!((90..=100).contains(&ttl), "ttl {ttl}");
+    let id = save(&storage, Timing::new(Expiry::none(), now)).await;
+    let ttl: i64 = redis.ttl(format!("{prefix}{id}")).await.unwrap();
+    assert_eq!(ttl, -1, "no expiry, no TTL");
+}
+
+#[test]
+fn a_corrupt_hash_gives_a_fresh_session_and_a_warning() {
+    // Remix rejects with a SyntaxError; here the request goes on with a fresh session.
+    let prefix = unique_prefix();
+    let (session, events) = capture(|| {
+        crate::common::block_on(async {
+            let storage = storage(&prefix);
+            let timing = Timing::new(Expiry::none(), 1_000);
+            let id = save(&storage, timing).await;
+            let mut redis = redis().await;
+            let _: () = redis
+                .hset(format!("{prefix}{id}"), "v:count", "{not json")
+                .await
+                .unwrap();
+            storage.load(Some(&id), timing).await.unwrap()
+        })
+    });
+    assert!(session.is_empty());
+    assert!(
+        events.iter().any(|e| e.fields.contains("corrupt")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_ids_never_reach_redis() {
+    // H4: nothing with a control character or a space becomes a key.
+    let prefix = unique_prefix();
+    let storage = RedisStorage::builder(redis_url())
+        .prefix(&prefix)
+        .use_unknown_ids(true)
+        .build()
+        .unwrap();
+    let timing = Timing::new(Expiry::none(), 1_000);
+    for id in [
+        "a b c d e f g h i j k l m n",
+        "line\r\nbreak-and-more-chars",
+        "*",
+        "../x",
+    ] {
+        let mut session = storage.load(Some(id), timing).await.unwrap();
+        assert_ne!(session.id().as_str(), id);
+        session.set("n", 1).unwrap();
+        storage.save(&session, timing).await.unwrap();
+    }
+    let mut redis = redis().await;
+    let keys: Vec<String> = redis.keys(format!("{prefix}*")).await.unwrap();
+    assert_eq!(keys.len(), 4);
+    assert!(
+        keys.iter()
+            .all(|key| SessionId::parse(&key[prefix.len()..]).is_some())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_gives_typed_errors_quickly_and_recovery_when_it_returns() {
+    let mut server = RedisServer::start(None);
+    let storage = RedisStorage::builder(server.url())
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let timing = Timing::new(Expiry::none(), 1_000);
+    let id = save(&storage, timing).await;
+    assert_eq!(
+        storage
+            .load(Some(&id), timing)
+            .await
+            .unwrap()
+            .get::<i32>("count")
+            .unwrap(),
+        Some(1)
+    );
+
+    server.kill();
+    let started = Instant::now();
+    let err = storage.load(Some(&id), timing).await.unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the cause travels with it"
+    );
+    let mut session = storage.load(None, timing).await.unwrap();
+    session.set("n", 1).unwrap();
+    assert!(matches!(
+        storage.save(&session, timing).await,
+        Err(Error::Storage(_))
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no hang: {:?}",
+        started.elapsed()
+    );
+
+    let server = RedisServer::start(Some(server.port));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match storage.save(&session, timing).await {
+            Ok(SaveOutcome::Saved { value }) => {
+                let back = storage.load(Some(&value), timing).await.unwrap();
+                assert_eq!(back.get::<i32>("n").unwrap(), Some(1));
+                break;
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => panic!("Redis came back but the storage did not recover: {error}"),
+        }
+    }
+    drop(server);
+}
