@@ -36,6 +36,17 @@ use crate::dynamic::Session;
 use crate::error::Result;
 use crate::expiry::Timing;
 
+/// The id in a verified cookie value, if it has the shape of one: what the id storages look
+/// up. An empty value is no id; a malformed one is logged and is no id either.
+pub(crate) fn incoming_id(value: Option<&str>) -> Option<crate::SessionId> {
+    let raw = value.filter(|value| !value.is_empty())?;
+    let id = crate::SessionId::parse(raw);
+    if id.is_none() {
+        crate::audit::rejected("invalid-id");
+    }
+    id
+}
+
 /// What a save did, and so what the response's `Set-Cookie` must say.
 ///
 /// # Examples

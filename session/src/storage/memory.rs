@@ -275,11 +275,7 @@ impl MemoryStorage {
 
 impl SessionStorage for MemoryStorage {
     async fn load(&self, value: Option<&str>, timing: Timing) -> Result<Session> {
-        let Some(raw) = value.filter(|value| !value.is_empty()) else {
-            return Ok(fresh_session(timing));
-        };
-        let Some(id) = SessionId::parse(raw) else {
-            crate::audit::rejected("invalid-id");
+        let Some(id) = super::incoming_id(value) else {
             return Ok(fresh_session(timing));
         };
         let found = read(self.shard(id.as_str())).get(id.as_str()).cloned();

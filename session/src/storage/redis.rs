@@ -273,11 +273,7 @@ impl RedisStorage {
 
 impl SessionStorage for RedisStorage {
     async fn load(&self, value: Option<&str>, timing: Timing) -> Result<Session> {
-        let Some(raw) = value.filter(|value| !value.is_empty()) else {
-            return Ok(fresh_session(timing));
-        };
-        let Some(id) = SessionId::parse(raw) else {
-            crate::audit::rejected("invalid-id");
+        let Some(id) = super::incoming_id(value) else {
             return Ok(fresh_session(timing));
         };
         self.read(id, timing).await
