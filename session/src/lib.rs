@@ -9,10 +9,16 @@
 //! | --- | --- | --- |
 //! | [`CookieStorage`] | in the signed cookie | no server state; readable by a Remix 3 app with the same secret |
 //! | [`MemoryStorage`] | in this process | per-key merges, so concurrent requests lose no update |
+//! | [`FileStorage`] | one file per session | atomic, crash-safe writes; merges hold across processes |
+//! | `RedisStorage` (feature `redis`) | a Redis hash per session | merges applied on the server; shared by every instance |
 //!
 //! A [`SessionCookie`] names, signs (HMAC-SHA256, with secret rotation) and verifies the cookie,
 //! with secure attributes by default. A [`SessionManager`] ties a cookie, a storage and an
 //! [`Expiry`] policy together: load from the `Cookie` header, commit to `Set-Cookie`.
+//!
+//! `#[derive(SessionSchema)]` (feature `derive`, on by default) turns a struct into typed
+//! accessors, so handlers never touch a string key (see [`SessionSchema`](trait@SessionSchema)),
+//! and the `axum` feature adds a tower layer and axum extractors (module `axum`).
 //!
 //! # Example
 //!
