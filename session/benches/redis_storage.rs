@@ -100,7 +100,10 @@ fn redis_round_trip(c: &mut Criterion) {
     };
     let session_once = || {
         rt.block_on(async {
-            let mut session = storage.load(Some(black_box(&id)), timing()).await.expect("load");
+            let mut session = storage
+                .load(Some(black_box(&id)), timing())
+                .await
+                .expect("load");
             let count: u64 = session.get("count").expect("a number").unwrap_or(0);
             session.set("count", count + 1).expect("set");
             storage.save(&session, timing()).await.expect("save")

@@ -1,6 +1,8 @@
 //! The [`SessionStorage`] trait that maps a verified cookie value to a [`Session`] and back,
-//! and the storages this crate ships: [`CookieStorage`] (the whole session in the cookie) and
-//! [`MemoryStorage`] (the id in the cookie, the data in this process).
+//! and the storages this crate ships: [`CookieStorage`] (the whole session in the cookie),
+//! [`MemoryStorage`] (the data in this process), [`FileStorage`] (one file per session) and,
+//! with the `redis` feature, `RedisStorage` (a Redis hash per session); the last three keep
+//! the id in the cookie.
 //!
 //! # Implementing a storage
 //!
@@ -83,7 +85,8 @@ pub enum SaveOutcome {
 /// Where sessions live between requests.
 ///
 /// Methods are async so that network and disk storages fit; [`CookieStorage`] and
-/// [`MemoryStorage`] do no I/O and hold no lock across an await. See the [module
+/// [`MemoryStorage`] do no I/O and hold no lock across an await, [`FileStorage`] keeps its I/O
+/// off the executor, and `RedisStorage` talks to Redis without blocking. See the [module
 /// docs](crate::storage) for the contract.
 ///
 /// # Examples
