@@ -65,17 +65,30 @@ impl Driver {
         panic!("chromedriver did not start");
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    /// One WebDriver command; `Err` carries the driver's error object.
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response: Value = request.send().await.unwrap().json().await.unwrap();
-        assert!(
-            response["value"].get("error").is_none(),
-            "{path}: {response}"
-        );
-        response["value"].clone()
+        if response["value"].get("error").is_some() {
+            Err(response["value"].clone())
+        } else {
+            Ok(response["value"].clone())
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body).await {
+            Ok(value) => value,
+            Err(error) => panic!("{path}: {error}"),
+        }
     }
 }
 
@@ -157,13 +170,55 @@ impl Browser<'_> {
             .unwrap_or_else(|| panic!("no {css}"))
     }
 
-    async fn text(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.get(&format!("/element/{element}/text"))
+    /// The text of the element `css` once it reads `expected`, or what it reads after five
+    /// seconds: a click that submits a form returns before the next page has loaded, so an
+    /// element found at once may belong to the page that is going away.
+    async fn text_when(&self, css: &str, expected: &str) -> String {
+        let mut last = String::new();
+        for _ in 0..50 {
+            if let Some(text) = self.try_text(css).await {
+                if text == expected {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        last
+    }
+
+    /// The element's text, or `None` if it is missing or went stale.
+    async fn try_text(&self, css: &str) -> Option<String> {
+        let found = self
+            .driver
+            .try_call(
+                reqwest::Method::POST,
+                &format!("/session/{}/elements", self.id),
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+            .ok()?;
+        let element = found.as_array()?.first()?[ELEMENT].as_str()?.to_owned();
+        let text = self
+            .driver
+            .try_call(
+                reqwest::Method::GET,
+                &format!("/session/{}/element/{element}/text", self.id),
+                None,
+            )
+            .await
+            .ok()?;
+        text.as_str().map(str::to_owned)
+    }
+
+    async fn text(&self, css: &str) -> String {
+        for _ in 0..50 {
+            if let Some(text) = self.try_text(css).await {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {css}")
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -221,7 +276,10 @@ async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
 
     browser.type_into("#name", "ada").await;
     browser.click("#login").await;
-    assert_eq!(browser.text("#greeting").await, "Hello, ada!");
+    assert_eq!(
+        browser.text_when("#greeting", "Hello, ada!").await,
+        "Hello, ada!"
+    );
     assert_eq!(browser.text("#notice").await, "Welcome, ada.");
     let cookie = browser.cookie("sid").await;
     assert_ne!(
@@ -252,12 +310,18 @@ async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
 
     browser.type_into("#note", "hello").await;
     browser.click("#save").await;
-    assert_eq!(browser.text("#notice").await, "Saved: hello");
+    assert_eq!(
+        browser.text_when("#notice", "Saved: hello").await,
+        "Saved: hello"
+    );
     browser.reload().await;
     assert!(browser.find_all("#notice").await.is_empty());
 
     browser.click("#logout").await;
-    assert_eq!(browser.text("#greeting").await, "Hello, guest!");
+    assert_eq!(
+        browser.text_when("#greeting", "Hello, guest!").await,
+        "Hello, guest!"
+    );
     assert_eq!(browser.text("#count").await, "1");
     browser.close().await;
 }
