@@ -49,18 +49,21 @@ fn check_keys(cx: &Ctxt, container: &Container<'_>) {
     }
 }
 
-/// The accessor names a field gets.
-pub(crate) fn accessor_names(field: &Field<'_>) -> Vec<String> {
+/// The writer names a field gets, besides its getter (named as the field).
+pub(crate) fn writer_names(field: &Field<'_>) -> Vec<String> {
     let name = &field.name;
     if field.is_flash() {
-        vec![name.clone(), format!("flash_{name}")]
+        vec![format!("flash_{name}")]
     } else {
-        vec![
-            name.clone(),
-            format!("set_{name}"),
-            format!("remove_{name}"),
-        ]
+        vec![format!("set_{name}"), format!("remove_{name}")]
     }
+}
+
+/// Every accessor name a field gets.
+fn accessor_names(field: &Field<'_>) -> Vec<String> {
+    let mut names = vec![field.name.clone()];
+    names.extend(writer_names(field));
+    names
 }
 
 /// The key constant a field gets.

@@ -3,13 +3,13 @@
 //! names std through `::core` and the runtime through `#krate`, never through the prelude.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{DeriveInput, GenericParam, Generics, Ident, Type, parse_quote};
 
 use crate::ast::{Container, Field};
 use crate::attr::Default;
-use crate::check::key_const_name;
+use crate::check::{key_const_name, writer_names};
 use crate::ctxt::Ctxt;
 use crate::{check, fallback};
 
@@ -214,7 +214,6 @@ fn setters(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Tok
     let member = field.member;
     let key = &field.key;
     let value_ty = value_type(field);
-    let name = &field.name;
     let session = quote!(::core::convert::AsMut::as_mut(&mut self.__session_inner));
     let write = write_expr(
         field,
@@ -225,7 +224,7 @@ fn setters(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Tok
     let errors = "\n\n# Errors\n\n`session::Error::Destroyed` after the session was destroyed; \
                   `session::Error::Serialize` when the value cannot become JSON.";
     if field.is_flash() {
-        let flash = format_ident!("flash_{name}", span = member.span());
+        let [flash] = writer_idents(field);
         let doc = format!(
             "Flashes a value under `\"{key}\"`, readable on the next request only.{errors}"
         );
@@ -236,8 +235,7 @@ fn setters(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Tok
             }
         }
     } else {
-        let set = format_ident!("set_{name}", span = member.span());
-        let remove = format_ident!("remove_{name}", span = member.span());
+        let [set, remove] = writer_idents(field);
         let set_doc = format!("Stores a value under `\"{key}\"`.{errors}");
         let remove_doc = format!(
             "Removes the value under `\"{key}\"`.\n\n# Errors\n\n`session::Error::Destroyed` \
@@ -255,6 +253,12 @@ fn setters(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Tok
             }
         }
     }
+}
+
+/// The writer idents of a field, named by `check::writer_names` and spanned at the field.
+fn writer_idents<const N: usize>(field: &Field<'_>) -> [Ident; N] {
+    let names = writer_names(field);
+    std::array::from_fn(|index| Ident::new(&names[index], field.member.span()))
 }
 
 fn key_const(field: &Field<'_>, vis: &syn::Visibility) -> TokenStream {

@@ -52,6 +52,22 @@ impl Commit {
             Self::Set(header) | Self::Cleared(header) | Self::Interrupted(header) => Some(header),
         }
     }
+
+    /// Takes the `Set-Cookie` value out of the commit, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let commit = session::Commit::Set("sid=abc.def; Path=/".into());
+    /// assert_eq!(commit.into_set_cookie().as_deref(), Some("sid=abc.def; Path=/"));
+    /// ```
+    #[must_use]
+    pub fn into_set_cookie(self) -> Option<String> {
+        match self {
+            Self::Unchanged => None,
+            Self::Set(header) | Self::Cleared(header) | Self::Interrupted(header) => Some(header),
+        }
+    }
 }
 
 /// Loads sessions from requests and commits them to responses.

@@ -127,15 +127,18 @@ impl SessionHandle {
     /// executor: a guard held elsewhere (say, by a thread the handler started) is waited for
     /// by yielding, for at most a second.
     pub(crate) async fn take_for_commit(&self) -> TakeOutcome {
+        if let Some(outcome) = self.try_take() {
+            return outcome;
+        }
         let deadline = Instant::now() + Duration::from_secs(1);
         loop {
+            tokio::task::yield_now().await;
             if let Some(outcome) = self.try_take() {
                 return outcome;
             }
             if Instant::now() >= deadline {
                 return TakeOutcome::Busy;
             }
-            tokio::task::yield_now().await;
         }
     }
 

@@ -198,8 +198,9 @@ async fn commit<S: SessionStorage>(
     }
     match manager.commit(&session).await {
         Ok(commit) => {
-            if let Some(set_cookie) = commit_header(commit) {
-                match HeaderValue::from_maybe_shared(set_cookie) {
+            if let Some(set_cookie) = commit.into_set_cookie() {
+                // Moved into `Bytes`, so the header value is not copied.
+                match HeaderValue::from_maybe_shared(bytes::Bytes::from(set_cookie)) {
                     Ok(value) => {
                         response.headers_mut().append(SET_COOKIE, value);
                     }
@@ -215,16 +216,6 @@ async fn commit<S: SessionStorage>(
             tracing::error!(error = %error, source = ?std::error::Error::source(&error), "saving the session failed");
             internal_error()
         }
-    }
-}
-
-/// The `Set-Cookie` value of a commit, moved into `Bytes` without a copy.
-fn commit_header(commit: crate::Commit) -> Option<bytes::Bytes> {
-    match commit {
-        crate::Commit::Set(header)
-        | crate::Commit::Cleared(header)
-        | crate::Commit::Interrupted(header) => Some(bytes::Bytes::from(header)),
-        _ => None,
     }
 }
 

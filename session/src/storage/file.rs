@@ -521,7 +521,6 @@ fn write_atomic(paths: &Paths, bytes: &[u8]) -> Result<()> {
             paths.dir.display()
         ))));
     }
-    create_dirs(&paths.dir)?;
     let mut suffix = [0u8; 8];
     getrandom::fill(&mut suffix).map_err(|error| io::Error::other(error.to_string()))?;
     let temp = paths.dir.join(format!("{TEMP_PREFIX}{}", to_hex(&suffix)));
@@ -530,7 +529,14 @@ fn write_atomic(paths: &Paths, bytes: &[u8]) -> Result<()> {
         options.write(true).create_new(true);
         restrict(&mut options);
         no_follow(&mut options);
-        let mut file = options.open(&temp)?;
+        // The shard directory usually exists: make it only when the create says it is missing.
+        let mut file = match options.open(&temp) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                create_dirs(&paths.dir)?;
+                options.open(&temp)?
+            }
+            opened => opened?,
+        };
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
