@@ -104,6 +104,56 @@ fn a_corrupt_hash_gives_a_fresh_session_and_a_warning() {
 }
 
 #[tokio::test]
+async fn a_hash_with_a_stray_field_or_no_timestamps_is_corrupt() {
+    let prefix = unique_prefix();
+    let storage = storage(&prefix);
+    let timing = Timing::new(Expiry::none(), 1_000);
+    let mut redis = redis().await;
+    let stray = save(&storage, timing).await;
+    let _: () = redis
+        .hset(format!("{prefix}{stray}"), "x:count", "1")
+        .await
+        .unwrap();
+    let untimed = save(&storage, timing).await;
+    let _: () = redis.hdel(format!("{prefix}{untimed}"), "m").await.unwrap();
+    for id in [stray, untimed] {
+        let session = storage.load(Some(&id), timing).await.unwrap();
+        assert!(session.is_empty());
+        assert_ne!(session.id().as_str(), id);
+    }
+}
+
+#[tokio::test]
+async fn saves_reload_their_scripts_after_a_script_flush() {
+    // A restarted or flushed Redis has forgotten the scripts: the first save loads them again.
+    let prefix = unique_prefix();
+    let storage = storage(&prefix);
+    let timing = Timing::new(Expiry::default(), 1_000);
+    let id = save(&storage, timing).await;
+    let mut redis = redis().await;
+    for regenerate in [false, true] {
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let mut session = storage.load(Some(&id), timing).await.unwrap();
+        session.set("regenerated", regenerate).unwrap();
+        if regenerate {
+            session.regenerate_id(false).unwrap();
+        }
+        let SaveOutcome::Saved { value } = storage.save(&session, timing).await.unwrap() else {
+            panic!("saved")
+        };
+        let reloaded = storage.load(Some(&value), timing).await.unwrap();
+        assert_eq!(
+            reloaded.get::<bool>("regenerated").unwrap(),
+            Some(regenerate)
+        );
+    }
+}
+
+#[tokio::test]
 async fn malformed_ids_never_reach_redis() {
     // H4: nothing with a control character or a space becomes a key.
     let prefix = unique_prefix();

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, Script};
-use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::cookie::fresh_session;
@@ -27,55 +26,59 @@ const VALUE: &str = "v:";
 /// Prefix of the hash fields holding the flash for the next request.
 const FLASH: &str = "f:";
 
-/// Applies one request's changes to a session hash; see the argument list at the top.
+/// Writes the values a request set back to the session it loaded, keeping its id: the common
+/// save, in two commands. `EXPIRE` renews the TTL, and its reply doubles as the check that the
+/// session still exists.
+const UPDATE: &str = r"
+-- KEYS[1]: the session's hash. ARGV[1]: TTL in seconds (> 0). Then (field, JSON) pairs,
+-- the 'm' timestamps included. Returns 0, writing nothing, if the session is gone.
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+";
+
+/// The most `(field, JSON)` arguments [`UPDATE`] takes: Lua unpacks at most about 8,000
+/// values onto its stack at once, and [`SAVE`] writes larger sets in slices.
+const UPDATE_MAX_ARGS: usize = 1_000;
+
+/// Applies any request's changes to a session hash; see the argument list at the top.
 const SAVE: &str = r"
 -- KEYS[1]: the hash the session was loaded from; KEYS[2]: the hash to write.
 -- ARGV[1] '1': the session was loaded from KEYS[1], which must still exist.
 -- ARGV[2] '1': KEYS[2] names an id generated in this request, which must not exist yet.
--- ARGV[3] '[created,renewed]'; ARGV[4] TTL in seconds ('0': none);
--- ARGV[5] '1': delete KEYS[1] after writing KEYS[2].
--- Then three lists, each a count and that many (field, JSON) pairs: values set or removed
--- (JSON '' removes), flash consumed (removed only if unchanged), flash set.
-if ARGV[1] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+-- ARGV[3]: TTL in seconds ('0': none). ARGV[4] '1': delete KEYS[1] after writing KEYS[2].
+-- ARGV[5]: s, ARGV[6]: d. Then s (field, JSON) arguments to HSET (the 'm' timestamps
+-- included), d fields to HDEL, and (field, JSON) pairs of the flash this request consumed,
+-- each deleted only if it still holds that JSON.
+-- Returns 0, writing nothing, if the session is gone; 2 if the generated id is taken.
+local loaded, moved = ARGV[1] == '1', KEYS[1] ~= KEYS[2]
+local sets, dels = tonumber(ARGV[5]), tonumber(ARGV[6])
+-- Runs a command on KEYS[2] with list[from..to] as arguments, in slices that Lua can unpack.
+local function sliced(command, list, from, to)
+  for i = from, to, 1000 do
+    redis.call(command, KEYS[2], unpack(list, i, math.min(i + 999, to)))
+  end
+end
+if loaded and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
-if KEYS[1] ~= KEYS[2] then
+if moved then
   local all = redis.call('HGETALL', KEYS[1])
-  if #all > 0 then redis.call('HSET', KEYS[2], unpack(all)) end
+  sliced('HSET', all, 1, #all)
 end
-local set = {'m', ARGV[3]}
-local del = {}
-local i = 6
-local n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  if ARGV[i + 1] == '' then
-    del[#del + 1] = 'v:' .. ARGV[i]
-  else
-    set[#set + 1] = 'v:' .. ARGV[i]
-    set[#set + 1] = ARGV[i + 1]
+local first = 7 + sets
+sliced('HDEL', ARGV, first, first + dels - 1)
+for i = first + dels, #ARGV, 2 do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[2], ARGV[i])
   end
-  i = i + 2
 end
-n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  if redis.call('HGET', KEYS[2], 'f:' .. ARGV[i]) == ARGV[i + 1] then
-    del[#del + 1] = 'f:' .. ARGV[i]
-  end
-  i = i + 2
-end
-n = tonumber(ARGV[i]); i = i + 1
-for _ = 1, n do
-  set[#set + 1] = 'f:' .. ARGV[i]
-  set[#set + 1] = ARGV[i + 1]
-  i = i + 2
-end
-if #del > 0 then redis.call('HDEL', KEYS[2], unpack(del)) end
-redis.call('HSET', KEYS[2], unpack(set))
-if tonumber(ARGV[4]) > 0 then
-  redis.call('EXPIRE', KEYS[2], ARGV[4])
-elseif ARGV[1] == '1' then
+sliced('HSET', ARGV, 7, first - 1)
+if ARGV[3] ~= '0' then
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+elseif loaded then
   redis.call('PERSIST', KEYS[2])
 end
-if ARGV[5] == '1' and KEYS[1] ~= KEYS[2] then redis.call('DEL', KEYS[1]) end
+if ARGV[4] == '1' and moved then redis.call('DEL', KEYS[1]) end
 return 1
 ";
 
@@ -88,7 +91,9 @@ return 1
 ///   request's changes (values set or removed, the flash it consumed, the flash it set), so
 ///   concurrent requests on different keys all survive; on the same key the last save wins.
 ///   A save for a session destroyed meanwhile writes nothing and returns
-///   [`SaveOutcome::Interrupted`].
+///   [`SaveOutcome::Interrupted`]. The common save, values set on a loaded session with a
+///   TTL, costs the server two commands (`EXPIRE`, whose reply is the existence check, and
+///   `HSET`).
 /// - **Expiry on the server:** every write sets the hash's TTL to the session's remaining
 ///   life (the idle timeout, cut by the absolute one), and loads check the timestamps too.
 /// - **Strict ids:** an id is validated before it reaches Redis; unknown ids are not adopted
@@ -118,6 +123,7 @@ pub struct RedisStorage {
     connection: OnceCell<ConnectionManager>,
     prefix: String,
     use_unknown_ids: bool,
+    update: Script,
     save: Script,
 }
 
@@ -166,7 +172,10 @@ impl RedisStorage {
     /// ```
     #[must_use]
     pub fn key_of(&self, id: &SessionId) -> String {
-        format!("{}{}", self.prefix, id.as_str())
+        let mut key = String::with_capacity(self.prefix.len() + id.as_str().len());
+        key.push_str(&self.prefix);
+        key.push_str(id.as_str());
+        key
     }
 
     async fn connection(&self) -> Result<ConnectionManager> {
@@ -185,8 +194,12 @@ impl RedisStorage {
     async fn read(&self, id: SessionId, timing: Timing) -> Result<Session> {
         let mut connection = self.connection().await?;
         let key = self.key_of(&id);
-        let fields: Vec<(String, String)> =
-            connection.hgetall(&key).await.map_err(Error::storage)?;
+        let reply: redis::Value = connection.hgetall(&key).await.map_err(Error::storage)?;
+        let fields = match reply {
+            redis::Value::Array(items) => items,
+            redis::Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            _ => return Err(Error::storage("HGETALL replied with neither an array nor a map")),
+        };
         if fields.is_empty() {
             return Ok(if self.use_unknown_ids {
                 Session::from_parts(id, Map::new(), Map::new(), Timestamps::at(timing.now()))
@@ -219,38 +232,35 @@ impl RedisStorage {
             .expiry()
             .max_age(written, timing.now())
             .map_or(0, |seconds| seconds.max(1));
-        let meta = format!("[{created},{}]", timing.now());
+        let changes = HashChanges::of(session, written);
         let base = self.key_of(session.original_id());
+        if changes.is_plain_update(session, ttl) {
+            let mut command = evalsha(&self.update, &[&base]);
+            command.arg(ttl).arg(&changes.set);
+            let status: i64 = run(&self.update, &command, &mut connection).await?;
+            return Ok(if status == 1 {
+                SaveOutcome::Saved {
+                    value: session.id().as_str().to_owned(),
+                }
+            } else {
+                SaveOutcome::Interrupted
+            });
+        }
         let mut target_id = session.id().clone();
         let mut generated = session.id_is_generated();
         loop {
-            let mut invocation = self.save.key(&base);
-            invocation
-                .key(self.key_of(&target_id))
+            let mut command = evalsha(&self.save, &[&base, &self.key_of(&target_id)]);
+            command
                 .arg(flag(session.stored_version().is_some()))
                 .arg(flag(generated))
-                .arg(&meta)
                 .arg(ttl)
-                .arg(flag(session.deletes_original()));
-            let changes: Vec<(&str, Option<&Value>)> = session.changes().collect();
-            invocation.arg(changes.len());
-            for (key, value) in changes {
-                invocation
-                    .arg(key)
-                    .arg(value.map_or_else(String::new, Value::to_string));
-            }
-            invocation.arg(session.incoming_flash().len());
-            for (key, value) in session.incoming_flash() {
-                invocation.arg(key).arg(value.to_string());
-            }
-            invocation.arg(session.outgoing_flash().len());
-            for (key, value) in session.outgoing_flash() {
-                invocation.arg(key).arg(value.to_string());
-            }
-            let status: i64 = invocation
-                .invoke_async(&mut connection)
-                .await
-                .map_err(Error::storage)?;
+                .arg(flag(session.deletes_original()))
+                .arg(changes.set.len())
+                .arg(changes.delete.len())
+                .arg(&changes.set)
+                .arg(&changes.delete)
+                .arg(&changes.consumed);
+            let status: i64 = run(&self.save, &command, &mut connection).await?;
             match status {
                 0 => return Ok(SaveOutcome::Interrupted),
                 2 => {
@@ -268,6 +278,105 @@ impl RedisStorage {
                 }
             }
         }
+    }
+}
+
+/// One request's changes as the arguments of the save scripts: hash fields already prefixed,
+/// values already JSON.
+struct HashChanges {
+    /// `field, JSON, field, JSON, ...` for `HSET`, the timestamps included.
+    set: Vec<Vec<u8>>,
+    /// Fields to delete: the values this request removed.
+    delete: Vec<Vec<u8>>,
+    /// `field, JSON, ...` of the flash this request consumed.
+    consumed: Vec<Vec<u8>>,
+}
+
+impl HashChanges {
+    /// Whether [`UPDATE`] can apply these changes: values set (no removals, no flash
+    /// consumed) on a session loaded from, and kept under, its id, with a TTL.
+    fn is_plain_update(&self, session: &Session, ttl: u64) -> bool {
+        session.stored_version().is_some()
+            && session.id() == session.original_id()
+            && ttl > 0
+            && self.delete.is_empty()
+            && self.consumed.is_empty()
+            && self.set.len() <= UPDATE_MAX_ARGS
+    }
+
+    fn of(session: &Session, written: Timestamps) -> Self {
+        let flash_out = session.outgoing_flash();
+        let mut set = Vec::with_capacity(2 + 2 * flash_out.len());
+        set.push(META.as_bytes().to_vec());
+        set.push(json(&(written.created, written.renewed)));
+        let mut delete = Vec::new();
+        for (key, value) in session.changes() {
+            match value {
+                Some(value) => {
+                    set.push(field(VALUE, key));
+                    set.push(json(value));
+                }
+                None => delete.push(field(VALUE, key)),
+            }
+        }
+        for (key, value) in flash_out {
+            set.push(field(FLASH, key));
+            set.push(json(value));
+        }
+        let mut consumed = Vec::with_capacity(2 * session.incoming_flash().len());
+        for (key, value) in session.incoming_flash() {
+            consumed.push(field(FLASH, key));
+            consumed.push(json(value));
+        }
+        Self {
+            set,
+            delete,
+            consumed,
+        }
+    }
+}
+
+/// The hash field of `key` under `prefix` (`v:` or `f:`).
+fn field(prefix: &str, key: &str) -> Vec<u8> {
+    let mut field = Vec::with_capacity(prefix.len() + key.len());
+    field.extend_from_slice(prefix.as_bytes());
+    field.extend_from_slice(key.as_bytes());
+    field
+}
+
+/// JSON text of a value that cannot fail to serialize (a `Value`, numbers).
+fn json(value: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Starts an `EVALSHA` of `script` on `keys`; the caller appends the arguments.
+fn evalsha(script: &Script, keys: &[&str]) -> redis::Cmd {
+    let mut command = redis::cmd("EVALSHA");
+    command.arg(script.get_hash()).arg(keys.len()).arg(keys);
+    command
+}
+
+/// Runs an `EVALSHA` built by [`evalsha`], loading the script first if this Redis has not seen
+/// it (a first use, a restart, a `SCRIPT FLUSH`).
+async fn run<T: redis::FromRedisValue>(
+    script: &Script,
+    command: &redis::Cmd,
+    connection: &mut ConnectionManager,
+) -> Result<T> {
+    match command.query_async(connection).await {
+        Err(error)
+            if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+        {
+            script
+                .load_async(connection)
+                .await
+                .map_err(Error::storage)?;
+            command
+                .query_async(connection)
+                .await
+                .map_err(Error::storage)
+        }
+        result => result.map_err(Error::storage),
     }
 }
 
@@ -402,6 +511,7 @@ impl RedisStorageBuilder {
             connection: OnceCell::new(),
             prefix: self.prefix,
             use_unknown_ids: self.use_unknown_ids,
+            update: Script::new(UPDATE),
             save: Script::new(SAVE),
         })
     }
@@ -411,19 +521,31 @@ fn flag(on: bool) -> &'static str {
     if on { "1" } else { "0" }
 }
 
-/// Splits a session hash into values, flash and timestamps; `None` if any part is corrupt.
-fn parse_hash(fields: Vec<(String, String)>) -> Option<(Map, Map, Timestamps)> {
+/// Splits the flat `field, JSON, ...` reply of `HGETALL` into values, flash and timestamps;
+/// `None` if any part is corrupt.
+fn parse_hash(fields: Vec<redis::Value>) -> Option<(Map, Map, Timestamps)> {
     let mut values = Map::new();
     let mut flash = Map::new();
     let mut timestamps = None;
-    for (field, text) in fields {
+    let mut fields = fields.into_iter();
+    loop {
+        let (field, text) = match (fields.next(), fields.next()) {
+            (None, None) => break,
+            (Some(redis::Value::BulkString(field)), Some(redis::Value::BulkString(text))) => {
+                (field, text)
+            }
+            _ => return None,
+        };
+        let mut field = String::from_utf8(field).ok()?;
         if field == META {
-            let (created, renewed): (u64, u64) = serde_json::from_str(&text).ok()?;
+            let (created, renewed): (u64, u64) = serde_json::from_slice(&text).ok()?;
             timestamps = Some(Timestamps { created, renewed });
-        } else if let Some(key) = field.strip_prefix(VALUE) {
-            values.insert(key.to_owned(), serde_json::from_str(&text).ok()?);
-        } else if let Some(key) = field.strip_prefix(FLASH) {
-            flash.insert(key.to_owned(), serde_json::from_str(&text).ok()?);
+        } else if field.starts_with(VALUE) {
+            field.drain(..VALUE.len());
+            values.insert(field, serde_json::from_slice(&text).ok()?);
+        } else if field.starts_with(FLASH) {
+            field.drain(..FLASH.len());
+            flash.insert(field, serde_json::from_slice(&text).ok()?);
         } else {
             return None;
         }
