@@ -621,6 +621,16 @@ impl Session {
         self.stored_version = Some(version);
     }
 
+    /// Whether the session came from a stored record, for storages that keep no versions.
+    pub(crate) fn is_stored(&self) -> bool {
+        self.stored_version.is_some()
+    }
+
+    /// Records that the session came from a stored record, for storages that keep no versions.
+    pub(crate) fn mark_stored(&mut self) {
+        self.stored_version = Some(0);
+    }
+
     /// An empty, destroyed session with no id, standing in for one that is gone: reads see
     /// nothing, writes fail with [`Error::Destroyed`].
     #[cfg_attr(

@@ -34,19 +34,33 @@ pub use file::{FileStorage, FileStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder};
 pub use record::{Delta, Record};
 
-use crate::dynamic::Session;
+use crate::dynamic::{Map, Session};
 use crate::error::Result;
-use crate::expiry::Timing;
+use crate::expiry::{Timestamps, Timing};
+use crate::id::SessionId;
 
 /// The id in a verified cookie value, if it has the shape of one: what the id storages look
 /// up. An empty value is no id; a malformed one is logged and is no id either.
-pub(crate) fn incoming_id(value: Option<&str>) -> Option<crate::SessionId> {
+pub(crate) fn incoming_id(value: Option<&str>) -> Option<SessionId> {
     let raw = value.filter(|value| !value.is_empty())?;
-    let id = crate::SessionId::parse(raw);
+    let id = SessionId::parse(raw);
     if id.is_none() {
         crate::audit::rejected("invalid-id");
     }
     id
+}
+
+/// A new, empty session under a freshly generated id, born at the request's time: what every
+/// storage serves when a request brings no usable session.
+pub(crate) fn fresh_session(timing: Timing) -> Session {
+    let mut session = Session::from_parts(
+        SessionId::generate(),
+        Map::new(),
+        Map::new(),
+        Timestamps::at(timing.now()),
+    );
+    session.mark_id_generated();
+    session
 }
 
 /// What a save did, and so what the response's `Set-Cookie` must say.

@@ -419,6 +419,45 @@ macro_rules! server_side_cases {
         }
 
         #[tokio::test]
+        async fn a_generated_id_never_overwrites_a_stored_session() {
+            // G3: the id a new or regenerated session drew is taken by the time it saves (here,
+            // planted through an adopting storage); the save draws another.
+            let storage = $adopting;
+            for regenerate in [false, true] {
+                let mut session = if regenerate {
+                    let id = create(&storage).await;
+                    let mut session = storage.load(Some(id.as_str()), timing()).await.unwrap();
+                    session.regenerate_id(true).unwrap();
+                    session
+                } else {
+                    storage.load(None, timing()).await.unwrap()
+                };
+                let taken = session.id().clone();
+                let mut victim = storage.load(Some(taken.as_str()), timing()).await.unwrap();
+                assert_eq!(victim.id(), &taken, "adopted");
+                victim.set("owner", "victim").unwrap();
+                storage.save(&victim, timing()).await.unwrap();
+                session.set("owner", "intruder").unwrap();
+                let SaveOutcome::Saved { value } = storage.save(&session, timing()).await.unwrap()
+                else {
+                    panic!("saved")
+                };
+                assert_ne!(value, taken.as_str(), "a new id was drawn");
+                let victim = storage.load(Some(taken.as_str()), timing()).await.unwrap();
+                assert_eq!(
+                    victim.get::<String>("owner").unwrap().as_deref(),
+                    Some("victim")
+                );
+                assert_eq!(victim.len(), 1, "nothing merged into the victim");
+                let saved = storage.load(Some(&value), timing()).await.unwrap();
+                assert_eq!(
+                    saved.get::<String>("owner").unwrap().as_deref(),
+                    Some("intruder")
+                );
+            }
+        }
+
+        #[tokio::test]
         async fn thousands_of_keys_survive_a_save_an_update_and_a_regeneration() {
             // More keys than one Redis script call can unpack at once.
             const KEYS: usize = 5_000;

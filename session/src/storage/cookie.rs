@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{SaveOutcome, SessionStorage};
+use super::{SaveOutcome, SessionStorage, fresh_session};
 use crate::dynamic::{Map, Session};
 use crate::error::Result;
 use crate::expiry::{Timestamps, Timing};
@@ -143,18 +143,6 @@ impl SessionStorage for CookieStorage {
             value: Self::write(session, timing),
         })
     }
-}
-
-/// A new, empty session born at the request's time.
-pub(crate) fn fresh_session(timing: Timing) -> Session {
-    let mut session = Session::from_parts(
-        SessionId::generate(),
-        Map::new(),
-        Map::new(),
-        Timestamps::at(timing.now()),
-    );
-    session.mark_id_generated();
-    session
 }
 
 /// `[created, renewed]` as two non-negative integers, else `None`.

@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 
-use super::cookie::fresh_session;
 use super::record::{Delta, Record};
-use super::{SaveOutcome, SessionStorage};
+use super::{SaveOutcome, SessionStorage, fresh_session};
 use crate::dynamic::{Map, Session};
 use crate::error::{ConfigError, Error, Result};
 use crate::expiry::{Timestamps, Timing};
@@ -189,7 +188,7 @@ impl SessionStorage for FileStorage {
         let job = SaveJob {
             id: session.id().clone(),
             original: session.original_id().clone(),
-            stored: session.stored_version().is_some(),
+            stored: session.is_stored(),
             destroyed: session.is_destroyed(),
             delete_original: session.deletes_original(),
             generated_id: session.id_is_generated(),
@@ -359,7 +358,7 @@ impl Layout {
             return Ok(fresh_session(timing));
         }
         let mut session = record.into_session(id);
-        session.set_stored_version(0);
+        session.mark_stored();
         Ok(session)
     }
 

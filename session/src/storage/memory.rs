@@ -7,9 +7,8 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 
-use super::cookie::fresh_session;
 use super::record::Record;
-use super::{SaveOutcome, SessionStorage};
+use super::{SaveOutcome, SessionStorage, fresh_session};
 use crate::dynamic::{Map, Session};
 use crate::error::Result;
 use crate::expiry::{Timestamps, Timing};
@@ -45,7 +44,9 @@ type Shard = HashMap<Box<str>, Entry>;
 ///   requests that write different keys both survive. On the **same** key, the last save wins.
 ///   A save for a session that another request destroyed meanwhile writes nothing and returns
 ///   [`SaveOutcome::Interrupted`].
-/// - [`Session::regenerate_id`] writes the new record before deleting the old one.
+/// - [`Session::regenerate_id`] writes the new record before deleting the old one. An id
+///   generated in this request that turns out to be taken is replaced by another, never
+///   merged into the session stored under it.
 /// - Expired records are never served, are dropped when met, and are swept every
 ///   so many saves or on [`sweep_expired`](Self::sweep_expired). An optional capacity evicts the
 ///   least recently written records first.
@@ -209,8 +210,9 @@ impl MemoryStorage {
     }
 
     /// Writes `session` onto what is stored under its original id, then under its current
-    /// id. Returns `false`, writing nothing, when the record it was loaded from is gone.
-    fn write_merged(&self, session: &Session, timing: Timing) -> bool {
+    /// id, and returns the id written. Returns `None`, writing nothing, when the record it was
+    /// loaded from is gone.
+    fn write_merged(&self, session: &Session, timing: Timing) -> Option<SessionId> {
         let now = timing.now();
         let target = session.id();
         let base_id = session.original_id();
@@ -225,24 +227,38 @@ impl MemoryStorage {
                 (Some(current), _) => Some(self.merge(current, session, timing, optimistic)),
             }
         };
-        if target == base_id {
+        if target == base_id && !session.id_is_generated() {
             let mut shard = write(self.shard(target.as_str()));
-            let Some(entry) = pick(shard.get(target.as_str()), optimistic) else {
-                return false;
-            };
+            let entry = pick(shard.get(target.as_str()), optimistic)?;
             self.put(&mut shard, target, entry, now);
-            return true;
+            return Some(target.clone());
         }
-        // Regenerated: build from the original record, write the new one; the caller deletes
-        // the original afterwards if asked.
-        let Some(entry) = pick(
-            read(self.shard(base_id.as_str())).get(base_id.as_str()),
-            optimistic,
-        ) else {
-            return false;
+        // A new session, or a regenerated one built from its original record (the caller
+        // deletes the original afterwards if asked), under an id generated in this request.
+        let entry = if target == base_id {
+            optimistic
+        } else {
+            pick(
+                read(self.shard(base_id.as_str())).get(base_id.as_str()),
+                optimistic,
+            )?
         };
-        self.put(&mut write(self.shard(target.as_str())), target, entry, now);
-        true
+        Some(self.claim(target.clone(), entry, now))
+    }
+
+    /// Writes `entry` under `id`, or under a newly drawn id while `id` names a stored
+    /// session: an id generated in this request never overwrites another session.
+    fn claim(&self, mut id: SessionId, entry: Entry, now: u64) -> SessionId {
+        loop {
+            let mut shard = write(self.shard(id.as_str()));
+            if !shard.contains_key(id.as_str()) {
+                self.put(&mut shard, &id, entry, now);
+                return id;
+            }
+            drop(shard);
+            tracing::warn!("generated session id collided with a stored one; drawing another");
+            id = SessionId::generate();
+        }
     }
 
     /// Applies the session's changes onto a record that moved on since the session loaded it.
@@ -320,14 +336,14 @@ impl SessionStorage for MemoryStorage {
             return Ok(SaveOutcome::Unchanged);
         }
         self.maybe_sweep(timing.now());
-        if !self.write_merged(session, timing) {
+        let Some(written) = self.write_merged(session, timing) else {
             return Ok(SaveOutcome::Interrupted);
-        }
-        if session.deletes_original() && session.id() != session.original_id() {
+        };
+        if session.deletes_original() && written != *session.original_id() {
             self.delete(session.original_id());
         }
         Ok(SaveOutcome::Saved {
-            value: session.id().as_str().to_owned(),
+            value: written.as_str().to_owned(),
         })
     }
 }

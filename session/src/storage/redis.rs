@@ -9,8 +9,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, Script};
 use tokio::sync::OnceCell;
 
-use super::cookie::fresh_session;
-use super::{SaveOutcome, SessionStorage};
+use super::{SaveOutcome, SessionStorage, fresh_session};
 use crate::dynamic::{Map, Session};
 use crate::error::{Error, Result};
 use crate::expiry::{Timestamps, Timing};
@@ -198,7 +197,11 @@ impl RedisStorage {
         let fields = match reply {
             redis::Value::Array(items) => items,
             redis::Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
-            _ => return Err(Error::storage("HGETALL replied with neither an array nor a map")),
+            _ => {
+                return Err(Error::storage(
+                    "HGETALL replied with neither an array nor a map",
+                ));
+            }
         };
         if fields.is_empty() {
             return Ok(if self.use_unknown_ids {
@@ -217,7 +220,7 @@ impl RedisStorage {
             return Ok(fresh_session(timing));
         }
         let mut session = Session::from_parts(id, values, flash, timestamps);
-        session.set_stored_version(0);
+        session.mark_stored();
         Ok(session)
     }
 
@@ -251,7 +254,7 @@ impl RedisStorage {
         loop {
             let mut command = evalsha(&self.save, &[&base, &self.key_of(&target_id)]);
             command
-                .arg(flag(session.stored_version().is_some()))
+                .arg(flag(session.is_stored()))
                 .arg(flag(generated))
                 .arg(ttl)
                 .arg(flag(session.deletes_original()))
@@ -296,7 +299,7 @@ impl HashChanges {
     /// Whether [`UPDATE`] can apply these changes: values set (no removals, no flash
     /// consumed) on a session loaded from, and kept under, its id, with a TTL.
     fn is_plain_update(&self, session: &Session, ttl: u64) -> bool {
-        session.stored_version().is_some()
+        session.is_stored()
             && session.id() == session.original_id()
             && ttl > 0
             && self.delete.is_empty()
