@@ -266,6 +266,17 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the server process.
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("pkill")
+            .arg(format!("-{signal}"))
+            .arg("-f")
+            .arg(format!("redis-server 127.0.0.1:{}", self.port))
+            .status()
+            .expect("pkill runs");
+        assert!(status.success(), "no redis-server on port {}", self.port);
+    }
+
     /// Kills the server and waits until its port is closed.
     pub(crate) fn kill(&mut self) {
         let _ = std::process::Command::new("sh")

@@ -240,3 +240,64 @@ async fn redis_going_away_gives_typed_errors_quickly_and_recovery_when_it_return
     }
     drop(server);
 }
+
+#[tokio::test]
+async fn a_stalled_redis_times_out_and_late_replies_never_reach_another_request() {
+    // A Redis that stops answering (here: SIGSTOP) gives errors within the timeout; when it
+    // wakes, the replies to the abandoned commands must not be read as later commands' replies.
+    let server = RedisServer::start(None);
+    let storage = RedisStorage::builder(server.url())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let timing = Timing::new(Expiry::none(), 1_000);
+    let mut owners = Vec::new();
+    for owner in ["a", "b", "c"] {
+        let mut session = storage.load(None, timing).await.unwrap();
+        session.set("owner", owner).unwrap();
+        let SaveOutcome::Saved { value } = storage.save(&session, timing).await.unwrap() else {
+            panic!("saved")
+        };
+        owners.push((value, owner));
+    }
+
+    server.signal("STOP");
+    let started = Instant::now();
+    for (id, _) in &owners {
+        let err = storage.load(Some(id), timing).await.unwrap_err();
+        assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    }
+    let mut session = storage.load(None, timing).await.unwrap();
+    session.set("owner", "stalled").unwrap();
+    assert!(matches!(
+        storage.save(&session, timing).await,
+        Err(Error::Storage(_))
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded: {:?}",
+        started.elapsed()
+    );
+    server.signal("CONT");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut checked = 0;
+    while checked < 60 {
+        let (id, owner) = &owners[checked % owners.len()];
+        match storage.load(Some(id), timing).await {
+            Ok(session) => {
+                assert_eq!(
+                    session.get::<String>("owner").unwrap().as_deref(),
+                    Some(*owner),
+                    "a reply went to the wrong request"
+                );
+                checked += 1;
+            }
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("Redis woke but the storage did not recover: {error}"),
+        }
+    }
+    drop(server);
+}

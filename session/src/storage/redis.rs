@@ -100,7 +100,8 @@ return 1
 ///   writes.
 /// - **Failures are typed and bounded:** connecting and each command time out (2 s by
 ///   default); a failure is [`Error::Storage`] carrying the `redis` error, and the connection
-///   manager reconnects once Redis is back.
+///   manager reconnects once Redis is back. A save that timed out may still be applied if
+///   Redis was only slow.
 ///
 /// The connection is made on first use, so an app starts even while Redis is down. Both keys
 /// of a regeneration must live on one node: Redis Cluster is not supported.
