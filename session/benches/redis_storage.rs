@@ -6,8 +6,8 @@
 //! under the same load. A loopback round trip on a small VM still drifts by 10–20 % between
 //! the seconds criterion spends on the floor and the seconds it spends on the session, which
 //! is more than the difference being measured. So the bench also records every iteration's
-//! pair of timings and reports the median of the per-pair ratios (`paired`), which no drift
-//! reaches: it is printed at the end and written to
+//! pair of timings and reports the median of the per-pair ratios (`paired`), which drift
+//! slower than one iteration cannot move: it is printed at the end and written to
 //! `target/criterion/redis_storage/paired.json` for `scripts/bench-report`.
 //!
 //! A `redis-server` started here runs on the last CPU and the bench on the first, as Redis
