@@ -239,9 +239,12 @@ impl RedisStorage {
         let changes = HashChanges::of(session, written);
         let base = self.key_of(session.original_id());
         if changes.is_plain_update(session, ttl) {
-            let mut command = evalsha(&self.update, &[&base]);
-            command.arg(ttl).arg(&changes.set);
-            let status: i64 = run(&self.update, &command, &mut connection).await?;
+            let mut invocation = self.update.key(&base);
+            invocation.arg(ttl).arg(&changes.set);
+            let status: i64 = invocation
+                .invoke_async(&mut connection)
+                .await
+                .map_err(Error::storage)?;
             return Ok(if status == 1 {
                 SaveOutcome::Saved {
                     value: session.id().as_str().to_owned(),
@@ -253,8 +256,9 @@ impl RedisStorage {
         let mut target_id = session.id().clone();
         let mut generated = session.id_is_generated();
         loop {
-            let mut command = evalsha(&self.save, &[&base, &self.key_of(&target_id)]);
-            command
+            let mut invocation = self.save.key(&base);
+            invocation
+                .key(self.key_of(&target_id))
                 .arg(flag(session.is_stored()))
                 .arg(flag(generated))
                 .arg(ttl)
@@ -264,7 +268,10 @@ impl RedisStorage {
                 .arg(&changes.set)
                 .arg(&changes.delete)
                 .arg(&changes.consumed);
-            let status: i64 = run(&self.save, &command, &mut connection).await?;
+            let status: i64 = invocation
+                .invoke_async(&mut connection)
+                .await
+                .map_err(Error::storage)?;
             match status {
                 0 => return Ok(SaveOutcome::Interrupted),
                 2 => {
@@ -351,37 +358,6 @@ fn field(prefix: &str, key: &str) -> Vec<u8> {
 /// JSON text of a value that cannot fail to serialize (a `Value`, numbers).
 fn json(value: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
-}
-
-/// Starts an `EVALSHA` of `script` on `keys`; the caller appends the arguments.
-fn evalsha(script: &Script, keys: &[&str]) -> redis::Cmd {
-    let mut command = redis::cmd("EVALSHA");
-    command.arg(script.get_hash()).arg(keys.len()).arg(keys);
-    command
-}
-
-/// Runs an `EVALSHA` built by [`evalsha`], loading the script first if this Redis has not seen
-/// it (a first use, a restart, a `SCRIPT FLUSH`).
-async fn run<T: redis::FromRedisValue>(
-    script: &Script,
-    command: &redis::Cmd,
-    connection: &mut ConnectionManager,
-) -> Result<T> {
-    match command.query_async(connection).await {
-        Err(error)
-            if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-        {
-            script
-                .load_async(connection)
-                .await
-                .map_err(Error::storage)?;
-            command
-                .query_async(connection)
-                .await
-                .map_err(Error::storage)
-        }
-        result => result.map_err(Error::storage),
-    }
 }
 
 impl SessionStorage for RedisStorage {
