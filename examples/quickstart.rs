@@ -7,8 +7,8 @@
 #![expect(clippy::print_stdout, reason = "an example shows its work")]
 
 use session::{
-    Commit, CookieStorage, FileStorage, MemoryStorage, Session, SessionCookie, SessionManager,
-    SessionSchema, SessionStorage,
+    Commit, CookieStorage, FileStorage, MemoryStorage, OldId, Session, SessionCookie,
+    SessionManager, SessionSchema, Storage,
 };
 
 /// What this app keeps in a session.
@@ -39,7 +39,7 @@ fn route(path: &str, session: &mut Session) -> session::Result<String> {
         }
         "/login" => {
             // A new id on every change of privilege defeats session fixation.
-            session.regenerate_id(true)?;
+            session.regenerate_id(OldId::Delete)?;
             Visitor::view(session).set_user("ada".to_owned())?;
             "logged in".to_owned()
         }
@@ -56,10 +56,7 @@ fn route(path: &str, session: &mut Session) -> session::Result<String> {
 }
 
 /// A browser: it keeps the cookie pair from each `Set-Cookie` and sends it back.
-async fn browse<S: SessionStorage>(
-    title: &str,
-    sessions: &SessionManager<S>,
-) -> session::Result<()> {
+async fn browse<S: Storage>(title: &str, sessions: &SessionManager<S>) -> session::Result<()> {
     println!("== {title}");
     let mut jar: Option<String> = None;
     for path in [
@@ -71,7 +68,7 @@ async fn browse<S: SessionStorage>(
         let sent = match &commit {
             Commit::Unchanged => "no Set-Cookie".to_owned(),
             other => {
-                let header = other.set_cookie().unwrap_or_default();
+                let header = other.header().unwrap_or_default();
                 let pair = header.split(';').next().unwrap_or_default();
                 jar = (!pair.ends_with('=')).then(|| pair.to_owned());
                 format!("Set-Cookie: {}…", &header[..header.len().min(48)])

@@ -19,8 +19,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use session::axum::{SessionLayer, Typed};
 use session::{
-    CookieStorage, FileStorage, MemoryStorage, RedisStorage, SessionCookie, SessionManager,
-    SessionSchema, SessionStorage,
+    CookieStorage, FileStorage, MemoryStorage, OldId, RedisStorage, SessionCookie, SessionManager,
+    SessionSchema,
 };
 
 /// What the app keeps in a visitor's session.
@@ -81,7 +81,7 @@ pub fn app(config: &Config) -> Result<Router, session::Error> {
     })
 }
 
-fn routes<S: SessionStorage + 'static>(sessions: SessionManager<S>) -> Router {
+fn routes<S: session::Storage + 'static>(sessions: SessionManager<S>) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/login", post(login))
@@ -176,7 +176,7 @@ async fn login(visitor: Typed<Visitor>, Form(form): Form<LoginForm>) -> Result<R
         return Ok(Redirect::to("/"));
     }
     // A new id on login defeats session fixation; the old id stops working.
-    visitor.handle().lock().regenerate_id(true)?;
+    visitor.handle().lock().regenerate_id(OldId::Delete)?;
     let mut view = visitor.view();
     view.set_user(name.to_owned())?;
     view.flash_notice(format!("Welcome, {name}."))?;

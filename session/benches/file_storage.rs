@@ -13,10 +13,30 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use session::{Expiry, FileStorage, SessionId, SessionStorage, Timing};
+use std::sync::Arc;
 
-fn timing() -> Timing {
-    Timing::new(Expiry::default(), 1_700_000_000)
+use session::{Expiry, FileStorage, ManualClock, SessionCookie, SessionId, SessionManager};
+
+type Manager = SessionManager<FileStorage>;
+
+/// The public API over `storage`: the default expiry on a clock that stands still.
+fn manager(storage: FileStorage) -> Manager {
+    let cookie = SessionCookie::builder("sid")
+        .secret("benchmark-secret-of-at-least-32-bytes")
+        .build()
+        .expect("a valid cookie");
+    SessionManager::new(cookie, storage)
+        .with_expiry(Expiry::default())
+        .with_clock(ManualClock::new(1_700_000_000))
+}
+
+/// The `Cookie` header carrying `id`.
+fn header(sessions: &Manager, id: &SessionId) -> String {
+    let set_cookie = sessions
+        .cookie()
+        .to_set_cookie(id.as_str(), None)
+        .expect("fits");
+    set_cookie.split(';').next().expect("a pair").to_owned()
 }
 
 /// A fresh directory under the system's temp dir.
@@ -26,25 +46,23 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// One request: load the session, increment a counter, save.
-async fn round_trip(storage: &FileStorage, id: &SessionId) {
-    let mut session = storage
-        .load(Some(id.as_str()), timing())
-        .await
-        .expect("load");
+/// One request: load the session, increment a counter, save (and sign the id cookie).
+async fn round_trip(sessions: &Manager, header: &str) {
+    let mut session = sessions.load(Some(header)).await.expect("load");
     let count: u64 = session.get("count").expect("a number").unwrap_or(0);
     session.set("count", count + 1).expect("set");
-    storage.save(&session, timing()).await.expect("save");
+    let commit = sessions.commit(&session).await.expect("save");
+    assert!(commit.header().is_some(), "a changed session is saved");
 }
 
 /// A stored session `{user_id, name, cart of 5, count}`.
-async fn seeded(storage: &FileStorage) -> SessionId {
-    let mut session = storage.load(None, timing()).await.expect("load");
+async fn seeded(sessions: &Manager) -> SessionId {
+    let mut session = sessions.load(None).await.expect("load");
     session.set("user_id", 4_217_u64).expect("set");
     session.set("name", "Ada Lovelace").expect("set");
     session.set("cart", [101, 202, 303, 404, 505]).expect("set");
     session.set("count", 0_u64).expect("set");
-    storage.save(&session, timing()).await.expect("save");
+    let _ = sessions.commit(&session).await.expect("save");
     session.id().clone()
 }
 
@@ -65,9 +83,10 @@ fn file_round_trip(c: &mut Criterion) {
         .build()
         .expect("a runtime");
     let root = scratch("round-trip");
-    let storage = FileStorage::new(&root).expect("a storage");
-    let id = rt.block_on(seeded(&storage));
-    let file = storage.path_of(&id);
+    let sessions = manager(FileStorage::new(&root).expect("a storage"));
+    let id = rt.block_on(seeded(&sessions));
+    let header = header(&sessions, &id);
+    let file = sessions.storage().path_of(&id);
     let floor_dir = root.join("floor");
     fs::create_dir_all(&floor_dir).expect("a dir");
     let floor_file = floor_dir.join("session");
@@ -81,7 +100,7 @@ fn file_round_trip(c: &mut Criterion) {
         b.iter(|| floor(black_box(&floor_file), &floor_temp, &floor_dir));
     });
     group.bench_function("session", |b| {
-        b.iter(|| rt.block_on(round_trip(&storage, black_box(&id))));
+        b.iter(|| rt.block_on(round_trip(&sessions, black_box(&header))));
     });
     group.finish();
     let _ = fs::remove_dir_all(&root);
@@ -94,31 +113,31 @@ fn concurrent_writers(c: &mut Criterion) {
         .build()
         .expect("a runtime");
     let root = scratch("writers");
-    let storage = FileStorage::new(&root).expect("a storage");
+    let sessions = Arc::new(manager(FileStorage::new(&root).expect("a storage")));
     let mut group = c.benchmark_group("file_storage_writers");
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(8));
     for writers in [1_usize, 2, 8] {
-        let ids: Vec<SessionId> = rt.block_on(async {
-            let mut ids = Vec::new();
+        let headers: Vec<String> = rt.block_on(async {
+            let mut headers = Vec::new();
             for _ in 0..writers {
-                ids.push(seeded(&storage).await);
+                headers.push(header(&sessions, &seeded(&sessions).await));
             }
-            ids
+            headers
         });
         group.throughput(Throughput::Elements(writers as u64));
         group.bench_function(format!("{writers}"), |b| {
             b.iter_custom(|iterations| {
                 let start = Instant::now();
                 rt.block_on(async {
-                    let tasks: Vec<_> = ids
+                    let tasks: Vec<_> = headers
                         .iter()
-                        .map(|id| {
-                            let storage = storage.clone();
-                            let id = id.clone();
+                        .map(|header| {
+                            let sessions = Arc::clone(&sessions);
+                            let header = header.clone();
                             tokio::spawn(async move {
                                 for _ in 0..iterations {
-                                    round_trip(&storage, &id).await;
+                                    round_trip(&sessions, &header).await;
                                 }
                             })
                         })

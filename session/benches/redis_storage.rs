@@ -31,10 +31,17 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use redis::AsyncCommands as _;
-use session::{Expiry, RedisStorage, SaveOutcome, SessionStorage, Timing};
+use session::{Commit, Expiry, ManualClock, RedisStorage, SessionCookie, SessionManager};
 
-fn timing() -> Timing {
-    Timing::new(Expiry::default(), 1_700_000_000)
+/// The public API over `storage`: the default expiry on a clock that stands still.
+fn manager(storage: RedisStorage) -> SessionManager<RedisStorage> {
+    let cookie = SessionCookie::builder("sid")
+        .secret("benchmark-secret-of-at-least-32-bytes")
+        .build()
+        .expect("a valid cookie");
+    SessionManager::new(cookie, storage)
+        .with_expiry(Expiry::default())
+        .with_clock(ManualClock::new(1_700_000_000))
 }
 
 /// A `redis-server` on a free port, stopped on drop.
@@ -157,21 +164,25 @@ fn redis_round_trip(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("a runtime");
-    let storage = RedisStorage::builder(url.as_str())
-        .prefix("bench:")
-        .build()
-        .expect("a storage");
-    let id = rt.block_on(async {
-        let mut session = storage.load(None, timing()).await.expect("load");
+    let sessions = manager(
+        RedisStorage::builder(url.as_str())
+            .prefix("bench:")
+            .build()
+            .expect("a storage"),
+    );
+    let header = rt.block_on(async {
+        let mut session = sessions.load(None).await.expect("load");
         session.set("user_id", 4_217_u64).expect("set");
         session.set("name", "Ada Lovelace").expect("set");
         session.set("cart", [101, 202, 303, 404, 505]).expect("set");
         session.set("count", 0_u64).expect("set");
-        let SaveOutcome::Saved { value } = storage.save(&session, timing()).await.expect("save")
-        else {
-            panic!("saved")
-        };
-        value
+        let set_cookie = sessions.commit(&session).await.expect("save").into_header();
+        set_cookie
+            .expect("saved")
+            .split(';')
+            .next()
+            .expect("a pair")
+            .to_owned()
     });
     // The floor moves the same bytes a record holds, as one string.
     let bytes = br#"{"v":1,"d":[{"user_id":4217,"name":"Ada Lovelace","cart":[101,202,303,404,505],"count":0},{}],"t":[1700000000,1700000000],"e":1701209600}"#.to_vec();
@@ -195,16 +206,13 @@ fn redis_round_trip(c: &mut Criterion) {
     let session_once = || {
         let start = Instant::now();
         let outcome = rt.block_on(async {
-            let mut session = storage
-                .load(Some(black_box(&id)), timing())
-                .await
-                .expect("load");
+            let mut session = sessions.load(Some(black_box(&header))).await.expect("load");
             let count: u64 = session.get("count").expect("a number").unwrap_or(0);
             session.set("count", count + 1).expect("set");
-            storage.save(&session, timing()).await.expect("save")
+            sessions.commit(&session).await.expect("save")
         });
         let elapsed = start.elapsed();
-        assert!(matches!(outcome, SaveOutcome::Saved { .. }), "{outcome:?}");
+        assert!(matches!(outcome, Commit::Set(_)), "{outcome:?}");
         elapsed
     };
     let pairs = Pairs::default();

@@ -69,7 +69,7 @@ impl SameSite {
 /// assert_eq!(cookie.read(Some("sid=forged.value")), Incoming::Rejected);
 /// # Ok::<(), session::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Incoming {
     /// No header, or no pair with the cookie's name.
@@ -86,6 +86,25 @@ pub enum Incoming {
         /// `true` when only an older secret verified it, so it must be re-signed.
         stale_secret: bool,
     },
+}
+
+/// Shows the verified value's length only: it is a session id or a whole session.
+impl fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Absent => f.write_str("Absent"),
+            Self::Empty => f.write_str("Empty"),
+            Self::Rejected => f.write_str("Rejected"),
+            Self::Verified {
+                value,
+                stale_secret,
+            } => f
+                .debug_struct("Verified")
+                .field("value", &format_args!("<{} bytes>", value.len()))
+                .field("stale_secret", stale_secret)
+                .finish(),
+        }
+    }
 }
 
 /// The session cookie: its name, its attributes and the secrets that sign it.
@@ -224,56 +243,28 @@ impl SessionCookie {
     /// ```
     #[must_use]
     pub fn read(&self, cookie_header: Option<&str>) -> Incoming {
-        self.read_with_text(cookie_header).0
-    }
-
-    /// Like [`read`](Self::read), and also returns the signed text when the current secret
-    /// verified it, so that an unchanged value can be sent back without signing it again.
-    pub(crate) fn read_with_text(&self, cookie_header: Option<&str>) -> (Incoming, Option<String>) {
         let Some(raw) = cookie_header.and_then(|header| header::find(header, &self.name)) else {
-            return (Incoming::Absent, None);
+            return Incoming::Absent;
         };
         if raw.is_empty() {
-            return (Incoming::Empty, None);
+            return Incoming::Empty;
         }
         if raw.len() > self.max_inbound {
             crate::audit::rejected("oversized-cookie");
-            return (Incoming::Rejected, None);
+            return Incoming::Rejected;
         }
         let Some((signed, SecretIndex(index))) = self.keys.verify(&raw) else {
             crate::audit::rejected("bad-signature");
-            return (Incoming::Rejected, None);
+            return Incoming::Rejected;
         };
         let Some(value) = decode_value(signed) else {
             crate::audit::rejected("bad-encoding");
-            return (Incoming::Rejected, None);
+            return Incoming::Rejected;
         };
-        let stale_secret = index > 0;
-        // Only an id comes back unchanged (a payload changes with every write), so only an
-        // id cookie's text is worth keeping, to send it back without signing it again.
-        let text =
-            (!stale_secret && crate::SessionId::parse(&value).is_some()).then(|| raw.into_owned());
-        (
-            Incoming::Verified {
-                value,
-                stale_secret,
-            },
-            text,
-        )
-    }
-
-    /// Renders a `Set-Cookie` for a value this cookie already signed (`signed` is the text
-    /// after `name=`).
-    pub(crate) fn to_set_cookie_presigned(
-        &self,
-        signed: &str,
-        max_age: Option<u64>,
-    ) -> Result<String> {
-        let mut out = String::with_capacity(self.name.len() + signed.len() + 128);
-        out.push_str(&self.name);
-        out.push('=');
-        out.push_str(signed);
-        self.finish(out, max_age)
+        Incoming::Verified {
+            value,
+            stale_secret: index > 0,
+        }
     }
 
     /// Signs `value` and renders the whole `Set-Cookie` header value. `max_age` (seconds)

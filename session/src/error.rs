@@ -87,7 +87,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// Wraps a backend failure, for implementors of [`SessionStorage`](crate::SessionStorage).
+    /// Wraps a backend failure, for implementors of [`SessionStore`](crate::SessionStore).
     ///
     /// # Examples
     ///

@@ -124,18 +124,19 @@ impl Clock for ManualClock {
     }
 }
 
-/// When a session created at `created` and last written at `renewed` (both Unix seconds) stops
-/// being served.
+/// When a session was created and last written, both in Unix seconds: what its expiry is
+/// measured from.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use session::Timestamps;
+/// use session::{Expiry, Timestamps};
 ///
 /// let ts = Timestamps { created: 100, renewed: 150 };
-/// assert_eq!(ts.renewed - ts.created, 50);
-/// # let _ = Duration::ZERO;
+/// let expiry = Expiry::none().with_idle_timeout(Duration::from_secs(60))?;
+/// assert_eq!(expiry.deadline(ts), Some(210));
+/// # Ok::<(), session::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timestamps {
@@ -165,6 +166,9 @@ impl Timestamps {
 
 /// Why a session was not served.
 ///
+/// It is an [`Error`](std::error::Error) with a message, for logs and for an application that
+/// checks timestamps itself.
+///
 /// # Examples
 ///
 /// ```
@@ -174,16 +178,20 @@ impl Timestamps {
 /// let expiry = Expiry::none().with_idle_timeout(Duration::from_secs(60))?;
 /// let verdict = expiry.check(Timestamps::at(0), 61);
 /// assert_eq!(verdict, Err(Expired::Idle));
+/// assert_eq!(Expired::Idle.to_string(), "the session's idle timeout passed");
 /// # Ok::<(), session::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Expired {
     /// The idle timeout passed since the last write.
+    #[error("the session's idle timeout passed")]
     Idle,
     /// The absolute timeout passed since the session was created.
+    #[error("the session's absolute timeout passed")]
     Absolute,
     /// A timestamp lies in the future beyond [`CLOCK_SKEW`].
+    #[error("the session's timestamps lie in the future")]
     FromTheFuture,
 }
 
@@ -439,79 +447,5 @@ impl Expiry {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-}
-
-/// The time of one request as a storage sees it: the expiry policy and the clock's reading,
-/// taken once so that every check in the request agrees.
-///
-/// # Examples
-///
-/// ```
-/// use session::{Expiry, Timing};
-///
-/// let timing = Timing::new(Expiry::none(), 1_000);
-/// assert_eq!(timing.now(), 1_000);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timing {
-    expiry: Expiry,
-    now: u64,
-}
-
-impl Timing {
-    /// Pairs a policy with the current time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let timing = session::Timing::new(session::Expiry::default(), 42);
-    /// assert_eq!(timing.expiry(), session::Expiry::default());
-    /// ```
-    #[must_use]
-    pub fn new(expiry: Expiry, now: u64) -> Self {
-        Self { expiry, now }
-    }
-
-    /// Returns the expiry policy.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let timing = session::Timing::new(session::Expiry::none(), 0);
-    /// assert!(!timing.expiry().is_enforced());
-    /// ```
-    #[must_use]
-    pub fn expiry(&self) -> Expiry {
-        self.expiry
-    }
-
-    /// Returns the request's time, in Unix seconds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(session::Timing::new(session::Expiry::none(), 3).now(), 3);
-    /// ```
-    #[must_use]
-    pub fn now(&self) -> u64 {
-        self.now
-    }
-
-    /// Checks timestamps against the policy at this request's time.
-    ///
-    /// # Errors
-    ///
-    /// The [`Expired`] reason when the session may not be served.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session::{Expiry, Timestamps, Timing};
-    ///
-    /// assert!(Timing::new(Expiry::default(), 10).check(Timestamps::at(10)).is_ok());
-    /// ```
-    pub fn check(&self, ts: Timestamps) -> Result<(), Expired> {
-        self.expiry.check(ts, self.now)
     }
 }

@@ -3,6 +3,7 @@
 //! store.
 
 use std::fmt;
+use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,11 +21,12 @@ pub const MAX_ID_LEN: usize = 64;
 ///
 /// New ids come from [`SessionId::generate`]: 24 bytes of the OS CSPRNG (`getrandom`), encoded
 /// as 32 characters of URL-safe base64. An id that arrives from a client is accepted only
-/// through [`SessionId::parse`], which checks the length ([`MIN_ID_LEN`] to [`MAX_ID_LEN`]) and
+/// through [`str::parse`] ([`FromStr`](std::str::FromStr)), which checks the length ([`MIN_ID_LEN`] to [`MAX_ID_LEN`]) and
 /// the alphabet (`A-Z a-z 0-9 - _`); the lowercase UUIDs that Remix makes pass, so a Remix app
 /// and this crate can share a store.
 ///
-/// `Debug` shows only the first four characters: an id is a bearer credential.
+/// `Debug` shows only the first four characters: an id is a bearer credential. `Display` and
+/// [`as_str`](Self::as_str) give the whole id, for the code that stores it.
 ///
 /// # Examples
 ///
@@ -33,9 +35,9 @@ pub const MAX_ID_LEN: usize = 64;
 ///
 /// let id = SessionId::generate();
 /// assert_eq!(id.as_str().len(), 32);
-/// assert_eq!(SessionId::parse(id.as_str()), Some(id));
-/// assert!(SessionId::parse("93e6d47a-bd91-402e-a576-c1c03a5d4194").is_some());
-/// assert!(SessionId::parse("../../etc/passwd").is_none());
+/// assert_eq!(id.to_string().parse::<SessionId>(), Ok(id));
+/// assert!("93e6d47a-bd91-402e-a576-c1c03a5d4194".parse::<SessionId>().is_ok());
+/// assert!("../../etc/passwd".parse::<SessionId>().is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(Box<str>);
@@ -60,26 +62,6 @@ impl SessionId {
         let mut bytes = [0u8; RANDOM_BYTES];
         getrandom::fill(&mut bytes).expect("the operating system CSPRNG is available");
         Self(URL_SAFE_NO_PAD.encode(bytes).into_boxed_str())
-    }
-
-    /// Accepts an id from a client if it has the shape of a session id.
-    ///
-    /// Returns `None` for an empty, short, long or out-of-alphabet id, so that nothing a client
-    /// sends can become a path, a key in a shared cache, or a log line.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session::SessionId;
-    ///
-    /// assert!(SessionId::parse("").is_none());
-    /// assert!(SessionId::parse("short").is_none());
-    /// assert!(SessionId::parse(&"a".repeat(65)).is_none());
-    /// assert!(SessionId::parse("abc def ghi jkl mno pqr stu").is_none());
-    /// ```
-    #[must_use]
-    pub fn parse(id: &str) -> Option<Self> {
-        is_valid(id).then(|| Self(id.into()))
     }
 
     /// Wraps an id read from an authenticated cookie payload without checking its shape.
@@ -112,6 +94,66 @@ fn is_valid(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Why a string is not a [`SessionId`]: it is empty, shorter than [`MIN_ID_LEN`], longer
+/// than [`MAX_ID_LEN`], or holds a character outside `A-Z a-z 0-9 - _`.
+///
+/// # Examples
+///
+/// ```
+/// let error = "short".parse::<session::SessionId>().unwrap_err();
+/// assert_eq!(error.to_string(), "not a session id: 5 bytes, or a character outside A-Z a-z 0-9 - _");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a session id: {len} bytes, or a character outside A-Z a-z 0-9 - _")]
+pub struct InvalidSessionId {
+    len: usize,
+}
+
+/// Accepts an id from a client if it has the shape of a session id, so that nothing a client
+/// sends can become a path, a key in a shared cache, or a log line.
+///
+/// # Examples
+///
+/// ```
+/// use session::SessionId;
+///
+/// assert!("".parse::<SessionId>().is_err());
+/// assert!("short".parse::<SessionId>().is_err());
+/// assert!("a".repeat(65).parse::<SessionId>().is_err());
+/// assert!("abc def ghi jkl mno pqr stu".parse::<SessionId>().is_err());
+/// ```
+impl FromStr for SessionId {
+    type Err = InvalidSessionId;
+
+    fn from_str(id: &str) -> Result<Self, Self::Err> {
+        if is_valid(id) {
+            Ok(Self(id.into()))
+        } else {
+            Err(InvalidSessionId { len: id.len() })
+        }
+    }
+}
+
+/// The whole id.
+///
+/// # Examples
+///
+/// ```
+/// let id = session::SessionId::generate();
+/// assert_eq!(id.to_string(), id.as_str());
+/// ```
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for SessionId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shown: String = self.0.chars().take(4).collect();
@@ -127,7 +169,10 @@ mod tests {
     fn generated_ids_pass_validation_and_differ() {
         let ids: std::collections::HashSet<_> = (0..1000).map(|_| SessionId::generate()).collect();
         assert_eq!(ids.len(), 1000);
-        assert!(ids.iter().all(|id| SessionId::parse(id.as_str()).is_some()));
+        assert!(
+            ids.iter()
+                .all(|id| id.as_str().parse::<SessionId>().is_ok())
+        );
     }
 
     #[test]
@@ -139,11 +184,15 @@ mod tests {
 
     #[test]
     fn boundaries() {
-        assert!(SessionId::parse(&"a".repeat(MIN_ID_LEN)).is_some());
-        assert!(SessionId::parse(&"a".repeat(MIN_ID_LEN - 1)).is_none());
-        assert!(SessionId::parse(&"a".repeat(MAX_ID_LEN)).is_some());
-        assert!(SessionId::parse(&"a".repeat(MAX_ID_LEN + 1)).is_none());
-        assert!(SessionId::parse(&format!("{}\0", "a".repeat(30))).is_none());
-        assert!(SessionId::parse(&format!("{}é", "a".repeat(30))).is_none());
+        assert!("a".repeat(MIN_ID_LEN).parse::<SessionId>().is_ok());
+        assert!("a".repeat(MIN_ID_LEN - 1).parse::<SessionId>().is_err());
+        assert!("a".repeat(MAX_ID_LEN).parse::<SessionId>().is_ok());
+        assert!("a".repeat(MAX_ID_LEN + 1).parse::<SessionId>().is_err());
+        assert!(
+            format!("{}\0", "a".repeat(30))
+                .parse::<SessionId>()
+                .is_err()
+        );
+        assert!(format!("{}é", "a".repeat(30)).parse::<SessionId>().is_err());
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A [`Session`] holds JSON values and **flash** data that is readable on exactly the next
 //! request; [`Session::destroy`] ends it and [`Session::regenerate_id`] defends against session
-//! fixation. A [`SessionStorage`] keeps sessions between requests:
+//! fixation. A [`Storage`] keeps sessions between requests:
 //!
 //! | storage | where the data lives | notes |
 //! | --- | --- | --- |
@@ -11,10 +11,14 @@
 //! | [`MemoryStorage`] | in this process | per-key merges, so concurrent requests lose no update |
 //! | [`FileStorage`] | one file per session | atomic, crash-safe writes; merges hold across processes |
 //! | `RedisStorage` (feature `redis`) | a Redis hash per session | merges applied on the server; shared by every instance |
+//! | your own [`SessionStore`] | anywhere | the manager runs the save protocol; the store executes [`WritePlan`]s |
 //!
 //! A [`SessionCookie`] names, signs (HMAC-SHA256, with secret rotation) and verifies the cookie,
 //! with secure attributes by default. A [`SessionManager`] ties a cookie, a storage and an
-//! [`Expiry`] policy together: load from the `Cookie` header, commit to `Set-Cookie`.
+//! [`Expiry`] policy together: load from the `Cookie` header, commit to `Set-Cookie`. It owns
+//! the save protocol (when to write, merges, regeneration, collisions, destroyed sessions), so
+//! a store only executes the plans it makes; the [`testing`] kit (feature `test-kit`) checks
+//! a store against the contract.
 //!
 //! `#[derive(SessionSchema)]` (feature `derive`, on by default) turns a struct into typed
 //! accessors, so handlers never touch a string key (see [`SessionSchema`](trait@SessionSchema)),
@@ -37,7 +41,7 @@
 //! session.set("visits", visits + 1)?;
 //! session.flash("notice", "Welcome!")?;
 //! let set_cookie = sessions.commit(&session).await?;
-//! assert!(set_cookie.set_cookie().unwrap().starts_with("__Host-session="));
+//! assert!(set_cookie.header().unwrap().starts_with("__Host-session="));
 //! # Ok::<(), session::Error>(()) }).unwrap();
 //! ```
 //!
@@ -59,7 +63,7 @@ mod audit;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod cookie;
-mod dynamic;
+mod data;
 mod error;
 mod expiry;
 mod id;
@@ -68,6 +72,10 @@ mod manager;
 mod private;
 mod schema;
 pub mod storage;
+pub mod store;
+#[cfg(feature = "test-kit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-kit")))]
+pub mod testing;
 
 #[doc(hidden)]
 pub mod __private {
@@ -83,22 +91,24 @@ pub use session_derive::SessionSchema;
 pub use crate::cookie::{
     Incoming, MAX_COOKIE_SIZE, MIN_SECRET_LEN, SameSite, SessionCookie, SessionCookieBuilder,
 };
-pub use crate::dynamic::{Map, Session};
+pub use crate::data::{Map, OldId, Session};
 pub use crate::error::{ConfigError, Error, Result};
 pub use crate::expiry::{
     CLOCK_SKEW, Clock, DEFAULT_IDLE_TIMEOUT, Expired, Expiry, ManualClock, SystemClock, Timestamps,
-    Timing,
 };
-pub use crate::id::{MAX_ID_LEN, MIN_ID_LEN, SessionId};
-pub use crate::manager::{Commit, SessionManager};
+pub use crate::id::{InvalidSessionId, MAX_ID_LEN, MIN_ID_LEN, SessionId};
+pub use crate::manager::{Commit, DEFAULT_REGENERATION_GRACE, LoadedSession, SessionManager};
 pub use crate::schema::SessionSchema;
 pub use crate::storage::{
-    CookieStorage, Delta, FileStorage, FileStorageBuilder, MemoryStorage, MemoryStorageBuilder,
-    Record, SaveOutcome, SessionStorage,
+    CookieStorage, FileStorage, FileStorageBuilder, MemoryStorage, MemoryStorageBuilder, Storage,
 };
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::storage::{RedisStorage, RedisStorageBuilder};
+pub use crate::store::{
+    DynSessionStore, Expect, OwnedWritePlan, Record, Retire, SessionStore, Stored, Version,
+    WriteOutcome, WritePlan,
+};
 
 /// The README's examples, compiled and run as doctests (they use every feature).
 #[cfg(all(doctest, feature = "derive", feature = "axum"))]

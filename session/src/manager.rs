@@ -1,74 +1,32 @@
 //! [`SessionManager`]: a cookie paired with a storage and an expiry policy. It loads a session
-//! from a request's `Cookie` header and commits it to the response's `Set-Cookie`; web
-//! framework integrations are thin layers over these two calls.
+//! from a request's `Cookie` header and commits it to the response's `Set-Cookie`, and it owns
+//! the save protocol that every store executes; web framework integrations are thin layers
+//! over these two calls.
+
+mod commit;
+mod loaded;
+mod protocol;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
+
+pub use commit::Commit;
+pub(crate) use loaded::Arrival;
+pub use loaded::LoadedSession;
 
 use crate::cookie::{Incoming, SessionCookie};
-use crate::dynamic::Session;
+use crate::data::OldId;
 use crate::error::Result;
-use crate::expiry::{Clock, Expiry, SystemClock, Timestamps, Timing};
-use crate::storage::{SaveOutcome, SessionStorage};
+use crate::expiry::{Clock, Expiry, SystemClock, Timestamps};
+use crate::storage::{Mode, Storage, decode_payload, encode_payload};
+use crate::store::WritePlan;
+use loaded::{Base, Origin};
+use protocol::{Policy, Saved};
 
-/// What committing a session asks of the response.
-///
-/// # Examples
-///
-/// ```
-/// use session::Commit;
-///
-/// let commit = Commit::Set("sid=abc.def; Path=/".into());
-/// assert_eq!(commit.set_cookie(), Some("sid=abc.def; Path=/"));
-/// assert_eq!(Commit::Unchanged.set_cookie(), None);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Commit {
-    /// Nothing changed: send no `Set-Cookie`.
-    Unchanged,
-    /// Send this `Set-Cookie` value.
-    Set(String),
-    /// The session was destroyed: send this `Set-Cookie`, which clears the cookie.
-    Cleared(String),
-    /// Another request destroyed the session (or it expired) while this one ran; nothing was
-    /// saved. Send this `Set-Cookie`, which clears the cookie.
-    Interrupted(String),
-}
-
-impl Commit {
-    /// Returns the `Set-Cookie` value to append to the response, if any.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let commit = session::Commit::Cleared("sid=; Max-Age=0".into());
-    /// assert_eq!(commit.set_cookie(), Some("sid=; Max-Age=0"));
-    /// ```
-    #[must_use]
-    pub fn set_cookie(&self) -> Option<&str> {
-        match self {
-            Self::Unchanged => None,
-            Self::Set(header) | Self::Cleared(header) | Self::Interrupted(header) => Some(header),
-        }
-    }
-
-    /// Takes the `Set-Cookie` value out of the commit, if any.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let commit = session::Commit::Set("sid=abc.def; Path=/".into());
-    /// assert_eq!(commit.into_set_cookie().as_deref(), Some("sid=abc.def; Path=/"));
-    /// ```
-    #[must_use]
-    pub fn into_set_cookie(self) -> Option<String> {
-        match self {
-            Self::Unchanged => None,
-            Self::Set(header) | Self::Cleared(header) | Self::Interrupted(header) => Some(header),
-        }
-    }
-}
+/// How long, by default, the old id of a session regenerated with [`OldId::Delete`] forwards
+/// to the new one, for requests that loaded the session before the regeneration.
+pub const DEFAULT_REGENERATION_GRACE: Duration = Duration::from_secs(30);
 
 /// Loads sessions from requests and commits them to responses.
 ///
@@ -85,7 +43,7 @@ impl Commit {
 /// let mut session = sessions.load(None).await?;
 /// session.set("count", 1)?;
 /// let commit = sessions.commit(&session).await?;
-/// let set_cookie = commit.set_cookie().unwrap();
+/// let set_cookie = commit.header().unwrap();
 ///
 /// // The browser sends the pair back.
 /// let pair = set_cookie.split(';').next().unwrap();
@@ -99,9 +57,12 @@ pub struct SessionManager<S> {
     storage: S,
     expiry: Expiry,
     clock: Arc<dyn Clock>,
+    use_unknown_ids: bool,
+    /// Seconds; see [`DEFAULT_REGENERATION_GRACE`].
+    regeneration_grace: u64,
 }
 
-impl<S: SessionStorage> SessionManager<S> {
+impl<S: Storage> SessionManager<S> {
     /// Pairs a cookie with a storage, with the default [`Expiry`] and the system clock.
     ///
     /// # Examples
@@ -112,7 +73,7 @@ impl<S: SessionStorage> SessionManager<S> {
     /// let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
     /// let sessions = SessionManager::new(cookie, CookieStorage::new());
     /// assert_eq!(sessions.cookie().name(), "sid");
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn new(cookie: SessionCookie, storage: S) -> Self {
@@ -121,7 +82,91 @@ impl<S: SessionStorage> SessionManager<S> {
             storage,
             expiry: Expiry::default(),
             clock: Arc::new(SystemClock),
+            use_unknown_ids: false,
+            regeneration_grace: DEFAULT_REGENERATION_GRACE.as_secs(),
         }
+    }
+
+    /// Adopts a well-formed id that the store does not hold instead of issuing a new one (off
+    /// by default; Remix's `useUnknownIds`). Cookie storage has no ids to adopt.
+    ///
+    /// # Security
+    ///
+    /// Adopting ids a client chose opens the door to session fixation. Leave it off unless
+    /// ids are shared with another system that creates them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{MemoryStorage, SessionCookie, SessionManager};
+    ///
+    /// let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+    /// let sessions = SessionManager::new(cookie, MemoryStorage::new()).use_unknown_ids(true);
+    /// assert!(sessions.uses_unknown_ids());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn use_unknown_ids(mut self, adopt: bool) -> Self {
+        self.use_unknown_ids = adopt;
+        self
+    }
+
+    /// Returns whether unknown ids are adopted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use session::{MemoryStorage, SessionCookie, SessionManager};
+    /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+    /// assert!(!SessionManager::new(cookie, MemoryStorage::new()).uses_unknown_ids());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn uses_unknown_ids(&self) -> bool {
+        self.use_unknown_ids
+    }
+
+    /// Sets how long the old id of a session regenerated with [`OldId::Delete`] forwards to
+    /// the new one ([`DEFAULT_REGENERATION_GRACE`]; whole seconds; zero deletes it at once).
+    ///
+    /// A request that loaded the session before the regeneration (a second tab, a prefetch)
+    /// and saves after it follows the forward: its changes land in the regenerated session,
+    /// and its response sends no `Set-Cookie` ([`Commit::Forwarded`]), so it neither logs the
+    /// browser out nor hands the new id to whoever holds the old one. A load never follows a
+    /// forward: the old cookie gets a new, empty session.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session::{MemoryStorage, SessionCookie, SessionManager};
+    ///
+    /// let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+    /// let sessions = SessionManager::new(cookie, MemoryStorage::new())
+    ///     .with_regeneration_grace(Duration::from_secs(10));
+    /// assert_eq!(sessions.regeneration_grace(), Duration::from_secs(10));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_regeneration_grace(mut self, grace: Duration) -> Self {
+        self.regeneration_grace = grace.as_secs();
+        self
+    }
+
+    /// Returns the regeneration grace window.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use session::{MemoryStorage, SessionCookie, SessionManager, DEFAULT_REGENERATION_GRACE};
+    /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+    /// let sessions = SessionManager::new(cookie, MemoryStorage::new());
+    /// assert_eq!(sessions.regeneration_grace(), DEFAULT_REGENERATION_GRACE);
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn regeneration_grace(&self) -> Duration {
+        Duration::from_secs(self.regeneration_grace)
     }
 
     /// Sets the expiry policy.
@@ -134,7 +179,7 @@ impl<S: SessionStorage> SessionManager<S> {
     /// let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
     /// let sessions = SessionManager::new(cookie, CookieStorage::new()).with_expiry(Expiry::none());
     /// assert_eq!(sessions.expiry(), Expiry::none());
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn with_expiry(mut self, expiry: Expiry) -> Self {
@@ -152,8 +197,10 @@ impl<S: SessionStorage> SessionManager<S> {
     /// let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
     /// let clock = ManualClock::new(1_000);
     /// let sessions = SessionManager::new(cookie, CookieStorage::new()).with_clock(clock.clone());
-    /// # let _ = sessions;
-    /// # Ok::<(), session::ConfigError>(())
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// assert_eq!(sessions.load(None).await?.timestamps().created, 1_000);
+    /// # Ok::<(), session::Error>(()) }).unwrap();
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
@@ -170,7 +217,7 @@ impl<S: SessionStorage> SessionManager<S> {
     /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
     /// let sessions = SessionManager::new(cookie, CookieStorage::new());
     /// assert!(sessions.cookie().secure());
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn cookie(&self) -> &SessionCookie {
@@ -186,7 +233,7 @@ impl<S: SessionStorage> SessionManager<S> {
     /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
     /// let sessions = SessionManager::new(cookie, MemoryStorage::new());
     /// assert!(sessions.storage().is_empty());
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn storage(&self) -> &S {
@@ -202,8 +249,8 @@ impl<S: SessionStorage> SessionManager<S> {
     /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
     /// let sessions = SessionManager::new(cookie, MemoryStorage::new());
     /// let storage: MemoryStorage = sessions.into_storage();
-    /// # let _ = storage;
-    /// # Ok::<(), session::ConfigError>(())
+    /// assert!(storage.is_empty());
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn into_storage(self) -> S {
@@ -219,7 +266,7 @@ impl<S: SessionStorage> SessionManager<S> {
     /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
     /// let sessions = SessionManager::new(cookie, MemoryStorage::new());
     /// assert!(sessions.expiry().idle_timeout().is_some());
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn expiry(&self) -> Expiry {
@@ -246,26 +293,19 @@ impl<S: SessionStorage> SessionManager<S> {
     /// assert!(session.is_empty());
     /// # Ok::<(), session::Error>(()) }).unwrap();
     /// ```
-    pub async fn load(&self, cookie_header: Option<&str>) -> Result<Session> {
-        let timing = self.timing();
-        let (incoming, signed_text) = self.cookie.read_with_text(cookie_header);
-        match incoming {
+    pub async fn load(&self, cookie_header: Option<&str>) -> Result<LoadedSession> {
+        let now = self.clock.now();
+        let (value, arrival) = match self.cookie.read(cookie_header) {
             Incoming::Verified {
                 value,
                 stale_secret,
-            } => {
-                let mut session = self.storage.load(Some(&value), timing).await?;
-                session.mark_arrived_with_cookie();
-                if stale_secret {
-                    session.require_resign();
-                }
-                if let Some(signed) = signed_text {
-                    session.keep_incoming_cookie(value, signed);
-                }
-                Ok(session)
-            }
-            Incoming::Absent | Incoming::Empty | Incoming::Rejected => {
-                self.storage.load(None, timing).await
+            } => (Some(value), Arrival::Verified { stale_secret }),
+            Incoming::Absent | Incoming::Empty | Incoming::Rejected => (None, Arrival::None),
+        };
+        match self.storage.mode() {
+            Mode::Cookie => Ok(self.load_cookie(value.as_deref(), arrival, now)),
+            Mode::Store(store) => {
+                protocol::load(store, value.as_deref(), arrival, self.policy(), now).await
             }
         }
     }
@@ -278,7 +318,7 @@ impl<S: SessionStorage> SessionManager<S> {
     ///
     /// [`Error::CookieTooLarge`](crate::Error::CookieTooLarge) when the cookie would pass the
     /// browser limit (nothing is sent); a failing storage
-    /// ([`Error::Storage`](crate::Error::Storage)).
+    /// ([`Error::Storage`](crate::Error::Storage), [`Error::Io`](crate::Error::Io)).
     ///
     /// # Examples
     ///
@@ -292,38 +332,105 @@ impl<S: SessionStorage> SessionManager<S> {
     /// assert!(matches!(sessions.commit(&session).await?, Commit::Set(_)));
     /// # Ok::<(), session::Error>(()) }).unwrap();
     /// ```
-    pub async fn commit(&self, session: &Session) -> Result<Commit> {
-        let timing = self.timing();
-        let outcome = self.storage.save(session, timing).await?;
-        Ok(match outcome {
-            SaveOutcome::Unchanged => Commit::Unchanged,
-            SaveOutcome::Saved { value } => {
-                let written = Timestamps {
-                    created: session.timestamps().created,
-                    renewed: timing.now(),
-                };
-                let max_age = self.expiry.max_age(written, timing.now());
-                Commit::Set(match session.incoming_signed(&value) {
-                    // Same value, signed by the current secret: no need to sign it again.
-                    Some(signed) => self.cookie.to_set_cookie_presigned(signed, max_age)?,
-                    None => self.cookie.to_set_cookie(&value, max_age)?,
-                })
+    pub async fn commit(&self, loaded: &LoadedSession) -> Result<Commit> {
+        let now = self.clock.now();
+        let saved = match self.storage.mode() {
+            Mode::Cookie => return self.commit_cookie(loaded, now),
+            Mode::Store(store) => protocol::commit(store, loaded, self.policy(), now).await?,
+        };
+        Ok(match saved {
+            Saved::Unchanged | Saved::Destroyed { arrived: false } => Commit::Unchanged,
+            Saved::Written(id, written) => {
+                Commit::Set(self.set_cookie(id.as_str(), written, now)?)
             }
-            SaveOutcome::Destroyed if !session.arrived_with_cookie() => Commit::Unchanged,
-            SaveOutcome::Destroyed => Commit::Cleared(self.cookie.to_clear_cookie()),
-            SaveOutcome::Interrupted => {
-                tracing::info!(
-                    target: "session::security",
-                    reason = "interrupted",
-                    "session was destroyed by another request; nothing saved"
-                );
-                Commit::Interrupted(self.cookie.to_clear_cookie())
-            }
+            Saved::Forwarded => Commit::Forwarded,
+            Saved::Destroyed { arrived: true } => Commit::Cleared(self.cookie.to_clear_cookie()),
+            Saved::Interrupted => Commit::Interrupted(self.cookie.to_clear_cookie()),
         })
     }
 
-    fn timing(&self) -> Timing {
-        Timing::new(self.expiry, self.clock.now())
+    /// Returns the first write a commit of `loaded` would hand its store now, or `None` when
+    /// it would write nothing (or the storage is cookie storage, which has no store). A commit
+    /// may go on to other plans: a new id when a drawn one is taken, or the regenerated
+    /// session when the record moved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use session::{MemoryStorage, SessionCookie, SessionManager};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+    /// let sessions = SessionManager::new(cookie, MemoryStorage::new());
+    /// let mut session = sessions.load(None).await?;
+    /// assert!(sessions.plan(&session).is_none(), "nothing to write");
+    /// session.set("n", 1)?;
+    /// assert_eq!(sessions.plan(&session).unwrap().target(), session.id());
+    /// # Ok::<(), session::Error>(()) }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn plan<'a>(&self, loaded: &'a LoadedSession) -> Option<WritePlan<'a>> {
+        let now = self.clock.now();
+        let writes = matches!(self.storage.mode(), Mode::Store(_))
+            && !loaded.is_destroyed()
+            && protocol::needs_write(loaded, self.expiry, now);
+        writes.then(|| protocol::first_plan(loaded, self.policy(), now))
+    }
+
+    fn policy(&self) -> Policy {
+        Policy {
+            expiry: self.expiry,
+            use_unknown_ids: self.use_unknown_ids,
+            grace: self.regeneration_grace,
+        }
+    }
+
+    /// Signs `value` into a `Set-Cookie` for a session written at `now`.
+    fn set_cookie(&self, value: &str, written: Timestamps, now: u64) -> Result<String> {
+        self.cookie
+            .to_set_cookie(value, self.expiry.max_age(written, now))
+    }
+
+    /// Cookie storage: the session is the verified payload.
+    fn load_cookie(&self, payload: Option<&str>, cookie: Arrival, now: u64) -> LoadedSession {
+        let decoded = payload
+            .filter(|payload| !payload.is_empty())
+            .and_then(|payload| decode_payload(payload, self.expiry, now));
+        let Some((session, timestamps)) = decoded else {
+            return protocol::fresh(cookie, now);
+        };
+        let origin = Origin {
+            cookie,
+            base_id: session.id().clone(),
+            base: Base::Fresh,
+            timestamps,
+        };
+        LoadedSession::new(session, origin)
+    }
+
+    /// Cookie storage: the whole session is written into the cookie.
+    fn commit_cookie(&self, loaded: &LoadedSession, now: u64) -> Result<Commit> {
+        if loaded.regeneration() == Some(OldId::Delete) {
+            tracing::warn!(
+                "Session ID was regenerated, but the old session cannot be deleted when using \
+                 cookie storage: a copy of the old cookie stays valid until it expires"
+            );
+        }
+        if loaded.is_destroyed() {
+            return Ok(if loaded.arrived_with_cookie() {
+                Commit::Cleared(self.cookie.to_clear_cookie())
+            } else {
+                Commit::Unchanged
+            });
+        }
+        if !protocol::needs_write(loaded, self.expiry, now) {
+            return Ok(Commit::Unchanged);
+        }
+        let written = Timestamps {
+            created: loaded.timestamps().created,
+            renewed: now,
+        };
+        let payload = encode_payload(loaded, self.expiry.is_enforced().then_some(written));
+        Ok(Commit::Set(self.set_cookie(&payload, written, now)?))
     }
 }
 
@@ -334,6 +441,8 @@ impl<S: fmt::Debug> fmt::Debug for SessionManager<S> {
             .field("storage", &self.storage)
             .field("expiry", &self.expiry)
             .field("clock", &self.clock)
+            .field("use_unknown_ids", &self.use_unknown_ids)
+            .field("regeneration_grace", &self.regeneration_grace)
             .finish()
     }
 }

@@ -11,7 +11,7 @@
 pub use serde::Serialize;
 pub use serde::de::DeserializeOwned;
 
-use crate::dynamic::Session;
+use crate::data::Session;
 use crate::error::{Error, Result};
 
 /// Where a field lives.

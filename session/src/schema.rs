@@ -1,7 +1,7 @@
 //! [`SessionSchema`]: a struct whose fields name the values of a session, with typed
 //! accessors made by `#[derive(SessionSchema)]`. Its docs are the attribute reference.
 
-use crate::dynamic::Session;
+use crate::data::Session;
 use crate::error::Result;
 
 /// A struct whose fields are the values of a session: derive it, and handlers read and write

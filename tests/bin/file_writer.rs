@@ -14,46 +14,60 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use session::{Error, Expiry, FileStorage, SessionStorage, Timing};
+use session::{Error, Expiry, FileStorage, SessionCookie, SessionManager};
 
-fn timing() -> Timing {
-    Timing::new(Expiry::none(), 1_000)
-}
+type Manager = SessionManager<FileStorage>;
 
-fn storage(dir: &str) -> FileStorage {
-    FileStorage::builder(dir)
-        .use_unknown_ids(true)
+/// A manager over the shared directory that adopts the ids the parent test chose.
+fn manager(dir: &str) -> Manager {
+    let storage = FileStorage::new(dir).expect("the directory");
+    let cookie = SessionCookie::builder("sid")
+        .secret("file-writer-secret-of-at-least-32-bytes")
         .build()
-        .expect("the directory")
+        .expect("a cookie");
+    SessionManager::new(cookie, storage)
+        .with_expiry(Expiry::none())
+        .use_unknown_ids(true)
 }
 
-async fn write(storage: &FileStorage, id: &str, key: &str, bytes: usize) -> session::Result<()> {
-    let mut session = storage.load(Some(id), timing()).await?;
+/// The `Cookie` header of a browser holding `id`.
+fn header(sessions: &Manager, id: &str) -> String {
+    let set_cookie = sessions
+        .cookie()
+        .to_set_cookie(id, None)
+        .expect("an id fits");
+    set_cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+async fn write(sessions: &Manager, id: &str, key: &str, bytes: usize) -> session::Result<()> {
+    let mut session = sessions.load(Some(&header(sessions, id))).await?;
     session.set(key, "x".repeat(bytes))?;
-    storage.save(&session, timing()).await.map(drop)
+    sessions.commit(&session).await.map(drop)
 }
 
 /// Saves records whose keys `a`, `b` and `c` all hold the same counter, forever.
-async fn write_forever(storage: &FileStorage, id: &str) -> session::Result<()> {
+async fn write_forever(sessions: &Manager, id: &str) -> session::Result<()> {
+    let header = header(sessions, id);
     for counter in 0_u64.. {
-        let mut session = storage.load(Some(id), timing()).await?;
+        let mut session = sessions.load(Some(&header)).await?;
         let padding = "p".repeat(usize::try_from(counter % 4_000).unwrap_or(0));
         for key in ["a", "b", "c"] {
             session.set(key, counter)?;
         }
         session.set("padding", padding)?;
-        storage.save(&session, timing()).await?;
+        sessions.commit(&session).await.map(drop)?;
     }
     Ok(())
 }
 
 /// `threads` threads, each incrementing `<name>-<thread>` `writes` times.
-fn hammer(storage: FileStorage, id: &str, name: &str, threads: usize, writes: u32) {
-    let storage = Arc::new(storage);
+fn hammer(sessions: Manager, id: &str, name: &str, threads: usize, writes: u32) {
+    let header = header(&sessions, id);
+    let sessions = Arc::new(sessions);
     let handles: Vec<_> = (0..threads)
         .map(|thread| {
-            let storage = Arc::clone(&storage);
-            let id = id.to_owned();
+            let sessions = Arc::clone(&sessions);
+            let header = header.clone();
             let key = format!("{name}-{thread}");
             std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -61,10 +75,10 @@ fn hammer(storage: FileStorage, id: &str, name: &str, threads: usize, writes: u3
                     .expect("a runtime");
                 runtime.block_on(async {
                     for _ in 0..writes {
-                        let mut session = storage.load(Some(&id), timing()).await.expect("load");
+                        let mut session = sessions.load(Some(&header)).await.expect("load");
                         let n = session.get::<u32>(&key).expect("a number").unwrap_or(0);
                         session.set(&key, n + 1).expect("set");
-                        storage.save(&session, timing()).await.expect("save");
+                        let _ = sessions.commit(&session).await.expect("save");
                     }
                 });
             })
@@ -84,12 +98,12 @@ fn main() -> ExitCode {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["write", dir, id, key, bytes] => {
             let bytes = bytes.parse().expect("a size");
-            runtime.block_on(write(&storage(dir), id, key, bytes))
+            runtime.block_on(write(&manager(dir), id, key, bytes))
         }
-        ["loop", dir, id] => runtime.block_on(write_forever(&storage(dir), id)),
+        ["loop", dir, id] => runtime.block_on(write_forever(&manager(dir), id)),
         ["hammer", dir, id, name, threads, writes] => {
             hammer(
-                storage(dir),
+                manager(dir),
                 id,
                 name,
                 threads.parse().expect("a thread count"),

@@ -1,17 +1,21 @@
 //! One set of behavioural tests run against every storage, so that each keeps the same
-//! promises: Remix's shared storage tests (spec §6) and the checklist cases that apply to all.
-//! The per-storage files keep only what is specific to one storage.
+//! promises: Remix's shared storage tests (spec §6) and the checklist cases that apply to all,
+//! through the manager (cookie storage included); then the public conformance kit
+//! (`session::store_conformance!`) on every store: memory, file, Redis, and a `BTreeMap` store
+//! written here from public items only. The per-storage files keep only what is specific to
+//! one storage.
 
 /// Stamps the shared tests into a module for one storage. `$server_side` says whether the
 /// storage keeps data on the server (so an old cookie can be revoked).
 macro_rules! storage_conformance {
     ($name:ident, $storage:expr, server_side = $server_side:expr) => {
+        #[allow(unused_must_use, reason = "requests whose commit the case does not inspect")]
         mod $name {
-            use session::{Commit, SessionStorage};
+            use session::{Commit, OldId, Storage};
 
             use crate::common::{Browser, manager};
 
-            fn storage() -> impl SessionStorage {
+            fn storage() -> impl Storage {
                 $storage
             }
 
@@ -94,7 +98,7 @@ macro_rules! storage_conformance {
                 let mut browser = Browser::default();
                 browser.count(&sessions).await;
                 let old_jar = browser.jar.clone();
-                browser.request(&sessions, |s| s.regenerate_id(false).unwrap()).await;
+                browser.request(&sessions, |s| s.regenerate_id(OldId::Keep).unwrap()).await;
                 assert_ne!(browser.jar, old_jar);
                 assert_eq!(browser.count(&sessions).await, 2);
             }
@@ -105,7 +109,7 @@ macro_rules! storage_conformance {
                 let mut browser = Browser::default();
                 browser.count(&sessions).await;
                 let mut old = browser.clone();
-                browser.request(&sessions, |s| s.regenerate_id(false).unwrap()).await;
+                browser.request(&sessions, |s| s.regenerate_id(OldId::Keep).unwrap()).await;
                 assert_eq!(old.count(&sessions).await, 2);
                 assert_eq!(browser.count(&sessions).await, 2);
             }
@@ -117,8 +121,8 @@ macro_rules! storage_conformance {
                 browser.count(&sessions).await;
                 let mut old = browser.clone();
                 browser.request(&sessions, |s| {
-                    s.regenerate_id(true).unwrap();
-                    s.regenerate_id(true).unwrap();
+                    s.regenerate_id(OldId::Delete).unwrap();
+                    s.regenerate_id(OldId::Delete).unwrap();
                 }).await;
                 assert_eq!(browser.count(&sessions).await, 2, "data follows the new id");
                 let expected = if $server_side { 1 } else { 2 };
@@ -213,309 +217,25 @@ storage_conformance!(
 );
 storage_conformance!(redis, crate::common::redis_storage(), server_side = true);
 
-/// The promises of the storages that keep sessions on the server (memory, file, Redis):
-/// strict ids, per-key merges between concurrent requests, and no resurrection. `$adopting`
-/// builds the same storage with `use_unknown_ids` on.
-/// Runs [`server_side_cases`] twice: without server-side expiry (Remix's default), and with an
-/// idle timeout, where a save also renews a TTL (Redis takes a shorter path for it).
-macro_rules! server_side_conformance {
-    ($name:ident, $storage:expr, adopting = $adopting:expr) => {
-        mod $name {
-            mod without_expiry {
-                fn timing() -> session::Timing {
-                    session::Timing::new(session::Expiry::none(), 1_000)
-                }
-                server_side_cases!($storage, $adopting);
-            }
-            mod with_idle_timeout {
-                fn timing() -> session::Timing {
-                    session::Timing::new(session::Expiry::default(), 1_000)
-                }
-                server_side_cases!($storage, $adopting);
-            }
-        }
-    };
-}
-
-/// The cases of [`server_side_conformance`], in a module that defines `timing()`.
-macro_rules! server_side_cases {
-    ($storage:expr, $adopting:expr) => {
-        use session::{SaveOutcome, SessionId, SessionStorage};
-
-        async fn create<S: SessionStorage>(storage: &S) -> SessionId {
-            let mut session = storage.load(None, timing()).await.unwrap();
-            session.set("n", 1).unwrap();
-            let SaveOutcome::Saved { value } = storage.save(&session, timing()).await.unwrap()
-            else {
-                panic!("saved")
-            };
-            SessionId::parse(&value).unwrap()
-        }
-
-        #[tokio::test]
-        async fn does_not_use_unknown_session_ids_by_default() {
-            let storage = $storage;
-            for unknown in ["unknown", "unknown-but-well-formed-session-id"] {
-                let session = storage.load(Some(unknown), timing()).await.unwrap();
-                assert_ne!(session.id().as_str(), unknown);
-                assert!(session.is_empty());
-            }
-        }
-
-        #[tokio::test]
-        async fn uses_unknown_session_ids_if_enabled_but_never_malformed_ones() {
-            let storage = $adopting;
-            let id = "unknown-but-well-formed-session-id";
-            assert_eq!(
-                storage
-                    .load(Some(id), timing())
-                    .await
-                    .unwrap()
-                    .id()
-                    .as_str(),
-                id
-            );
-            for bad in ["", "short", "../../etc/passwd", "a b c d e f g h i j k l m"] {
-                assert_ne!(
-                    storage
-                        .load(Some(bad), timing())
-                        .await
-                        .unwrap()
-                        .id()
-                        .as_str(),
-                    bad
-                );
-            }
-        }
-
-        #[tokio::test]
-        async fn a_load_never_creates_a_record() {
-            // E2: what was never saved cannot be loaded afterwards.
-            let storage = $adopting;
-            let id = "loaded-but-never-saved-session-id";
-            let session = storage.load(Some(id), timing()).await.unwrap();
-            drop(session);
-            let strict = $storage;
-            assert_ne!(
-                strict.load(Some(id), timing()).await.unwrap().id().as_str(),
-                id
-            );
-        }
-
-        #[tokio::test]
-        async fn concurrent_requests_on_different_keys_lose_nothing() {
-            let storage = $storage;
-            let id = create(&storage).await;
-            let mut a = storage.load(Some(id.as_str()), timing()).await.unwrap();
-            let mut b = storage.load(Some(id.as_str()), timing()).await.unwrap();
-            a.set("a", 1).unwrap();
-            b.set("b", 2).unwrap();
-            b.remove("n").unwrap();
-            storage.save(&a, timing()).await.unwrap();
-            storage.save(&b, timing()).await.unwrap();
-            let merged = storage.load(Some(id.as_str()), timing()).await.unwrap();
-            assert_eq!(merged.get::<i32>("a").unwrap(), Some(1));
-            assert_eq!(merged.get::<i32>("b").unwrap(), Some(2));
-            assert_eq!(merged.get::<i32>("n").unwrap(), None);
-        }
-
-        #[tokio::test]
-        async fn on_the_same_key_the_last_save_wins() {
-            let storage = $storage;
-            let id = create(&storage).await;
-            let mut a = storage.load(Some(id.as_str()), timing()).await.unwrap();
-            let mut b = storage.load(Some(id.as_str()), timing()).await.unwrap();
-            b.set("n", "b").unwrap();
-            a.set("n", "a").unwrap();
-            storage.save(&b, timing()).await.unwrap();
-            storage.save(&a, timing()).await.unwrap();
-            let merged = storage.load(Some(id.as_str()), timing()).await.unwrap();
-            assert_eq!(merged.get::<String>("n").unwrap().as_deref(), Some("a"));
-        }
-
-        #[tokio::test]
-        async fn a_late_save_does_not_resurrect_a_destroyed_session() {
-            // I1 (rack CVE-2025-46336), for a write and for a regeneration.
-            let storage = $storage;
-            for regenerate in [false, true] {
-                let id = create(&storage).await;
-                let mut slow = storage.load(Some(id.as_str()), timing()).await.unwrap();
-                let mut logout = storage.load(Some(id.as_str()), timing()).await.unwrap();
-                logout.destroy();
-                assert_eq!(
-                    storage.save(&logout, timing()).await.unwrap(),
-                    SaveOutcome::Destroyed
-                );
-                if regenerate {
-                    slow.regenerate_id(true).unwrap();
-                } else {
-                    slow.set("late", true).unwrap();
-                }
-                assert_eq!(
-                    storage.save(&slow, timing()).await.unwrap(),
-                    SaveOutcome::Interrupted
-                );
-                let gone = storage.load(Some(id.as_str()), timing()).await.unwrap();
-                assert!(gone.is_empty());
-            }
-        }
-
-        #[tokio::test]
-        async fn concurrent_loaders_do_not_resurrect_consumed_flash() {
-            // remix-run/remix#5647
-            let storage = $storage;
-            let mut first = storage.load(None, timing()).await.unwrap();
-            first.flash("m", "hi").unwrap();
-            let SaveOutcome::Saved { value } = storage.save(&first, timing()).await.unwrap() else {
-                panic!("saved")
-            };
-            let a = storage.load(Some(&value), timing()).await.unwrap();
-            let mut b = storage.load(Some(&value), timing()).await.unwrap();
-            b.set("other", 1).unwrap();
-            storage.save(&a, timing()).await.unwrap();
-            storage.save(&b, timing()).await.unwrap();
-            let after = storage.load(Some(&value), timing()).await.unwrap();
-            assert_eq!(after.get::<String>("m").unwrap(), None);
-            assert_eq!(after.get::<i32>("other").unwrap(), Some(1));
-        }
-
-        #[tokio::test]
-        async fn a_flash_set_meanwhile_survives_the_consumption_of_an_older_one() {
-            let storage = $storage;
-            let mut first = storage.load(None, timing()).await.unwrap();
-            first.flash("m", "old").unwrap();
-            let SaveOutcome::Saved { value } = storage.save(&first, timing()).await.unwrap() else {
-                panic!("saved")
-            };
-            let consumer = storage.load(Some(&value), timing()).await.unwrap();
-            let mut producer = storage.load(Some(&value), timing()).await.unwrap();
-            producer.flash("m", "new").unwrap();
-            storage.save(&producer, timing()).await.unwrap();
-            storage.save(&consumer, timing()).await.unwrap();
-            let next = storage.load(Some(&value), timing()).await.unwrap();
-            assert_eq!(next.get::<String>("m").unwrap().as_deref(), Some("new"));
-        }
-
-        #[tokio::test]
-        async fn regeneration_with_delete_leaves_only_the_new_record() {
-            let storage = $storage;
-            let id = create(&storage).await;
-            let mut session = storage.load(Some(id.as_str()), timing()).await.unwrap();
-            session.regenerate_id(true).unwrap();
-            let SaveOutcome::Saved { value } = storage.save(&session, timing()).await.unwrap()
-            else {
-                panic!("saved")
-            };
-            assert_ne!(value, id.as_str());
-            let new = storage.load(Some(&value), timing()).await.unwrap();
-            assert_eq!(new.get::<i32>("n").unwrap(), Some(1), "the data follows");
-            assert!(
-                storage
-                    .load(Some(id.as_str()), timing())
-                    .await
-                    .unwrap()
-                    .is_empty()
-            );
-        }
-
-        #[tokio::test]
-        async fn a_generated_id_never_overwrites_a_stored_session() {
-            // G3: the id a new or regenerated session drew is taken by the time it saves (here,
-            // planted through an adopting storage); the save draws another.
-            let storage = $adopting;
-            for regenerate in [false, true] {
-                let mut session = if regenerate {
-                    let id = create(&storage).await;
-                    let mut session = storage.load(Some(id.as_str()), timing()).await.unwrap();
-                    session.regenerate_id(true).unwrap();
-                    session
-                } else {
-                    storage.load(None, timing()).await.unwrap()
-                };
-                let taken = session.id().clone();
-                let mut victim = storage.load(Some(taken.as_str()), timing()).await.unwrap();
-                assert_eq!(victim.id(), &taken, "adopted");
-                victim.set("owner", "victim").unwrap();
-                storage.save(&victim, timing()).await.unwrap();
-                session.set("owner", "intruder").unwrap();
-                let SaveOutcome::Saved { value } = storage.save(&session, timing()).await.unwrap()
-                else {
-                    panic!("saved")
-                };
-                assert_ne!(value, taken.as_str(), "a new id was drawn");
-                let victim = storage.load(Some(taken.as_str()), timing()).await.unwrap();
-                assert_eq!(
-                    victim.get::<String>("owner").unwrap().as_deref(),
-                    Some("victim")
-                );
-                assert_eq!(victim.len(), 1, "nothing merged into the victim");
-                let saved = storage.load(Some(&value), timing()).await.unwrap();
-                assert_eq!(
-                    saved.get::<String>("owner").unwrap().as_deref(),
-                    Some("intruder")
-                );
-            }
-        }
-
-        #[tokio::test]
-        async fn thousands_of_keys_survive_a_save_an_update_and_a_regeneration() {
-            // More keys than one Redis script call can unpack at once.
-            const KEYS: usize = 5_000;
-            let storage = $storage;
-            let mut session = storage.load(None, timing()).await.unwrap();
-            for key in 0..KEYS {
-                session.set(&format!("k{key}"), key).unwrap();
-                session.flash(&format!("f{key}"), key).unwrap();
-            }
-            let SaveOutcome::Saved { value } = storage.save(&session, timing()).await.unwrap()
-            else {
-                panic!("saved")
-            };
-            let mut session = storage.load(Some(&value), timing()).await.unwrap();
-            assert_eq!(session.len(), 2 * KEYS, "the values and the flash");
-            assert_eq!(session.get::<usize>("f4999").unwrap(), Some(4_999));
-            for key in 0..KEYS {
-                if key % 2 == 0 {
-                    session.remove(&format!("k{key}")).unwrap();
-                } else {
-                    session.set(&format!("k{key}"), key * 2).unwrap();
-                }
-            }
-            session.regenerate_id(true).unwrap();
-            let SaveOutcome::Saved { value: moved } =
-                storage.save(&session, timing()).await.unwrap()
-            else {
-                panic!("saved")
-            };
-            let session = storage.load(Some(&moved), timing()).await.unwrap();
-            assert_eq!(session.len(), KEYS / 2);
-            assert_eq!(session.get::<usize>("k4999").unwrap(), Some(9_998));
-            assert_eq!(session.get::<usize>("k0").unwrap(), None);
-            assert_eq!(
-                session.get::<usize>("f1").unwrap(),
-                None,
-                "the flash was consumed"
-            );
-        }
-    };
-}
-
-mod server_side {
-    server_side_conformance!(
-        memory,
-        session::MemoryStorage::new(),
-        adopting = session::MemoryStorage::builder()
-            .use_unknown_ids(true)
-            .build()
-    );
-    server_side_conformance!(
-        file,
-        crate::common::TempFileStorage::new(),
-        adopting = crate::common::TempFileStorage::adopting()
-    );
-    server_side_conformance!(
-        redis,
-        crate::common::redis_storage(),
-        adopting = crate::common::redis_storage_adopting()
-    );
+/// The conformance kit on every store this crate ships, and on one written here.
+mod kit {
+    mod memory {
+        session::store_conformance!(session::MemoryStorage::new());
+    }
+    mod memory_bounded {
+        session::store_conformance!(session::MemoryStorage::builder().capacity(100_000).build());
+    }
+    mod file {
+        session::store_conformance!(crate::common::TempFileStorage::new());
+    }
+    mod redis {
+        session::store_conformance!(crate::common::redis_storage());
+    }
+    mod btreemap {
+        session::store_conformance!(crate::store_btreemap::BTreeMapStore::default());
+    }
+    mod dyn_store {
+        session::store_conformance!(std::sync::Arc::new(session::MemoryStorage::new())
+            as std::sync::Arc<dyn session::DynSessionStore>);
+    }
 }

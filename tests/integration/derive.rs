@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use session::{CookieStorage, Error, MemoryStorage, Session, SessionSchema, SessionStorage};
+use session::{CookieStorage, Error, MemoryStorage, Session, SessionSchema, Storage};
 
 use crate::common::{Browser, manager};
 
@@ -76,11 +76,11 @@ fn keys_are_constants_on_the_type() {
 
 #[tokio::test]
 async fn flash_fields_are_readable_on_exactly_the_next_request() {
-    async fn seen<S: SessionStorage>(storage: S) -> Vec<Option<String>> {
+    async fn seen<S: Storage>(storage: S) -> Vec<Option<String>> {
         let sessions = manager(storage);
         let mut browser = Browser::default();
         let read = |s: &mut Session| Account::view(s).notice().unwrap();
-        browser
+        let _ = browser
             .request(&sessions, |s| {
                 Account::view(s).flash_notice("hi".into()).unwrap();
             })
@@ -270,11 +270,11 @@ fn raw_identifiers_become_plain_keys() {
 
 #[tokio::test]
 async fn typed_fields_work_on_every_storage() {
-    async fn visits<S: SessionStorage>(storage: S) -> u32 {
+    async fn visits<S: Storage>(storage: S) -> u32 {
         let sessions = manager(storage);
         let mut browser = Browser::default();
         for _ in 0..3 {
-            browser
+            let _ = browser
                 .request(&sessions, |s| {
                     let mut account = Account::view(s);
                     let next = account.visits() + 1;

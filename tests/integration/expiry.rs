@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use session::{Commit, CookieStorage, Expiry, MemoryStorage, SessionStorage};
+use session::{Commit, CookieStorage, Expiry, MemoryStorage, Storage};
 
 use crate::common::{Browser, timed_manager};
 
@@ -16,10 +16,14 @@ fn idle(seconds: u64) -> Expiry {
 
 macro_rules! expiry_tests {
     ($name:ident, $storage:expr) => {
+        #[allow(
+            unused_must_use,
+            reason = "requests whose commit the case does not inspect"
+        )]
         mod $name {
             use super::*;
 
-            fn storage() -> impl SessionStorage {
+            fn storage() -> impl Storage {
                 $storage
             }
 
@@ -89,7 +93,9 @@ macro_rules! expiry_tests {
                     clock.set(T0 + minute * 60);
                     if minute == 30 {
                         browser
-                            .request(&sessions, |s| s.regenerate_id(true).unwrap())
+                            .request(&sessions, |s| {
+                                s.regenerate_id(session::OldId::Delete).unwrap()
+                            })
                             .await;
                     }
                     assert_eq!(browser.count(&sessions).await, minute + 1);
@@ -107,12 +113,12 @@ macro_rules! expiry_tests {
                 let (sessions, clock) = timed_manager(storage(), expiry, T0);
                 let mut browser = Browser::default();
                 let (_, commit) = browser.request(&sessions, |s| s.set("a", 1).unwrap()).await;
-                assert!(commit.set_cookie().unwrap().contains("Max-Age=600;"));
+                assert!(commit.header().unwrap().contains("Max-Age=600;"));
                 clock.set(T0 + 500);
                 browser.request(&sessions, |s| s.set("a", 2).unwrap()).await;
                 clock.set(T0 + 900);
                 let (_, commit) = browser.request(&sessions, |s| s.set("a", 2).unwrap()).await;
-                assert!(commit.set_cookie().unwrap().contains("Max-Age=100;"));
+                assert!(commit.header().unwrap().contains("Max-Age=100;"));
             }
 
             #[tokio::test]
@@ -152,7 +158,7 @@ async fn an_expired_record_met_in_the_store_is_deleted() {
     browser.count(&sessions).await;
     assert_eq!(sessions.storage().len(), 1);
     clock.set(T0 + 61);
-    browser.request(&sessions, |_| ()).await;
+    let _ = browser.request(&sessions, |_| ()).await;
     assert_eq!(sessions.storage().len(), 0);
 }
 

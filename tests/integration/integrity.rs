@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use session::{
-    Commit, CookieStorage, Incoming, MemoryStorage, SessionCookie, SessionManager, SessionStorage,
+    Commit, CookieStorage, Incoming, MemoryStorage, SessionCookie, SessionManager, Storage,
 };
 
 use crate::common::{Browser, SECRET, block_on, capture, cookie, manager};
@@ -13,7 +13,7 @@ use crate::common::{Browser, SECRET, block_on, capture, cookie, manager};
 async fn valid_pair() -> String {
     let sessions = manager(CookieStorage::new());
     let mut browser = Browser::default();
-    browser.request(&sessions, |s| s.set("n", 1).unwrap()).await;
+    let _ = browser.request(&sessions, |s| s.set("n", 1).unwrap()).await;
     browser.jar.unwrap()
 }
 
@@ -45,7 +45,7 @@ async fn round_trips_awkward_values() {
         "",
         "\\",
     ];
-    browser
+    let _ = browser
         .request(&sessions, |s| {
             for (i, value) in awkward.iter().enumerate() {
                 s.set(&format!("k{i}"), value).unwrap();
@@ -142,7 +142,7 @@ async fn an_id_cookie_replayed_into_a_cookie_storage_app_is_rejected() {
     // A6: a memory-storage cookie under the same secret is not a session payload.
     let memory = manager(MemoryStorage::new());
     let mut browser = Browser::default();
-    browser.request(&memory, |s| s.set("n", 1).unwrap()).await;
+    let _ = browser.request(&memory, |s| s.set("n", 1).unwrap()).await;
     let cookie_app = manager(CookieStorage::new());
     let session = cookie_app.load(browser.jar.as_deref()).await.unwrap();
     assert!(session.is_empty());
@@ -268,7 +268,7 @@ fn structurally_damaged_timestamps_are_rejected_with_a_reason() {
     }
 }
 
-async fn resigns_a_cookie_verified_by_an_old_secret<S: SessionStorage>(storage: S) {
+async fn resigns_a_cookie_verified_by_an_old_secret<S: Storage>(storage: S) {
     // C4: upgrade on read, even when the session is unchanged.
     let old_secret = "the-old-secret-that-is-32-bytes!!!";
     let old = SessionCookie::builder("sid")
@@ -304,7 +304,7 @@ async fn resigns_a_cookie_verified_by_an_old_secret<S: SessionStorage>(storage: 
     assert_eq!(commit, Commit::Unchanged, "once re-signed, quiet again");
 }
 
-fn old_app_into_storage<S: SessionStorage>(app: SessionManager<S>) -> S {
+fn old_app_into_storage<S: Storage>(app: SessionManager<S>) -> S {
     app.into_storage()
 }
 

@@ -17,5 +17,6 @@ mod storage_cookie;
 mod storage_file;
 mod storage_memory;
 mod storage_redis;
+mod store_btreemap;
 mod vectors;
 mod web;

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use session::{CookieStorage, Incoming, MemoryStorage, SessionStorage};
+use session::{CookieStorage, Incoming, MemoryStorage, Storage};
 
 use crate::common::{Browser, block_on, cookie, manager};
 
@@ -65,15 +65,11 @@ fn as_map(entries: &[(String, Value)]) -> Value {
     ))
 }
 
-fn round_trip<S: SessionStorage>(
-    storage: S,
-    values: &[(String, Value)],
-    flash: &[(String, Value)],
-) {
+fn round_trip<S: Storage>(storage: S, values: &[(String, Value)], flash: &[(String, Value)]) {
     block_on(async {
         let sessions = manager(storage);
         let mut browser = Browser::default();
-        browser
+        let _ = browser
             .request(&sessions, |s| {
                 for (k, v) in values {
                     s.set(k, v).unwrap();
@@ -123,7 +119,7 @@ proptest! {
         let pair = block_on(async {
             let sessions = manager(CookieStorage::new());
             let mut browser = Browser::default();
-            browser.request(&sessions, |s| {
+            let _ = browser.request(&sessions, |s| {
                 for (k, v) in &values { s.set(k, v).unwrap(); }
                 s.set("__anchor", 1).unwrap();
             }).await;
@@ -152,7 +148,7 @@ fn every_single_byte_replacement_of_one_cookie_is_rejected() {
     let pair = block_on(async {
         let sessions = manager(CookieStorage::new());
         let mut browser = Browser::default();
-        browser
+        let _ = browser
             .request(&sessions, |s| {
                 s.set("user", "mj").unwrap();
                 s.flash("notice", "saved").unwrap();

@@ -13,8 +13,10 @@ fn logs_a_warning_when_the_id_is_regenerated_with_delete_old() {
         block_on(async {
             let mut browser = Browser::default();
             browser.count(&sessions).await;
-            browser
-                .request(&sessions, |s| s.regenerate_id(true).unwrap())
+            let _ = browser
+                .request(&sessions, |s| {
+                    s.regenerate_id(session::OldId::Delete).unwrap();
+                })
                 .await;
             browser.count(&sessions).await
         })
@@ -35,7 +37,7 @@ async fn the_payload_is_remix_s_plus_timestamps_when_expiry_is_enforced() {
     let sessions = SessionManager::new(cookie(), CookieStorage::new())
         .with_clock(session::ManualClock::new(1_700_000_000));
     let mut browser = Browser::default();
-    browser.request(&sessions, |s| s.set("a", 1).unwrap()).await;
+    let _ = browser.request(&sessions, |s| s.set("a", 1).unwrap()).await;
     let payload = decode(browser.jar.as_deref().unwrap());
     let value: serde_json::Value = serde_json::from_str(&payload).unwrap();
     assert_eq!(value["d"], json!([{"a": 1}, {}]));

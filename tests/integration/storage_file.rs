@@ -7,17 +7,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use session::{
-    ConfigError, Error, Expiry, FileStorage, Record, SaveOutcome, Session, SessionId,
-    SessionStorage, Timing,
-};
+use session::{ConfigError, Error, Expiry, FileStorage, Record, SessionId};
 
-use crate::common::{TempDir, capture};
+use crate::common::{Direct, TempDir, capture};
 
 const WRITER: &str = env!("CARGO_BIN_EXE_session-file-writer");
 
-fn timing() -> Timing {
-    Timing::new(Expiry::none(), 1_000)
+/// A strict manager over `storage` (a cheap handle), without expiry, at 1 000.
+fn direct(storage: &FileStorage) -> Direct<FileStorage> {
+    Direct::new(storage.clone(), Expiry::none(), 1_000)
+}
+
+/// The same, adopting unknown ids.
+fn adopting(storage: &FileStorage) -> Direct<FileStorage> {
+    direct(storage).adopting()
 }
 
 /// Every regular file and directory below `root`.
@@ -37,10 +40,10 @@ fn walk(root: &Path) -> Vec<PathBuf> {
 }
 
 async fn create(storage: &FileStorage, key: &str, value: u64) -> SessionId {
-    let mut session = storage.load(None, timing()).await.unwrap();
+    let direct = direct(storage);
+    let mut session = direct.load(None).await.unwrap();
     session.set(key, value).unwrap();
-    storage.save(&session, timing()).await.unwrap();
-    session.id().clone()
+    direct.save_id(&session).await.unwrap()
 }
 
 #[test]
@@ -71,10 +74,8 @@ async fn every_path_created_stays_under_the_root() {
     let root = dir.0.join("store");
     let outside = dir.0.join("outside");
     std::fs::create_dir_all(&outside).unwrap();
-    let storage = FileStorage::builder(&root)
-        .use_unknown_ids(true)
-        .build()
-        .unwrap();
+    let storage = FileStorage::new(&root).unwrap();
+    let adopting = adopting(&storage);
     let long = "a".repeat(10_000);
     let hostile = [
         "../x",
@@ -91,10 +92,10 @@ async fn every_path_created_stays_under_the_root() {
         &long,
     ];
     for (n, id) in hostile.iter().enumerate() {
-        let mut session = storage.load(Some(id), timing()).await.unwrap();
+        let mut session = adopting.load(Some(id)).await.unwrap();
         assert_ne!(session.id().as_str(), *id);
         session.set("n", n).unwrap();
-        storage.save(&session, timing()).await.unwrap();
+        let _ = adopting.save(&session).await.unwrap();
     }
     let files: Vec<PathBuf> = walk(&root)
         .into_iter()
@@ -109,7 +110,10 @@ async fn every_path_created_stays_under_the_root() {
     }
     assert!(walk(&outside).is_empty());
     // Remix's layout: id `a`... is not a valid id here, but the hash split is the same.
-    let uuid = SessionId::parse("00000000-0000-4000-8000-000000000000").unwrap();
+    let uuid = "00000000-0000-4000-8000-000000000000"
+        .parse::<SessionId>()
+        .ok()
+        .unwrap();
     assert!(storage.path_of(&uuid).starts_with(storage.root()));
 }
 
@@ -138,16 +142,16 @@ async fn a_planted_symlink_is_never_followed() {
 
     // A session file replaced by a link: not read, and a save replaces the link itself.
     let id = create(&storage, "n", 1).await;
-    let loaded = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    let loaded = direct(&storage).load(Some(id.as_str())).await.unwrap();
     let file = storage.path_of(&id);
     std::fs::remove_file(&file).unwrap();
     symlink(&outside, &file).unwrap();
-    let fresh = storage.load(Some(id.as_str()), timing()).await.unwrap();
+    let fresh = direct(&storage).load(Some(id.as_str())).await.unwrap();
     assert_eq!(fresh.get::<bool>("stolen").unwrap(), None);
     assert_ne!(fresh.id(), &id);
     let mut late = loaded;
     late.set("n", 2).unwrap();
-    storage.save(&late, timing()).await.unwrap();
+    let _ = direct(&storage).save(&late).await.unwrap();
     assert_eq!(std::fs::read(&outside).unwrap(), stolen);
     assert!(
         !std::fs::symlink_metadata(&file)
@@ -162,19 +166,13 @@ async fn a_planted_symlink_is_never_followed() {
     let elsewhere = dir.0.join("elsewhere");
     std::fs::rename(&shard, &elsewhere).unwrap();
     symlink(&elsewhere, &shard).unwrap();
-    let session = storage.load(Some(other.as_str()), timing()).await.unwrap();
+    let session = direct(&storage).load(Some(other.as_str())).await.unwrap();
     assert_ne!(session.id(), &other);
-    let mut adopted = Session::from_parts(
-        other.clone(),
-        session::Map::default(),
-        session::Map::default(),
-        session::Timestamps::at(1_000),
-    );
+    let adopting = adopting(&storage);
+    let mut adopted = adopting.load(Some(other.as_str())).await.unwrap();
+    assert_eq!(adopted.id(), &other);
     adopted.set("n", 3).unwrap();
-    assert!(matches!(
-        storage.save(&adopted, timing()).await,
-        Err(Error::Io(_))
-    ));
+    assert!(matches!(adopting.save(&adopted).await, Err(Error::Io(_))));
     assert_eq!(
         walk(&elsewhere).len(),
         1,
@@ -198,7 +196,7 @@ fn a_corrupt_or_truncated_file_gives_a_fresh_session_and_a_warning() {
             crate::common::block_on(async {
                 let id = create(&storage, "n", 1).await;
                 std::fs::write(storage.path_of(&id), content).unwrap();
-                storage.load(Some(id.as_str()), timing()).await.unwrap()
+                direct(&storage).load(Some(id.as_str())).await.unwrap()
             })
         });
         assert!(session.is_empty());
@@ -218,26 +216,24 @@ async fn a_generated_id_that_collides_never_overwrites_a_stored_session() {
     let storage = FileStorage::new(&dir.0).unwrap();
     let victim = br#"{"v":1,"d":[{"owner":"victim"},{}],"t":[1000,1000]}"#;
     for regenerate in [false, true] {
-        let mut session = storage.load(None, timing()).await.unwrap();
+        let mut session = direct(&storage).load(None).await.unwrap();
         if regenerate {
             session.set("n", 1).unwrap();
-            storage.save(&session, timing()).await.unwrap();
-            session = storage
-                .load(Some(session.id().as_str()), timing())
+            let _ = direct(&storage).save(&session).await.unwrap();
+            session = direct(&storage)
+                .load(Some(session.id().as_str()))
                 .await
                 .unwrap();
-            session.regenerate_id(true).unwrap();
+            session.regenerate_id(session::OldId::Delete).unwrap();
         }
         let planted = storage.path_of(session.id());
         std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
         std::fs::write(&planted, victim).unwrap();
         session.set("owner", "attacker").unwrap();
-        let SaveOutcome::Saved { value } = storage.save(&session, timing()).await.unwrap() else {
-            panic!("saved")
-        };
-        assert_ne!(value, session.id().as_str(), "a new id was drawn");
+        let value = direct(&storage).save_id(&session).await.unwrap();
+        assert_ne!(&value, session.id(), "a new id was drawn");
         assert_eq!(std::fs::read(&planted).unwrap(), victim);
-        let saved = storage.load(Some(&value), timing()).await.unwrap();
+        let saved = direct(&storage).load(Some(value.as_str())).await.unwrap();
         assert_eq!(
             saved.get::<String>("owner").unwrap().as_deref(),
             Some("attacker")
@@ -251,10 +247,10 @@ fn a_reader_never_sees_a_partial_file() {
     let dir = TempDir::new();
     let storage = FileStorage::new(&dir.0).unwrap();
     let id = crate::common::block_on(async {
-        let mut session = storage.load(None, timing()).await.unwrap();
+        let mut session = direct(&storage).load(None).await.unwrap();
         session.set("n", 0).unwrap();
         session.set("pad", "").unwrap();
-        storage.save(&session, timing()).await.unwrap();
+        let _ = direct(&storage).save(&session).await.unwrap();
         session.id().clone()
     });
     let file = storage.path_of(&id);
@@ -279,12 +275,12 @@ fn a_reader_never_sees_a_partial_file() {
     };
     crate::common::block_on(async {
         for n in 1..=10_000_u64 {
-            let mut session = storage.load(Some(id.as_str()), timing()).await.unwrap();
+            let mut session = direct(&storage).load(Some(id.as_str())).await.unwrap();
             session.set("n", n).unwrap();
             session
                 .set("pad", "x".repeat(usize::try_from(n % 512).unwrap()))
                 .unwrap();
-            storage.save(&session, timing()).await.unwrap();
+            let _ = direct(&storage).save(&session).await.unwrap();
         }
     });
     done.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -305,14 +301,11 @@ fn write_limited(root: &Path, id: &str, bytes: usize, limit: usize) -> std::proc
 async fn a_write_failing_midway_leaves_the_old_content_and_no_temp_file() {
     // G2: a real mid-write failure (the file-size limit), and a typed I/O error.
     let dir = TempDir::new();
-    let storage = FileStorage::builder(&dir.0)
-        .use_unknown_ids(true)
-        .build()
-        .unwrap();
+    let storage = FileStorage::new(&dir.0).unwrap();
     let id = "crash-test-session-id-000000000001";
     let ok = write_limited(&dir.0, id, 100, 1 << 20);
     assert!(ok.status.success(), "{ok:?}");
-    let file = storage.path_of(&SessionId::parse(id).unwrap());
+    let file = storage.path_of(&id.parse::<SessionId>().ok().unwrap());
     let before = std::fs::read(&file).unwrap();
 
     let failed = write_limited(&dir.0, id, 100_000, 8_192);
@@ -346,7 +339,7 @@ fn a_writer_killed_at_random_moments_leaves_only_complete_records() {
         child.wait().unwrap();
     }
     let storage = FileStorage::new(&dir.0).unwrap();
-    let file = storage.path_of(&SessionId::parse(id).unwrap());
+    let file = storage.path_of(&id.parse::<SessionId>().ok().unwrap());
     let record = Record::from_json(&std::fs::read(&file).unwrap()).expect("a complete record");
     let values = record.values();
     let counter = values["a"].as_u64().unwrap();
@@ -381,11 +374,8 @@ fn two_processes_of_four_threads_lose_no_update() {
     let mut second = spawn("p1");
     assert!(first.wait().unwrap().success());
     assert!(second.wait().unwrap().success());
-    let storage = FileStorage::builder(&dir.0)
-        .use_unknown_ids(true)
-        .build()
-        .unwrap();
-    let session = crate::common::block_on(storage.load(Some(id), timing())).unwrap();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let session = crate::common::block_on(adopting(&storage).load(Some(id))).unwrap();
     for process in ["p0", "p1"] {
         for thread in 0..4 {
             let key = format!("{process}-{thread}");
@@ -402,17 +392,16 @@ async fn the_sweep_removes_expired_sessions_and_empty_shards_and_nothing_else() 
     let expiry = Expiry::none()
         .with_idle_timeout(Duration::from_mins(1))
         .unwrap();
-    let at = |now| Timing::new(expiry, now);
+    let timed = Direct::new(storage.clone(), expiry, 1_000);
     let mut expired = Vec::new();
     for _ in 0..20 {
-        let mut session = storage.load(None, at(1_000)).await.unwrap();
-        session.set("n", 1).unwrap();
-        storage.save(&session, at(1_000)).await.unwrap();
-        expired.push(session.id().clone());
+        expired.push(timed.create().await);
     }
-    let mut live = storage.load(None, at(1_050)).await.unwrap();
-    live.set("n", 1).unwrap();
-    storage.save(&live, at(1_050)).await.unwrap();
+    timed.clock.set(1_050);
+    let live = timed
+        .load(Some(timed.create().await.as_str()))
+        .await
+        .unwrap();
     let unrelated = dir.0.join("README");
     std::fs::write(&unrelated, b"not a session").unwrap();
     let expired_shard = storage.path_of(&expired[0]).parent().unwrap().to_path_buf();

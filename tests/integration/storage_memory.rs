@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use session::{
-    Commit, Error, Expiry, MemoryStorage, SaveOutcome, Session, SessionId, SessionStorage, Timing,
+    Commit, Error, Expiry, MemoryStorage, Session, SessionId, SessionStore, Stored, WriteOutcome,
+    WritePlan,
 };
 
-use crate::common::{Browser, cookie, manager};
+use crate::common::{Browser, Direct, cookie, manager};
 
-fn timing() -> Timing {
-    Timing::new(Expiry::none(), 1_000)
+/// A strict manager over `storage`, without expiry, at 1 000.
+fn direct<S: SessionStore>(storage: S) -> Direct<S> {
+    Direct::new(storage, Expiry::none(), 1_000)
 }
 
 /// The `Cookie` header a client sends to present `id`, validly signed.
@@ -24,7 +26,7 @@ fn signed_id_header(id: &str) -> String {
 #[tokio::test]
 async fn malformed_ids_are_never_adopted_or_looked_up() {
     // B5, H4, G1-shaped: even with `use_unknown_ids`.
-    let storage = MemoryStorage::builder().use_unknown_ids(true).build();
+    let storage = direct(MemoryStorage::new()).adopting();
     let long = "a".repeat(1240);
     for id in [
         "",
@@ -36,7 +38,7 @@ async fn malformed_ids_are_never_adopted_or_looked_up() {
         "ｆｕｌｌ－ｗｉｄｔｈ／ｓｏｌｉｄｕｓ",
         &long,
     ] {
-        let session = storage.load(Some(id), timing()).await.unwrap();
+        let session = storage.load(Some(id)).await.unwrap();
         assert_ne!(session.id().as_str(), id);
         assert_eq!(session.id().as_str().len(), 32);
     }
@@ -66,20 +68,22 @@ struct Counting {
     saves: AtomicUsize,
 }
 
-impl SessionStorage for Counting {
-    async fn load(&self, value: Option<&str>, timing: Timing) -> session::Result<Session> {
-        if value.is_some() {
-            self.lookups.fetch_add(1, Ordering::SeqCst);
-        }
-        self.inner.load(value, timing).await
+impl SessionStore for Counting {
+    async fn load(&self, id: &SessionId) -> session::Result<Option<Stored>> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(id).await
     }
 
-    async fn save(&self, session: &Session, timing: Timing) -> session::Result<SaveOutcome> {
-        let outcome = self.inner.save(session, timing).await?;
-        if matches!(outcome, SaveOutcome::Saved { .. }) {
+    async fn write(&self, plan: &WritePlan<'_>) -> session::Result<WriteOutcome> {
+        let outcome = self.inner.write(plan).await?;
+        if outcome == WriteOutcome::Written {
             self.saves.fetch_add(1, Ordering::SeqCst);
         }
         Ok(outcome)
+    }
+
+    async fn delete(&self, ids: &[&SessionId]) -> session::Result<()> {
+        self.inner.delete(ids).await
     }
 }
 
@@ -95,7 +99,7 @@ async fn a_badly_signed_id_never_reaches_the_store() {
     let mut forged = Browser::with(Some(format!(
         "{pair}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     )));
-    forged.request(&sessions, |_| ()).await;
+    let _ = forged.request(&sessions, |_| ()).await;
     assert_eq!(sessions.storage().lookups.load(Ordering::SeqCst), lookups);
 }
 
@@ -106,10 +110,10 @@ async fn unchanged_sessions_cause_no_store_write() {
     let mut browser = Browser::default();
     browser.count(&sessions).await;
     for _ in 0..5 {
-        browser
+        let _ = browser
             .request(&sessions, |s| s.get::<u64>("count").unwrap())
             .await;
-        browser.request(&sessions, |_| ()).await;
+        let _ = browser.request(&sessions, |_| ()).await;
     }
     assert_eq!(sessions.storage().saves.load(Ordering::SeqCst), 1);
 }
@@ -137,7 +141,7 @@ async fn changing_a_loaded_session_without_saving_leaves_the_store_alone() {
     // H3: the store keeps serialized copies.
     let sessions = manager(MemoryStorage::new());
     let mut browser = Browser::default();
-    browser
+    let _ = browser
         .request(&sessions, |s| s.set("cart", vec![1, 2]).unwrap())
         .await;
     let mut session = sessions.load(browser.jar.as_deref()).await.unwrap();
@@ -151,31 +155,24 @@ async fn changing_a_loaded_session_without_saving_leaves_the_store_alone() {
     assert_eq!(cart, [1, 2]);
 }
 
-async fn create(storage: &MemoryStorage, timing: Timing) -> SessionId {
-    let mut session = storage.load(None, timing).await.unwrap();
-    session.set("n", 1).unwrap();
-    storage.save(&session, timing).await.unwrap();
-    session.id().clone()
-}
-
 #[tokio::test]
 async fn expired_records_are_swept() {
     // H3, D6: only expired records go.
     let expiry = Expiry::none()
         .with_idle_timeout(std::time::Duration::from_mins(1))
         .unwrap();
-    let storage = MemoryStorage::new();
+    let direct = Direct::new(MemoryStorage::new(), expiry, 1_000);
     for _ in 0..10 {
-        create(&storage, Timing::new(expiry, 1_000)).await;
+        direct.create().await;
     }
-    let live = create(&storage, Timing::new(expiry, 1_050)).await;
+    direct.clock.set(1_050);
+    let live = direct.create().await;
+    let storage = direct.sessions.storage();
     assert_eq!(storage.sweep_expired(1_060), 0, "age 60 is still live");
     assert_eq!(storage.sweep_expired(1_061), 10);
     assert_eq!(storage.len(), 1);
-    let session = storage
-        .load(Some(live.as_str()), Timing::new(expiry, 1_061))
-        .await
-        .unwrap();
+    direct.clock.set(1_061);
+    let session = direct.load(Some(live.as_str())).await.unwrap();
     assert_eq!(session.id(), &live);
 }
 
@@ -185,27 +182,32 @@ async fn memory_stays_flat_across_a_churn_of_sessions() {
     let expiry = Expiry::none()
         .with_idle_timeout(std::time::Duration::from_secs(10))
         .unwrap();
-    let storage = MemoryStorage::builder().capacity(1_600).build();
+    let direct = Direct::new(
+        MemoryStorage::builder().capacity(1_600).build(),
+        expiry,
+        1_000,
+    );
     let mut peak = 0;
     for i in 0..1_000_000_u64 {
-        create(&storage, Timing::new(expiry, 1_000 + i / 1_000)).await;
+        direct.clock.set(1_000 + i / 1_000);
+        direct.create().await;
         if i % 10_000 == 0 {
-            peak = peak.max(storage.len());
+            peak = peak.max(direct.sessions.storage().len());
         }
     }
     assert!(peak <= 1_600, "peak {peak}");
-    assert!(storage.len() <= 1_600);
+    assert!(direct.sessions.storage().len() <= 1_600);
 }
 
 #[tokio::test]
 async fn a_full_store_evicts_the_least_recently_written() {
-    let storage = MemoryStorage::builder().capacity(16).build();
-    let first = create(&storage, timing()).await;
+    let storage = direct(MemoryStorage::builder().capacity(16).build());
+    let first = storage.create().await;
     for _ in 0..200 {
-        create(&storage, timing()).await;
+        storage.create().await;
     }
-    assert!(storage.len() <= 16);
-    let session = storage.load(Some(first.as_str()), timing()).await.unwrap();
+    assert!(storage.sessions.storage().len() <= 16);
+    let session = storage.load(Some(first.as_str())).await.unwrap();
     assert_ne!(session.id(), &first, "the oldest record was evicted");
 }
 
@@ -213,15 +215,16 @@ async fn a_full_store_evicts_the_least_recently_written() {
 #[derive(Debug)]
 struct Broken;
 
-impl SessionStorage for Broken {
-    async fn load(&self, value: Option<&str>, _: Timing) -> session::Result<Session> {
-        match value {
-            None => Ok(Session::new()),
-            Some(_) => Err(Error::storage(std::io::Error::other("connection refused"))),
-        }
+impl SessionStore for Broken {
+    async fn load(&self, _: &SessionId) -> session::Result<Option<Stored>> {
+        Err(Error::storage(std::io::Error::other("connection refused")))
     }
 
-    async fn save(&self, _: &Session, _: Timing) -> session::Result<SaveOutcome> {
+    async fn write(&self, _: &WritePlan<'_>) -> session::Result<WriteOutcome> {
+        Err(Error::storage(std::io::Error::other("disk full")))
+    }
+
+    async fn delete(&self, _: &[&SessionId]) -> session::Result<()> {
         Err(Error::storage(std::io::Error::other("disk full")))
     }
 }
@@ -247,7 +250,7 @@ async fn a_late_save_does_not_resurrect_a_destroyed_session() {
     let mut browser = Browser::default();
     browser.count(&sessions).await;
     let mut slow = sessions.load(browser.jar.as_deref()).await.unwrap();
-    browser.request(&sessions, Session::destroy).await;
+    let _ = browser.request(&sessions, Session::destroy).await;
     slow.set("late", true).unwrap();
     let commit = sessions.commit(&slow).await.unwrap();
     assert!(matches!(commit, Commit::Interrupted(ref set) if set.contains("Max-Age=0")));
@@ -256,8 +259,8 @@ async fn a_late_save_does_not_resurrect_a_destroyed_session() {
     let mut browser = Browser::default();
     browser.count(&sessions).await;
     let mut slow = sessions.load(browser.jar.as_deref()).await.unwrap();
-    browser.request(&sessions, Session::destroy).await;
-    slow.regenerate_id(true).unwrap();
+    let _ = browser.request(&sessions, Session::destroy).await;
+    slow.regenerate_id(session::OldId::Delete).unwrap();
     assert!(matches!(
         sessions.commit(&slow).await.unwrap(),
         Commit::Interrupted(_)
@@ -269,8 +272,8 @@ async fn a_late_save_does_not_resurrect_a_destroyed_session() {
 fn threads_hammering_one_session_each_on_its_own_key_lose_nothing() {
     // I2 and the "no lost updates": 8 threads x 250 increments of their own key,
     // and 64 threads rewriting one shared key see only complete records.
-    let storage = Arc::new(MemoryStorage::new());
-    let id = crate::common::block_on(create(&storage, timing()));
+    let storage = Arc::new(direct(MemoryStorage::new()));
+    let id = crate::common::block_on(storage.create());
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let storage = Arc::clone(&storage);
@@ -279,14 +282,11 @@ fn threads_hammering_one_session_each_on_its_own_key_lose_nothing() {
                 crate::common::block_on(async {
                     let key = format!("k{t}");
                     for _ in 0..250 {
-                        let mut s = storage.load(Some(id.as_str()), timing()).await.unwrap();
+                        let mut s = storage.load(Some(id.as_str())).await.unwrap();
                         let n = s.get::<u32>(&key).unwrap().unwrap_or(0);
                         s.set(&key, n + 1).unwrap();
                         s.set("shared", vec![t; 8]).unwrap();
-                        assert!(matches!(
-                            storage.save(&s, timing()).await.unwrap(),
-                            SaveOutcome::Saved { .. }
-                        ));
+                        assert!(matches!(storage.save(&s).await.unwrap(), Commit::Set(_)));
                     }
                 });
             })
@@ -295,7 +295,7 @@ fn threads_hammering_one_session_each_on_its_own_key_lose_nothing() {
     for thread in threads {
         thread.join().unwrap();
     }
-    let session = crate::common::block_on(storage.load(Some(id.as_str()), timing())).unwrap();
+    let session = crate::common::block_on(storage.load(Some(id.as_str()))).unwrap();
     for t in 0..8 {
         assert_eq!(session.get::<u32>(&format!("k{t}")).unwrap(), Some(250));
     }
@@ -306,7 +306,7 @@ fn threads_hammering_one_session_each_on_its_own_key_lose_nothing() {
 #[test]
 fn many_threads_creating_sessions_get_distinct_loadable_ids() {
     // I2: 64 threads x 1000 sessions.
-    let storage = Arc::new(MemoryStorage::new());
+    let storage = Arc::new(direct(MemoryStorage::new()));
     let threads: Vec<_> = (0..64)
         .map(|_| {
             let storage = Arc::clone(&storage);
@@ -314,7 +314,7 @@ fn many_threads_creating_sessions_get_distinct_loadable_ids() {
                 crate::common::block_on(async {
                     let mut ids = Vec::with_capacity(1000);
                     for _ in 0..1000 {
-                        ids.push(create(&storage, timing()).await);
+                        ids.push(storage.create().await);
                     }
                     ids
                 })
@@ -326,5 +326,5 @@ fn many_threads_creating_sessions_get_distinct_loadable_ids() {
         .flat_map(|thread| thread.join().unwrap())
         .collect();
     assert_eq!(ids.len(), 64_000);
-    assert_eq!(storage.len(), 64_000);
+    assert_eq!(storage.sessions.storage().len(), 64_000);
 }

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands as _;
-use session::{Error, Expiry, RedisStorage, SaveOutcome, SessionId, SessionStorage, Timing};
+use session::{Error, Expiry, RedisStorage, SessionId};
+
+use crate::common::{ById as _, SaveOutcome, Timing};
 
 use crate::common::{RedisServer, capture, redis_url};
 
@@ -140,7 +142,7 @@ async fn saves_reload_their_scripts_after_a_script_flush() {
         let mut session = storage.load(Some(&id), timing).await.unwrap();
         session.set("regenerated", regenerate).unwrap();
         if regenerate {
-            session.regenerate_id(false).unwrap();
+            session.regenerate_id(session::OldId::Keep).unwrap();
         }
         let SaveOutcome::Saved { value } = storage.save(&session, timing).await.unwrap() else {
             panic!("saved")
@@ -159,7 +161,6 @@ async fn malformed_ids_never_reach_redis() {
     let prefix = unique_prefix();
     let storage = RedisStorage::builder(redis_url())
         .prefix(&prefix)
-        .use_unknown_ids(true)
         .build()
         .unwrap();
     let timing = Timing::new(Expiry::none(), 1_000);
@@ -169,7 +170,7 @@ async fn malformed_ids_never_reach_redis() {
         "*",
         "../x",
     ] {
-        let mut session = storage.load(Some(id), timing).await.unwrap();
+        let mut session = storage.load_adopting(Some(id), timing).await.unwrap();
         assert_ne!(session.id().as_str(), id);
         session.set("n", 1).unwrap();
         storage.save(&session, timing).await.unwrap();
@@ -179,7 +180,7 @@ async fn malformed_ids_never_reach_redis() {
     assert_eq!(keys.len(), 4);
     assert!(
         keys.iter()
-            .all(|key| SessionId::parse(&key[prefix.len()..]).is_some())
+            .all(|key| key[prefix.len()..].parse::<SessionId>().is_ok())
     );
 }
 

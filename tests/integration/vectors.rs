@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 use session::{
-    CookieStorage, Expiry, Incoming, MemoryStorage, SameSite, SaveOutcome, Session, SessionCookie,
-    SessionManager, SessionStorage, Timing,
+    CookieStorage, Expiry, Incoming, LoadedSession, MemoryStorage, SameSite, SessionCookie,
+    SessionManager,
 };
 
 const VECTORS: &str = include_str!("../fixtures/remix-vectors.json");
@@ -40,25 +40,33 @@ fn remix_cookie(name: &str, secrets: &Value, options: Option<&Value>) -> Session
     builder.build().unwrap()
 }
 
-fn timing() -> Timing {
-    Timing::new(Expiry::none(), 0)
+/// Cookie storage on `cookie`, without expiry, as Remix has.
+fn cookie_manager(cookie: &SessionCookie) -> SessionManager<CookieStorage> {
+    SessionManager::new(cookie.clone(), CookieStorage::new()).with_expiry(Expiry::none())
 }
 
-/// A session whose id is the vector's (Remix ids need not look like ours).
-async fn session_with_id(id: &str) -> Session {
+/// A session whose id is the vector's (Remix ids need not look like ours): a signed payload
+/// carrying it, loaded through the public API.
+async fn session_with_id(cookie: &SessionCookie, id: &str) -> LoadedSession {
     let payload = json!({"i": id}).to_string();
-    CookieStorage::new()
-        .load(Some(&payload), timing())
+    let set_cookie = cookie.to_set_cookie(&payload, None).unwrap();
+    cookie_manager(cookie)
+        .load(set_cookie.split(';').next())
         .await
         .unwrap()
 }
 
-async fn write(cookie: &SessionCookie, session: &Session) -> (String, String) {
-    let SaveOutcome::Saved { value } = CookieStorage::new().save(session, timing()).await.unwrap()
-    else {
-        panic!("a dirty session saves")
+/// Commits a session; its payload and `Set-Cookie`.
+async fn write(cookie: &SessionCookie, session: &LoadedSession) -> (String, String) {
+    let set_cookie = cookie_manager(cookie)
+        .commit(session)
+        .await
+        .unwrap()
+        .into_header()
+        .expect("a dirty session saves");
+    let Incoming::Verified { value, .. } = cookie.read(set_cookie.split(';').next()) else {
+        panic!("our own cookie verifies")
     };
-    let set_cookie = cookie.to_set_cookie(&value, None).unwrap();
     (value, set_cookie)
 }
 
@@ -74,7 +82,7 @@ async fn our_cookies_are_byte_identical_to_the_first_eight_writes() {
             &input["secrets"],
             input.get("cookieOptions"),
         );
-        let mut session = session_with_id(input["id"].as_str().unwrap()).await;
+        let mut session = session_with_id(&cookie, input["id"].as_str().unwrap()).await;
         for (key, value) in input["data"].as_object().unwrap() {
             session.set(key, value).unwrap();
         }
@@ -93,7 +101,7 @@ async fn the_ninth_write_follows_javascript_key_order_and_number_formatting() {
     let vector = &vectors["writes"][8];
     let cookie = remix_cookie("s", &json!(["secret1"]), None);
     // Spec §4.5 V9: the keys were set in this order, with these values.
-    let mut session = session_with_id("k").await;
+    let mut session = session_with_id(&cookie, "k").await;
     session.set("b", 1).unwrap();
     session.set("a", 2).unwrap();
     session.set("10", 3).unwrap();
@@ -153,7 +161,7 @@ async fn every_read_vector_gets_remix_s_verdict_data_flash_and_id() {
         }
         if let Some(next) = vector.get("nextSetCookie") {
             let commit = sessions.commit(&session).await.unwrap();
-            assert_eq!(commit.set_cookie(), next.as_str(), "{why}");
+            assert_eq!(commit.header(), next.as_str(), "{why}");
         }
     }
 }
@@ -179,8 +187,9 @@ fn the_signing_vectors_match() {
 async fn a_remix_id_storage_cookie_reaches_a_shared_memory_store() {
     // Spec §4.5 V7: Remix's id cookies carry UUIDs, which pass our id validation.
     let cookie = remix_cookie("__session", &json!(["secret1"]), None);
-    let storage = MemoryStorage::builder().use_unknown_ids(true).build();
-    let sessions = SessionManager::new(cookie, storage).with_expiry(Expiry::none());
+    let sessions = SessionManager::new(cookie, MemoryStorage::new())
+        .with_expiry(Expiry::none())
+        .use_unknown_ids(true);
     let header = "__session=MDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAw.mGCClHgomJV0Lzo5rMrN8sNhwPcbUVrLiO8E90/x27w";
     let mut session = sessions.load(Some(header)).await.unwrap();
     assert_eq!(
@@ -189,5 +198,5 @@ async fn a_remix_id_storage_cookie_reaches_a_shared_memory_store() {
     );
     session.set("count", 1).unwrap();
     let commit = sessions.commit(&session).await.unwrap();
-    assert!(commit.set_cookie().unwrap().starts_with(header));
+    assert!(commit.header().unwrap().starts_with(header));
 }

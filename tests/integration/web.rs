@@ -12,8 +12,8 @@ use axum::routing::get;
 use reqwest::cookie::CookieStore as _;
 use session::axum::{SessionHandle, SessionLayer};
 use session::{
-    Error, Expiry, FileStorage, MemoryStorage, SaveOutcome, Session, SessionManager,
-    SessionStorage, Timing,
+    Error, Expiry, FileStorage, MemoryStorage, SessionId, SessionManager, SessionStore, Stored,
+    WriteOutcome, WritePlan,
 };
 use session_examples::{Config, Storage};
 
@@ -205,7 +205,7 @@ app_over_http!(file, "file", server_side = true);
 app_over_http!(redis, "redis", server_side = true);
 
 /// A router that bumps the key named in the path, for the layer's own tests.
-fn bump_router<S: SessionStorage + 'static>(storage: S) -> Router {
+fn bump_router<S: session::Storage + 'static>(storage: S) -> Router {
     async fn bump(Path(key): Path<String>, session: SessionHandle) -> session::Result<String> {
         let mut session = session.lock();
         let n = session.get::<u64>(&key)?.unwrap_or(0) + 1;
@@ -224,7 +224,7 @@ fn bump_router<S: SessionStorage + 'static>(storage: S) -> Router {
         ))
 }
 
-async fn two_hundred_concurrent_requests_lose_nothing<S: SessionStorage + 'static>(storage: S) {
+async fn two_hundred_concurrent_requests_lose_nothing<S: session::Storage + 'static>(storage: S) {
     let addr = serve(bump_router(storage)).await;
     let client = Client::new(addr);
     client.page("/bump/first").await;
@@ -286,18 +286,23 @@ static LATE_WRITE: AtomicUsize = AtomicUsize::new(0);
 #[derive(Debug, Clone)]
 struct Shared(Arc<Probe>);
 
-impl SessionStorage for Shared {
-    async fn load(&self, value: Option<&str>, timing: Timing) -> session::Result<Session> {
+impl SessionStore for Shared {
+    async fn load(&self, id: &SessionId) -> session::Result<Option<Stored>> {
         self.0.calls.fetch_add(1, Ordering::SeqCst);
-        self.0.inner.load(value, timing).await
+        self.0.inner.load(id).await
     }
 
-    async fn save(&self, session: &Session, timing: Timing) -> session::Result<SaveOutcome> {
+    async fn write(&self, plan: &WritePlan<'_>) -> session::Result<WriteOutcome> {
         self.0.calls.fetch_add(1, Ordering::SeqCst);
         if self.0.failing.load(Ordering::SeqCst) {
             return Err(Error::storage(std::io::Error::other("disk full")));
         }
-        self.0.inner.save(session, timing).await
+        self.0.inner.write(plan).await
+    }
+
+    async fn delete(&self, ids: &[&SessionId]) -> session::Result<()> {
+        self.0.calls.fetch_add(1, Ordering::SeqCst);
+        self.0.inner.delete(ids).await
     }
 }
 
@@ -446,4 +451,141 @@ fn a_misconfiguration_fails_at_startup_with_a_clear_message() {
         config.to_string().contains("at least 32 random bytes"),
         "{config}"
     );
+}
+
+/// A login racing another request of the same browser, over real HTTP: both requests load the
+/// session (a barrier makes sure), the login regenerates the id and commits first, and the
+/// other request commits after it. The other response must not clear the cookie (which would
+/// log the browser out if it arrived last), and its change must land in the new session.
+/// The app of the login race: `/login` regenerates, `/bump` counts and commits after it.
+fn login_race_router<S: session::Storage + 'static>(storage: S) -> Router {
+    use axum::extract::State;
+    use tokio::sync::Barrier;
+
+    async fn login(State(barrier): State<Arc<Barrier>>, session: SessionHandle) -> &'static str {
+        barrier.wait().await;
+        let mut session = session.lock();
+        session.regenerate_id(session::OldId::Delete).unwrap();
+        session.set("user", "ada").unwrap();
+        "logged in"
+    }
+    async fn bump(State(barrier): State<Arc<Barrier>>, session: SessionHandle) -> &'static str {
+        barrier.wait().await;
+        {
+            let mut session = session.lock();
+            let count = session.get::<u64>("count").unwrap().unwrap_or(0);
+            session.set("count", count + 1).unwrap();
+        }
+        // Commit after the login did.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        "bumped"
+    }
+    async fn seed(session: SessionHandle) -> &'static str {
+        session.lock().set("count", 1).unwrap();
+        "seeded"
+    }
+    async fn whoami(session: SessionHandle) -> String {
+        let session = session.lock();
+        format!(
+            "{:?} {:?}",
+            session.get::<String>("user").unwrap(),
+            session.get::<u64>("count").unwrap()
+        )
+    }
+    let sessions = SessionManager::new(cookie(), storage).with_expiry(Expiry::none());
+    Router::new()
+        .route("/login", axum::routing::post(login))
+        .route("/bump", get(bump))
+        .route("/seed", get(seed))
+        .route("/whoami", get(whoami))
+        .with_state(Arc::new(Barrier::new(2)))
+        .layer(SessionLayer::new(sessions))
+}
+
+async fn a_login_racing_a_request_never_logs_out<S: session::Storage + 'static>(storage: S) {
+    let router = login_race_router(storage);
+    let addr = serve(router).await;
+    let http = reqwest::Client::new();
+    let set_cookie = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|value| value.to_str().unwrap().to_owned())
+            .collect()
+    };
+    let pair = |set_cookie: &str| set_cookie.split(';').next().unwrap().to_owned();
+    for round in 0..100 {
+        let seeded = http
+            .get(format!("http://{addr}/seed"))
+            .send()
+            .await
+            .unwrap();
+        let old = pair(&set_cookie(&seeded)[0]);
+        let login = http
+            .post(format!("http://{addr}/login"))
+            .header("cookie", &old)
+            .send();
+        let bump = http
+            .get(format!("http://{addr}/bump"))
+            .header("cookie", &old)
+            .send();
+        let (login, bump) = tokio::join!(login, bump);
+        let (login, bump) = (login.unwrap(), bump.unwrap());
+        assert_eq!(
+            (login.status().as_u16(), bump.status().as_u16()),
+            (200, 200),
+            "round {round}"
+        );
+        let new = pair(&set_cookie(&login)[0]);
+        assert_ne!(new, old, "round {round}: the login regenerated the id");
+        assert_eq!(
+            set_cookie(&bump),
+            Vec::<String>::new(),
+            "round {round}: the racing response sends no Set-Cookie, so none that clears"
+        );
+        // The browser applies the login's cookie, then the other response's (nothing).
+        let seen = http
+            .get(format!("http://{addr}/whoami"))
+            .header("cookie", &new)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            seen, r#"Some("ada") Some(2)"#,
+            "round {round}: logged in, bump landed"
+        );
+        let stale = http
+            .get(format!("http://{addr}/whoami"))
+            .header("cookie", &old)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            stale, "None None",
+            "round {round}: the old cookie is revoked"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_racing_a_request_never_logs_out_memory() {
+    a_login_racing_a_request_never_logs_out(MemoryStorage::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_racing_a_request_never_logs_out_file() {
+    let dir = TempDir::new();
+    a_login_racing_a_request_never_logs_out(FileStorage::new(&dir.0).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_racing_a_request_never_logs_out_redis() {
+    a_login_racing_a_request_never_logs_out(crate::common::redis_storage()).await;
 }

@@ -8,21 +8,21 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
-use crate::dynamic::Session;
+use crate::data::Session;
 use crate::error::Result;
-use crate::manager::SessionManager;
-use crate::storage::SessionStorage;
+use crate::manager::{LoadedSession, SessionManager};
+use crate::storage::Storage;
 
 /// A boxed, sendable future: what a type-erased manager returns.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A session manager whose storage type is erased, so that a handle need not be generic.
 pub(crate) trait LoadSession: Send + Sync {
-    fn load<'a>(&'a self, cookie_header: Option<&'a str>) -> BoxFuture<'a, Result<Session>>;
+    fn load<'a>(&'a self, cookie_header: Option<&'a str>) -> BoxFuture<'a, Result<LoadedSession>>;
 }
 
-impl<S: SessionStorage + 'static> LoadSession for SessionManager<S> {
-    fn load<'a>(&'a self, cookie_header: Option<&'a str>) -> BoxFuture<'a, Result<Session>> {
+impl<S: Storage + 'static> LoadSession for SessionManager<S> {
+    fn load<'a>(&'a self, cookie_header: Option<&'a str>) -> BoxFuture<'a, Result<LoadedSession>> {
         Box::pin(SessionManager::load(self, cookie_header))
     }
 }
@@ -32,7 +32,7 @@ enum Phase {
     /// Nobody asked for it yet: no storage call was made.
     Unloaded,
     /// Loaded and in use.
-    Loaded(Session),
+    Loaded(LoadedSession),
     /// Taken by the layer for the commit; nothing to show yet.
     Committed,
     /// Locked after the commit (or never loaded): the handle shows an empty, destroyed
@@ -118,7 +118,7 @@ impl SessionHandle {
     pub fn lock(&self) -> SessionGuard<'_> {
         let mut phase = self.phase();
         if matches!(*phase, Phase::Unloaded | Phase::Committed) {
-            *phase = Phase::Detached(Session::detached());
+            *phase = Phase::Detached(detached());
         }
         SessionGuard { phase }
     }
@@ -168,9 +168,17 @@ impl SessionHandle {
 )]
 pub(crate) enum TakeOutcome {
     NeverLoaded,
-    Loaded(Session),
+    Loaded(LoadedSession),
     /// Something held the session's lock past the end of the handler.
     Busy,
+}
+
+/// An empty, destroyed session standing in for one that is gone: reads see nothing, writes
+/// fail with [`Error::Destroyed`](crate::Error::Destroyed).
+fn detached() -> Session {
+    let mut session = Session::new();
+    session.destroy();
+    session
 }
 
 fn take(phase: &mut Phase) -> TakeOutcome {
@@ -217,7 +225,8 @@ impl Deref for SessionGuard<'_> {
 
     fn deref(&self) -> &Session {
         match &*self.phase {
-            Phase::Loaded(session) | Phase::Detached(session) => session,
+            Phase::Loaded(loaded) => loaded,
+            Phase::Detached(session) => session,
             Phase::Unloaded | Phase::Committed => {
                 unreachable!("`lock` detaches a session it cannot show")
             }
@@ -228,7 +237,8 @@ impl Deref for SessionGuard<'_> {
 impl DerefMut for SessionGuard<'_> {
     fn deref_mut(&mut self) -> &mut Session {
         match &mut *self.phase {
-            Phase::Loaded(session) | Phase::Detached(session) => session,
+            Phase::Loaded(loaded) => loaded,
+            Phase::Detached(session) => session,
             Phase::Unloaded | Phase::Committed => {
                 unreachable!("`lock` detaches a session it cannot show")
             }

@@ -14,7 +14,7 @@ use tower_service::Service;
 
 use super::handle::{BoxFuture, LoadSession, SessionHandle, TakeOutcome};
 use crate::manager::SessionManager;
-use crate::storage::SessionStorage;
+use crate::storage::Storage;
 
 /// A tower layer that gives every request a session.
 ///
@@ -45,7 +45,7 @@ pub struct SessionLayer<S> {
     manager: Arc<SessionManager<S>>,
 }
 
-impl<S: SessionStorage + 'static> SessionLayer<S> {
+impl<S: Storage + 'static> SessionLayer<S> {
     /// Wraps a session manager (whose configuration was checked when it was built).
     ///
     /// # Examples
@@ -136,7 +136,7 @@ impl<I, S, B> Service<Request<B>> for SessionService<I, S>
 where
     I: Service<Request<B>, Response = Response<Body>> + Clone + Send + 'static,
     I::Future: Send + 'static,
-    S: SessionStorage + 'static,
+    S: Storage + 'static,
     B: Send + 'static,
 {
     type Response = Response<Body>;
@@ -179,7 +179,7 @@ fn cookie_header<B>(request: &Request<B>) -> Option<String> {
     Some(joined)
 }
 
-async fn commit<S: SessionStorage>(
+async fn commit<S: Storage>(
     manager: &SessionManager<S>,
     handle: &SessionHandle,
     mut response: Response<Body>,
@@ -198,7 +198,7 @@ async fn commit<S: SessionStorage>(
     }
     match manager.commit(&session).await {
         Ok(commit) => {
-            if let Some(set_cookie) = commit.into_set_cookie() {
+            if let Some(set_cookie) = commit.into_header() {
                 // Moved into `Bytes`, so the header value is not copied.
                 match HeaderValue::from_maybe_shared(bytes::Bytes::from(set_cookie)) {
                     Ok(value) => {

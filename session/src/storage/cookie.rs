@@ -1,14 +1,12 @@
 //! [`CookieStorage`]: the whole session in the signed cookie, as the Remix payload
 //! `{"i": id, "d": [values, flash]}`, plus a `"t": [created, renewed]` key when expiry is
-//! enforced (Remix ignores keys it does not know).
+//! enforced (Remix ignores keys it does not know): the payload's reader and writer.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{SaveOutcome, SessionStorage, fresh_session};
-use crate::dynamic::{Map, Session};
-use crate::error::Result;
-use crate::expiry::{Timestamps, Timing};
+use crate::data::{Map, Session};
+use crate::expiry::{Expiry, Timestamps};
 use crate::id::SessionId;
 use crate::json::{self, JsObject};
 
@@ -28,16 +26,15 @@ use crate::json::{self, JsObject};
 /// # Examples
 ///
 /// ```
-/// use session::{CookieStorage, Expiry, SaveOutcome, SessionStorage, Timing};
+/// use session::{CookieStorage, Expiry, SessionCookie, SessionManager};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let storage = CookieStorage::new();
-/// let timing = Timing::new(Expiry::none(), 0);
-/// let mut session = storage.load(None, timing).await?;
+/// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
+/// let sessions = SessionManager::new(cookie, CookieStorage::new()).with_expiry(Expiry::none());
+/// let mut session = sessions.load(None).await?;
 /// session.set("count", 1)?;
-/// let SaveOutcome::Saved { value } = storage.save(&session, timing).await? else { panic!() };
-/// let again = storage.load(Some(&value), timing).await?;
-/// assert_eq!(again.get::<u32>("count")?, Some(1));
+/// let set_cookie = sessions.commit(&session).await?.into_header().unwrap();
+/// assert!(set_cookie.starts_with("sid=eyJ")); // base64 of the JSON payload
 /// # Ok::<(), session::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,97 +49,73 @@ impl CookieStorage {
     ///
     /// ```
     /// let storage = session::CookieStorage::new();
-    /// # let _ = storage;
+    /// assert_eq!(format!("{storage:?}"), "CookieStorage { _private: () }");
     /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
-
-    /// Reads a verified payload the way Remix does, then checks its timestamps.
-    fn read(payload: &str, timing: Timing) -> Session {
-        let fresh = || fresh_session(timing);
-        let Ok(Value::Object(mut top)) = serde_json::from_str::<Value>(payload) else {
-            // Not JSON, or JSON that is not an object: Remix falls back to a fresh session.
-            crate::audit::rejected("malformed-payload");
-            return fresh();
-        };
-        let timestamps = match top.get("t") {
-            None => Timestamps::at(timing.now()),
-            Some(value) => {
-                if let Some(ts) = read_timestamps(value) {
-                    ts
-                } else {
-                    crate::audit::rejected("malformed-timestamps");
-                    return fresh();
-                }
-            }
-        };
-        if let Err(reason) = timing.check(timestamps) {
-            crate::audit::expired(reason);
-            return fresh();
-        }
-        let id = match top.get("i") {
-            Some(Value::String(id)) => SessionId::from_signed_payload(id),
-            _ => SessionId::generate(),
-        };
-        let mut data = top.remove("d").unwrap_or(Value::Null);
-        let values = entries(element(&mut data, 0));
-        let flash = entries(element(&mut data, 1));
-        Session::from_parts(id, values, flash, timestamps)
-    }
-
-    /// Writes the payload for a session, byte-identical to Remix's `JSON.stringify`.
-    fn write(session: &Session, timing: Timing) -> String {
-        #[derive(Serialize)]
-        struct Payload<'a> {
-            i: &'a str,
-            d: (JsObject<'a>, JsObject<'a>),
-            #[serde(skip_serializing_if = "Option::is_none")]
-            t: Option<(u64, u64)>,
-        }
-        let payload = Payload {
-            i: session.id().as_str(),
-            d: (
-                JsObject(session.values()),
-                JsObject(session.outgoing_flash()),
-            ),
-            t: timing
-                .expiry()
-                .is_enforced()
-                .then(|| (session.timestamps().created, timing.now())),
-        };
-        let mut out = Vec::with_capacity(128);
-        json::write(&mut out, &payload).expect("JSON values always serialize");
-        String::from_utf8(out).expect("serde_json writes UTF-8")
-    }
 }
 
-impl SessionStorage for CookieStorage {
-    async fn load(&self, value: Option<&str>, timing: Timing) -> Result<Session> {
-        Ok(match value {
-            Some(payload) if !payload.is_empty() => Self::read(payload, timing),
-            _ => fresh_session(timing),
-        })
+/// Reads a verified payload the way Remix does, then checks its timestamps; `None` for a
+/// payload that must not be served (malformed, expired). A payload without `"t"` counts as
+/// written `now`.
+pub(crate) fn decode_payload(
+    payload: &str,
+    expiry: Expiry,
+    now: u64,
+) -> Option<(Session, Timestamps)> {
+    let Ok(Value::Object(mut top)) = serde_json::from_str::<Value>(payload) else {
+        // Not JSON, or JSON that is not an object: Remix falls back to a fresh session.
+        crate::audit::rejected("malformed-payload");
+        return None;
+    };
+    let timestamps = match top.get("t") {
+        None => Timestamps::at(now),
+        Some(value) => {
+            let Some(ts) = read_timestamps(value) else {
+                crate::audit::rejected("malformed-timestamps");
+                return None;
+            };
+            ts
+        }
+    };
+    if let Err(reason) = expiry.check(timestamps, now) {
+        crate::audit::expired(reason);
+        return None;
     }
+    let id = match top.get("i") {
+        Some(Value::String(id)) => SessionId::from_signed_payload(id),
+        _ => SessionId::generate(),
+    };
+    let mut data = top.remove("d").unwrap_or(Value::Null);
+    let values = entries(element(&mut data, 0));
+    let flash = entries(element(&mut data, 1));
+    Some((Session::from_parts(id, values, flash), timestamps))
+}
 
-    async fn save(&self, session: &Session, timing: Timing) -> Result<SaveOutcome> {
-        if session.deletes_original() {
-            tracing::warn!(
-                "Session ID was regenerated, but the old session cannot be deleted when using \
-                 cookie storage: a copy of the old cookie stays valid until it expires"
-            );
-        }
-        if session.is_destroyed() {
-            return Ok(SaveOutcome::Destroyed);
-        }
-        if !session.needs_write(&timing) {
-            return Ok(SaveOutcome::Unchanged);
-        }
-        Ok(SaveOutcome::Saved {
-            value: Self::write(session, timing),
-        })
+/// Writes the payload for a session, byte-identical to Remix's `JSON.stringify`; `stamp` is
+/// `[created, renewed]` when expiry is enforced.
+pub(crate) fn encode_payload(session: &Session, stamp: Option<Timestamps>) -> String {
+    #[derive(Serialize)]
+    struct Payload<'a> {
+        i: &'a str,
+        d: (JsObject<'a>, JsObject<'a>),
+        #[serde(skip_serializing_if = "Option::is_none")]
+        t: Option<(u64, u64)>,
     }
+    let payload = Payload {
+        i: session.id().as_str(),
+        d: (
+            JsObject(session.values()),
+            JsObject(session.outgoing_flash()),
+        ),
+        t: stamp.map(|ts| (ts.created, ts.renewed)),
+    };
+    let mut out = Vec::with_capacity(128);
+    // JSON values always serialize, and serde_json writes UTF-8.
+    let _ = json::write(&mut out, &payload);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// `[created, renewed]` as two non-negative integers, else `None`.
@@ -189,10 +162,9 @@ fn entries(value: Value) -> Map {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expiry::Expiry;
 
     fn read(payload: &str) -> Session {
-        CookieStorage::read(payload, Timing::new(Expiry::none(), 0))
+        decode_payload(payload, Expiry::none(), 0).map_or_else(Session::new, |(session, _)| session)
     }
 
     #[test]

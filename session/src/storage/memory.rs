@@ -1,84 +1,87 @@
-//! [`MemoryStorage`]: the signed id in the cookie, the session in a sharded in-process map of
-//! serialized records. Saves merge one request's changes onto the stored record, so concurrent
+//! [`MemoryStorage`]: records in a sharded in-process map of serialized records. A write
+//! merges one request's changes onto the stored record under the shard locks, so concurrent
 //! requests on one session do not lose each other's writes.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::record::Record;
-use super::{SaveOutcome, SessionStorage, fresh_session};
-use crate::dynamic::{Map, Session};
 use crate::error::Result;
-use crate::expiry::{Timestamps, Timing};
 use crate::id::SessionId;
+use crate::store::{
+    Expect, Record, Retire, SessionStore, Stored, Version, WriteOutcome, WritePlan,
+};
 
 /// Shards in the map; each has its own lock.
 const SHARDS: usize = 16;
 
-/// Saves between two sweeps of one shard's expired entries.
+/// Writes between two sweeps of one shard's expired entries.
 const SWEEP_EVERY: u64 = 1024;
 
-/// One stored session.
+/// One stored entry.
 #[derive(Debug, Clone)]
 struct Entry {
-    /// Increases on every write anywhere in the storage: tells a save whether the record
+    /// Increases on every write anywhere in the storage: tells a write whether the record
     /// changed since its request loaded it, and orders entries for eviction.
     version: u64,
+    kind: Kind,
+    /// Unix second after which the entry is dead; `None`: it never expires.
+    deadline: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
     /// The record's JSON: a load gets a private copy, so changing what it read never changes
     /// the store.
-    bytes: Arc<[u8]>,
-    /// Unix second after which the record is dead; `None`: it never expires.
-    deadline: Option<u64>,
+    Record(Arc<[u8]>),
+    /// A regenerated session's old id.
+    Forward(SessionId),
+}
+
+impl Entry {
+    fn is_live(&self, now: u64) -> bool {
+        self.deadline.is_none_or(|deadline| deadline >= now)
+    }
 }
 
 type Shard = HashMap<Box<str>, Entry>;
 
 /// Sessions in this process's memory: fast, and gone on restart.
 ///
-/// - Unknown ids are not adopted (a fresh session with a new id is served instead) unless
-///   [`use_unknown_ids`](MemoryStorageBuilder::use_unknown_ids) is on, and a load never creates
-///   a record.
-/// - A save applies only what its request changed onto the stored record, atomically: two
-///   requests that write different keys both survive. On the **same** key, the last save wins.
-///   A save for a session that another request destroyed meanwhile writes nothing and returns
-///   [`SaveOutcome::Interrupted`].
-/// - [`Session::regenerate_id`] writes the new record before deleting the old one. An id
-///   generated in this request that turns out to be taken is replaced by another, never
-///   merged into the session stored under it.
-/// - Expired records are never served, are dropped when met, and are swept every
-///   so many saves or on [`sweep_expired`](Self::sweep_expired). An optional capacity evicts the
-///   least recently written records first.
+/// A write applies only what its request changed onto the stored record, atomically (a
+/// regeneration holds the locks of both ids), so two requests that write different keys both
+/// survive; on the same key, the last save wins. When the record is still the one the request
+/// loaded, the request's state is written as it is, without parsing the stored copy. Expired
+/// records are swept every so many writes or on [`sweep_expired`](Self::sweep_expired); an
+/// optional capacity evicts the least recently written records first.
 ///
 /// # Examples
 ///
 /// ```
-/// use session::{Expiry, MemoryStorage, SaveOutcome, SessionStorage, Timing};
+/// use session::{MemoryStorage, SessionCookie, SessionManager};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let storage = MemoryStorage::new();
-/// let timing = Timing::new(Expiry::none(), 0);
-/// let mut session = storage.load(None, timing).await?;
+/// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
+/// let sessions = SessionManager::new(cookie, MemoryStorage::new());
+/// let mut session = sessions.load(None).await?;
 /// session.set("count", 1)?;
-/// let SaveOutcome::Saved { value: id } = storage.save(&session, timing).await? else { panic!() };
-/// let again = storage.load(Some(&id), timing).await?;
+/// let set_cookie = sessions.commit(&session).await?.into_header().unwrap();
+/// assert_eq!(sessions.storage().len(), 1);
+/// let again = sessions.load(set_cookie.split(';').next()).await?;
 /// assert_eq!(again.get::<u32>("count")?, Some(1));
-/// assert_eq!(storage.len(), 1);
 /// # Ok::<(), session::Error>(()) }).unwrap();
 /// ```
 #[derive(Debug)]
 pub struct MemoryStorage {
     shards: Box<[RwLock<Shard>]>,
     hasher: std::collections::hash_map::RandomState,
-    /// Adopt an unknown id instead of replacing it (Remix's `useUnknownIds`).
-    use_unknown_ids: bool,
-    /// Most records per shard; `None`: unbounded.
+    /// Most entries per shard; `None`: unbounded.
     shard_capacity: Option<usize>,
     /// Source of entry versions.
     clock: AtomicU64,
-    /// Saves so far, to pace the sweep.
-    saves: AtomicU64,
+    /// Writes so far, to pace the sweep.
+    writes: AtomicU64,
 }
 
 impl Default for MemoryStorage {
@@ -88,7 +91,7 @@ impl Default for MemoryStorage {
 }
 
 impl MemoryStorage {
-    /// Makes an unbounded memory storage that does not adopt unknown ids.
+    /// Makes an unbounded memory storage.
     ///
     /// # Examples
     ///
@@ -106,16 +109,13 @@ impl MemoryStorage {
     ///
     /// ```
     /// let storage = session::MemoryStorage::builder().capacity(10_000).build();
-    /// # let _ = storage;
+    /// assert!(storage.is_empty());
     /// ```
     pub fn builder() -> MemoryStorageBuilder {
-        MemoryStorageBuilder {
-            use_unknown_ids: false,
-            capacity: None,
-        }
+        MemoryStorageBuilder { capacity: None }
     }
 
-    /// Returns how many records are stored (expired ones not yet swept included).
+    /// Returns how many entries are stored (expired ones not yet swept and forwards included).
     ///
     /// # Examples
     ///
@@ -127,7 +127,7 @@ impl MemoryStorage {
         self.shards.iter().map(|shard| read(shard).len()).sum()
     }
 
-    /// Returns whether no record is stored.
+    /// Returns whether nothing is stored.
     ///
     /// # Examples
     ///
@@ -139,7 +139,7 @@ impl MemoryStorage {
         self.len() == 0
     }
 
-    /// Deletes every record whose deadline passed before `now` (Unix seconds) and returns how
+    /// Deletes every entry whose deadline passed before `now` (Unix seconds) and returns how
     /// many went.
     ///
     /// # Examples
@@ -154,35 +154,12 @@ impl MemoryStorage {
             .sum()
     }
 
-    fn shard(&self, id: &str) -> &RwLock<Shard> {
-        let index = usize::try_from(self.hasher.hash_one(id) % SHARDS as u64)
-            .expect("a shard index is below SHARDS");
-        &self.shards[index]
+    fn shard_of(&self, id: &str) -> usize {
+        usize::try_from(self.hasher.hash_one(id) % SHARDS as u64).unwrap_or(0)
     }
 
     fn next_version(&self) -> u64 {
         self.clock.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    fn entry(&self, record: &Record) -> Entry {
-        Entry {
-            version: self.next_version(),
-            bytes: record.to_json().into(),
-            deadline: record.deadline(),
-        }
-    }
-
-    /// The entry for a session's own state, serialized without copying it first.
-    fn session_entry(&self, session: &Session, timing: Timing) -> Entry {
-        let written = Timestamps {
-            created: session.timestamps().created,
-            renewed: timing.now(),
-        };
-        Entry {
-            version: self.next_version(),
-            bytes: Record::session_json(session, timing).into(),
-            deadline: timing.expiry().deadline(written),
-        }
     }
 
     /// Inserts or replaces `id`, keeping the shard within its capacity.
@@ -209,142 +186,127 @@ impl MemoryStorage {
         shard.insert(id.as_str().into(), entry);
     }
 
-    /// Writes `session` onto what is stored under its original id, then under its current
-    /// id, and returns the id written. Returns `None`, writing nothing, when the record it was
-    /// loaded from is gone.
-    fn write_merged(&self, session: &Session, timing: Timing) -> Option<SessionId> {
-        let now = timing.now();
-        let target = session.id();
-        let base_id = session.original_id();
-        // Optimistic: if the stored record is still the one this request loaded, the session
-        // already holds the merged state. Serialize it before taking any lock.
-        let optimistic = self.session_entry(session, timing);
-        let pick = |current: Option<&Entry>, optimistic: Entry| -> Option<Entry> {
-            match (current, session.stored_version()) {
-                (None, Some(_)) => None,
-                (None, None) => Some(optimistic),
-                (Some(current), Some(loaded)) if current.version == loaded => Some(optimistic),
-                (Some(current), _) => Some(self.merge(current, session, timing, optimistic)),
-            }
-        };
-        if target == base_id && !session.id_is_generated() {
-            let mut shard = write(self.shard(target.as_str()));
-            let entry = pick(shard.get(target.as_str()), optimistic)?;
-            self.put(&mut shard, target, entry, now);
-            return Some(target.clone());
+    fn record_entry(&self, bytes: Vec<u8>, deadline: Option<u64>) -> Entry {
+        Entry {
+            version: self.next_version(),
+            kind: Kind::Record(bytes.into()),
+            deadline,
         }
-        // A new session, or a regenerated one built from its original record (the caller
-        // deletes the original afterwards if asked), under an id generated in this request.
-        let entry = if target == base_id {
-            optimistic
-        } else {
-            pick(
-                read(self.shard(base_id.as_str())).get(base_id.as_str()),
-                optimistic,
-            )?
-        };
-        Some(self.claim(target.clone(), entry, now))
-    }
-
-    /// Writes `entry` under `id`, or under a newly drawn id while `id` names a stored
-    /// session: an id generated in this request never overwrites another session.
-    fn claim(&self, mut id: SessionId, entry: Entry, now: u64) -> SessionId {
-        loop {
-            let mut shard = write(self.shard(id.as_str()));
-            if !shard.contains_key(id.as_str()) {
-                self.put(&mut shard, &id, entry, now);
-                return id;
-            }
-            drop(shard);
-            tracing::warn!("generated session id collided with a stored one; drawing another");
-            id = SessionId::generate();
-        }
-    }
-
-    /// Applies the session's changes onto a record that moved on since the session loaded it.
-    fn merge(&self, current: &Entry, session: &Session, timing: Timing, fallback: Entry) -> Entry {
-        match Record::from_json(&current.bytes) {
-            Ok(mut record) => {
-                record.apply(session, timing);
-                self.entry(&record)
-            }
-            Err(error) => {
-                tracing::warn!(%error, "unreadable session record replaced by this request's state");
-                fallback
-            }
-        }
-    }
-
-    fn delete(&self, id: &SessionId) {
-        write(self.shard(id.as_str())).remove(id.as_str());
     }
 
     fn maybe_sweep(&self, now: u64) {
-        let saves = self.saves.fetch_add(1, Ordering::Relaxed);
-        if saves % SWEEP_EVERY == SWEEP_EVERY - 1 {
-            let index = usize::try_from((saves / SWEEP_EVERY) % SHARDS as u64)
-                .expect("a shard index is below SHARDS");
+        let writes = self.writes.fetch_add(1, Ordering::Relaxed);
+        if writes % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            let index = usize::try_from((writes / SWEEP_EVERY) % SHARDS as u64).unwrap_or(0);
             sweep(&mut write(&self.shards[index]), now);
+        }
+    }
+
+    /// The bytes a plan leaves given what `base` holds; `Err` for an outcome that writes
+    /// nothing.
+    fn result(plan: &WritePlan<'_>, base: Option<&Entry>) -> Result<Vec<u8>, WriteOutcome> {
+        let now = plan.now();
+        let live = base.filter(|entry| entry.is_live(now));
+        match (live.map(|entry| &entry.kind), plan.expect()) {
+            (Some(_), Expect::Vacant) => Err(WriteOutcome::Taken),
+            (Some(Kind::Forward(to)), _) => Err(WriteOutcome::Moved { to: to.clone() }),
+            (None, Expect::Loaded(_) | Expect::Existing) => Err(WriteOutcome::Gone),
+            (None, _) => Ok(plan.to_record_json()),
+            (Some(Kind::Record(bytes)), expect) => {
+                let version = live.map(|entry| entry.version);
+                if expect == Expect::Loaded(Version::new(version.unwrap_or(0))) {
+                    return Ok(plan.to_record_json());
+                }
+                Ok(match Record::from_json(bytes) {
+                    Ok(record) => plan.result(Some(record), None).to_json(),
+                    Err(error) => {
+                        tracing::warn!(%error, "unreadable session record replaced by this request's state");
+                        plan.to_record_json()
+                    }
+                })
+            }
         }
     }
 }
 
-impl SessionStorage for MemoryStorage {
-    async fn load(&self, value: Option<&str>, timing: Timing) -> Result<Session> {
-        let Some(id) = super::incoming_id(value) else {
-            return Ok(fresh_session(timing));
-        };
-        let found = read(self.shard(id.as_str())).get(id.as_str()).cloned();
-        let Some(entry) = found else {
-            if self.use_unknown_ids {
-                return Ok(Session::from_parts(
-                    id,
-                    Map::new(),
-                    Map::new(),
-                    Timestamps::at(timing.now()),
-                ));
-            }
-            return Ok(fresh_session(timing));
-        };
-        let record = match Record::from_json(&entry.bytes) {
-            Ok(record) => record,
-            Err(error) => {
-                tracing::warn!(%error, "unreadable session record; serving a fresh session");
-                return Ok(fresh_session(timing));
-            }
-        };
-        if let Err(reason) = timing.check(record.timestamps()) {
-            crate::audit::expired(reason);
-            let mut shard = write(self.shard(id.as_str()));
-            if shard.get(id.as_str()).map(|e| e.version) == Some(entry.version) {
-                shard.remove(id.as_str());
-            }
-            return Ok(fresh_session(timing));
-        }
-        let mut session = record.into_session(id);
-        session.set_stored_version(entry.version);
-        Ok(session)
+impl SessionStore for MemoryStorage {
+    async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
+        let found = read(&self.shards[self.shard_of(id.as_str())])
+            .get(id.as_str())
+            .cloned();
+        Ok(found.and_then(|entry| match entry.kind {
+            Kind::Forward(to) => Some(Stored::Forward { to }),
+            Kind::Record(bytes) => match Record::from_json(&bytes) {
+                Ok(record) => Some(Stored::Record {
+                    record,
+                    version: Version::new(entry.version),
+                }),
+                Err(error) => {
+                    tracing::warn!(%error, "unreadable session record; serving a fresh session");
+                    None
+                }
+            },
+        }))
     }
 
-    async fn save(&self, session: &Session, timing: Timing) -> Result<SaveOutcome> {
-        if session.is_destroyed() {
-            self.delete(session.original_id());
-            self.delete(session.id());
-            return Ok(SaveOutcome::Destroyed);
-        }
-        if !session.needs_write(&timing) {
-            return Ok(SaveOutcome::Unchanged);
-        }
-        self.maybe_sweep(timing.now());
-        let Some(written) = self.write_merged(session, timing) else {
-            return Ok(SaveOutcome::Interrupted);
+    async fn write(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
+        let now = plan.now();
+        self.maybe_sweep(now);
+        let (base, target) = (plan.base(), plan.target());
+        let (base_shard, target_shard) =
+            (self.shard_of(base.as_str()), self.shard_of(target.as_str()));
+        // Both shards locked, in index order, for the whole write.
+        let (mut first, mut second) = if base_shard == target_shard {
+            (write(&self.shards[base_shard]), None)
+        } else {
+            let (low, high) = (base_shard.min(target_shard), base_shard.max(target_shard));
+            let low_guard = write(&self.shards[low]);
+            let high_guard = write(&self.shards[high]);
+            if low == base_shard {
+                (low_guard, Some(high_guard))
+            } else {
+                (high_guard, Some(low_guard))
+            }
         };
-        if session.deletes_original() && written != *session.original_id() {
-            self.delete(session.original_id());
+        let bytes = match Self::result(plan, first.get(base.as_str())) {
+            Ok(bytes) => bytes,
+            Err(outcome) => return Ok(outcome),
+        };
+        let entry = self.record_entry(bytes, plan.deadline());
+        if !plan.moves() {
+            self.put(&mut first, target, entry, now);
+            return Ok(WriteOutcome::Written);
         }
-        Ok(SaveOutcome::Saved {
-            value: written.as_str().to_owned(),
-        })
+        let target_map = second.as_deref_mut().unwrap_or(&mut first);
+        if target_map
+            .get(target.as_str())
+            .is_some_and(|e| e.is_live(now))
+        {
+            return Ok(WriteOutcome::Taken);
+        }
+        self.put(target_map, target, entry, now);
+        match plan.retire() {
+            Retire::Keep => {}
+            Retire::Delete => {
+                first.remove(base.as_str());
+            }
+            Retire::Forward { until } => {
+                let forward = Entry {
+                    version: self.next_version(),
+                    kind: Kind::Forward(target.clone()),
+                    deadline: Some(until),
+                };
+                self.put(&mut first, base, forward, now);
+            }
+        }
+        Ok(WriteOutcome::Written)
+    }
+
+    async fn delete(&self, ids: &[&SessionId]) -> Result<()> {
+        for id in ids {
+            write(&self.shards[self.shard_of(id.as_str())]).remove(id.as_str());
+        }
+        Ok(())
     }
 }
 
@@ -353,47 +315,24 @@ impl SessionStorage for MemoryStorage {
 /// # Examples
 ///
 /// ```
-/// let storage = session::MemoryStorage::builder()
-///     .use_unknown_ids(false)
-///     .capacity(100_000)
-///     .build();
-/// # let _ = storage;
+/// let storage = session::MemoryStorage::builder().capacity(100_000).build();
+/// assert_eq!(storage.len(), 0);
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct MemoryStorageBuilder {
-    use_unknown_ids: bool,
     capacity: Option<usize>,
 }
 
 impl MemoryStorageBuilder {
-    /// Adopts a well-formed id the store does not hold instead of issuing a new one (off by
-    /// default; Remix's `useUnknownIds`).
-    ///
-    /// # Security
-    ///
-    /// Adopting ids a client chose opens the door to session fixation. Leave it off unless
-    /// ids are shared with another system that creates them.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let storage = session::MemoryStorage::builder().use_unknown_ids(true).build();
-    /// # let _ = storage;
-    /// ```
-    pub fn use_unknown_ids(mut self, adopt: bool) -> Self {
-        self.use_unknown_ids = adopt;
-        self
-    }
-
-    /// Bounds the number of records (spread over 16 shards, so each shard holds a sixteenth).
-    /// A full shard first drops its expired records, then its least recently written.
+    /// Bounds the number of entries (spread over 16 shards, so each shard holds a sixteenth).
+    /// A full shard first drops its expired entries, then its least recently written.
     ///
     /// # Examples
     ///
     /// ```
     /// let storage = session::MemoryStorage::builder().capacity(1_000).build();
-    /// # let _ = storage;
+    /// assert!(storage.is_empty());
     /// ```
     pub fn capacity(mut self, records: usize) -> Self {
         self.capacity = Some(records);
@@ -413,10 +352,9 @@ impl MemoryStorageBuilder {
         MemoryStorage {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
-            use_unknown_ids: self.use_unknown_ids,
             shard_capacity: self.capacity.map(|records| records.div_ceil(SHARDS).max(1)),
             clock: AtomicU64::new(0),
-            saves: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
         }
     }
 }
@@ -424,13 +362,13 @@ impl MemoryStorageBuilder {
 /// Removes entries whose deadline is before `now`.
 fn sweep(shard: &mut Shard, now: u64) -> usize {
     let before = shard.len();
-    shard.retain(|_, entry| entry.deadline.is_none_or(|deadline| deadline >= now));
+    shard.retain(|_, entry| entry.is_live(now));
     before - shard.len()
 }
 
 // A panic while a lock is held cannot leave a shard half-written (every write is one
 // `insert` or `remove`), so a poisoned lock is still safe to use.
-fn read(lock: &RwLock<Shard>) -> std::sync::RwLockReadGuard<'_, Shard> {
+fn read(lock: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 

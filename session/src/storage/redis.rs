@@ -1,6 +1,6 @@
-//! [`RedisStorage`]: the signed id in the cookie, the session in a Redis hash that every
-//! instance of an app shares. A save applies one request's changes on the server, atomically,
-//! in one Lua script: the same promises as memory storage, across machines.
+//! [`RedisStorage`]: each session a Redis hash that every instance of an app shares. A write
+//! plan runs on the server, atomically, in one Lua script: the same promises as memory
+//! storage, across machines.
 
 use std::fmt;
 use std::time::Duration;
@@ -9,14 +9,13 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, Script};
 use tokio::sync::OnceCell;
 
-use super::{SaveOutcome, SessionStorage, fresh_session};
-use crate::dynamic::{Map, Session};
+use crate::data::Map;
 use crate::error::{Error, Result};
-use crate::expiry::{Timestamps, Timing};
+use crate::expiry::Timestamps;
 use crate::id::SessionId;
-
-/// Remix's default key prefix.
-pub const DEFAULT_PREFIX: &str = "session:";
+use crate::store::{
+    Expect, Record, Retire, SessionStore, Stored, Version, WriteOutcome, WritePlan,
+};
 
 /// The hash field holding `[created, renewed]`.
 const META: &str = "m";
@@ -27,11 +26,14 @@ const FLASH: &str = "f:";
 
 /// Writes the values a request set back to the session it loaded, keeping its id: the common
 /// save, in two commands. `EXPIRE` renews the TTL, and its reply doubles as the check that the
-/// session still exists.
+/// session still exists; only when it is gone is its forward looked up.
 const UPDATE: &str = r"
--- KEYS[1]: the session's hash. ARGV[1]: TTL in seconds (> 0). Then (field, JSON) pairs,
--- the 'm' timestamps included. Returns 0, writing nothing, if the session is gone.
-if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
+-- KEYS[1]: the session's hash; KEYS[2]: its forward key. ARGV[1]: TTL in seconds (> 0).
+-- Then (field, JSON) pairs, the 'm' timestamps included.
+-- Returns 1 written; 0, writing nothing, if the session is gone; the forward's id if it moved.
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then
+  return redis.call('GET', KEYS[2]) or 0
+end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 return 1
 ";
@@ -40,63 +42,71 @@ return 1
 /// values onto its stack at once, and [`SAVE`] writes larger sets in slices.
 const UPDATE_MAX_ARGS: usize = 1_000;
 
-/// Applies any request's changes to a session hash; see the argument list at the top.
+/// Executes any write plan; see the argument list at the top.
 const SAVE: &str = r"
--- KEYS[1]: the hash the session was loaded from; KEYS[2]: the hash to write.
--- ARGV[1] '1': the session was loaded from KEYS[1], which must still exist.
--- ARGV[2] '1': KEYS[2] names an id generated in this request, which must not exist yet.
--- ARGV[3]: TTL in seconds ('0': none). ARGV[4] '1': delete KEYS[1] after writing KEYS[2].
--- ARGV[5]: s, ARGV[6]: d. Then s (field, JSON) arguments to HSET (the 'm' timestamps
+-- KEYS[1]: the base hash; KEYS[2]: the target hash; KEYS[3], KEYS[4]: their forward keys.
+-- ARGV[1]: what the base must hold: 'L' a record, 'V' nothing (the target is the base), 'A'
+-- anything. ARGV[2]: TTL in seconds ('0': none). ARGV[3]: when the session moves, what
+-- becomes of the base: 'K' kept, 'D' deleted, 'F' forwarded to ARGV[5] for ARGV[4] seconds.
+-- ARGV[6]: s, ARGV[7]: d. Then s (field, JSON) arguments to HSET (the 'm' timestamps
 -- included), d fields to HDEL, and (field, JSON) pairs of the flash this request consumed,
 -- each deleted only if it still holds that JSON.
--- Returns 0, writing nothing, if the session is gone; 2 if the generated id is taken.
-local loaded, moved = ARGV[1] == '1', KEYS[1] ~= KEYS[2]
-local sets, dels = tonumber(ARGV[5]), tonumber(ARGV[6])
+-- Returns 1 written; 0 the base record is gone; 2 the target is taken; the forward's id if
+-- the base moved. Only 1 writes anything.
+local expect, moved = ARGV[1], KEYS[1] ~= KEYS[2]
+local sets, dels = tonumber(ARGV[6]), tonumber(ARGV[7])
 -- Runs a command on KEYS[2] with list[from..to] as arguments, in slices that Lua can unpack.
 local function sliced(command, list, from, to)
   for i = from, to, 1000 do
     redis.call(command, KEYS[2], unpack(list, i, math.min(i + 999, to)))
   end
 end
-if loaded and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+if expect == 'V' then
+  if redis.call('EXISTS', KEYS[1], KEYS[3]) > 0 then return 2 end
+else
+  local forward = redis.call('GET', KEYS[3])
+  if forward then return forward end
+  if expect == 'L' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+end
 if moved then
+  if redis.call('EXISTS', KEYS[2], KEYS[4]) > 0 then return 2 end
   local all = redis.call('HGETALL', KEYS[1])
   sliced('HSET', all, 1, #all)
 end
-local first = 7 + sets
+local first = 8 + sets
 sliced('HDEL', ARGV, first, first + dels - 1)
 for i = first + dels, #ARGV, 2 do
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
   end
 end
-sliced('HSET', ARGV, 7, first - 1)
-if ARGV[3] ~= '0' then
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-elseif loaded then
+sliced('HSET', ARGV, 8, first - 1)
+if ARGV[2] ~= '0' then
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+elseif expect ~= 'V' then
   redis.call('PERSIST', KEYS[2])
 end
-if ARGV[4] == '1' and moved then redis.call('DEL', KEYS[1]) end
+if moved and ARGV[3] ~= 'K' then
+  redis.call('DEL', KEYS[1])
+  if ARGV[3] == 'F' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4]) end
+end
 return 1
 ";
 
 /// Sessions in Redis, shared by every instance of an app.
 ///
 /// Each session is a hash at `<prefix><id>`: a field `v:<key>` per value and `f:<key>` per
-/// flash value (JSON text), and `m` for `[created, renewed]`.
+/// flash value (JSON text), and `m` for `[created, renewed]`. A regenerated session's old id
+/// forwards to its new one, for the grace window only, from the string key `<prefix>><id>`.
 ///
-/// - **Atomic merges, one round trip:** a save runs one Lua script that applies only its
+/// - **Atomic merges, one round trip:** a write runs one Lua script that applies only its
 ///   request's changes (values set or removed, the flash it consumed, the flash it set), so
 ///   concurrent requests on different keys all survive; on the same key the last save wins.
-///   A save for a session destroyed meanwhile writes nothing and returns
-///   [`SaveOutcome::Interrupted`]. The common save, values set on a loaded session with a
-///   TTL, costs the server two commands (`EXPIRE`, whose reply is the existence check, and
-///   `HSET`).
+///   The common save, values set on a loaded session with a TTL, costs the server two
+///   commands (`EXPIRE`, whose reply is the existence check, and `HSET`).
 /// - **Expiry on the server:** every write sets the hash's TTL to the session's remaining
 ///   life (the idle timeout, cut by the absolute one), and loads check the timestamps too.
-/// - **Strict ids:** an id is validated before it reaches Redis; unknown ids are not adopted
-///   unless [`use_unknown_ids`](RedisStorageBuilder::use_unknown_ids) is on; a load never
+/// - **Strict ids:** an id is validated by the manager before it reaches Redis; a load never
 ///   writes.
 /// - **Failures are typed and bounded:** connecting and each command time out (2 s by
 ///   default); a failure is [`Error::Storage`] carrying the `redis` error, and the connection
@@ -114,7 +124,7 @@ return 1
 /// let storage = RedisStorage::builder("redis://127.0.0.1:6379/").prefix("myapp:session:").build()?;
 /// let cookie = SessionCookie::builder("sid").secret("a-random-secret-of-at-least-32-bytes").build()?;
 /// let sessions = SessionManager::new(cookie, storage);
-/// # let _ = sessions;
+/// assert_eq!(sessions.storage().prefix(), "myapp:session:");
 /// # Ok::<(), session::Error>(())
 /// ```
 pub struct RedisStorage {
@@ -122,7 +132,6 @@ pub struct RedisStorage {
     config: ConnectionManagerConfig,
     connection: OnceCell<ConnectionManager>,
     prefix: String,
-    use_unknown_ids: bool,
     update: Script,
     save: Script,
 }
@@ -140,11 +149,19 @@ impl RedisStorage {
     pub fn builder(url: impl Into<String>) -> RedisStorageBuilder {
         RedisStorageBuilder {
             url: url.into(),
-            prefix: DEFAULT_PREFIX.to_owned(),
-            use_unknown_ids: false,
+            prefix: Self::DEFAULT_PREFIX.to_owned(),
             timeout: Duration::from_secs(2),
         }
     }
+
+    /// Remix's default key prefix.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(session::RedisStorage::DEFAULT_PREFIX, "session:");
+    /// ```
+    pub const DEFAULT_PREFIX: &'static str = "session:";
 
     /// Returns the key prefix.
     ///
@@ -166,14 +183,24 @@ impl RedisStorage {
     ///
     /// ```
     /// let storage = session::RedisStorage::builder("redis://127.0.0.1/").build()?;
-    /// let id = session::SessionId::parse("00000000-0000-4000-8000-000000000000").unwrap();
+    /// let id: session::SessionId = "00000000-0000-4000-8000-000000000000".parse()?;
     /// assert_eq!(storage.key_of(&id), "session:00000000-0000-4000-8000-000000000000");
-    /// # Ok::<(), session::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
     pub fn key_of(&self, id: &SessionId) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + id.as_str().len());
+        self.key("", id)
+    }
+
+    /// The key of `id`'s forward: `<prefix>><id>` (no id holds a `>`).
+    fn forward_key_of(&self, id: &SessionId) -> String {
+        self.key(">", id)
+    }
+
+    fn key(&self, infix: &str, id: &SessionId) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + infix.len() + id.as_str().len());
         key.push_str(&self.prefix);
+        key.push_str(infix);
         key.push_str(id.as_str());
         key
     }
@@ -191,10 +218,12 @@ impl RedisStorage {
         Ok(connection.clone())
     }
 
-    async fn read(&self, id: SessionId, timing: Timing) -> Result<Session> {
+    async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
         let mut connection = self.connection().await?;
-        let key = self.key_of(&id);
-        let reply: redis::Value = connection.hgetall(&key).await.map_err(Error::storage)?;
+        let reply: redis::Value = connection
+            .hgetall(self.key_of(id))
+            .await
+            .map_err(Error::storage)?;
         let fields = match reply {
             redis::Value::Array(items) => items,
             redis::Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
@@ -205,90 +234,80 @@ impl RedisStorage {
             }
         };
         if fields.is_empty() {
-            return Ok(if self.use_unknown_ids {
-                Session::from_parts(id, Map::new(), Map::new(), Timestamps::at(timing.now()))
-            } else {
-                fresh_session(timing)
-            });
+            return Ok(None);
         }
         let Some((values, flash, timestamps)) = parse_hash(fields) else {
             tracing::warn!("corrupt session hash in Redis; serving a fresh session");
-            return Ok(fresh_session(timing));
+            return Ok(None);
         };
-        if let Err(reason) = timing.check(timestamps) {
-            crate::audit::expired(reason);
-            let _: () = connection.del(&key).await.map_err(Error::storage)?;
-            return Ok(fresh_session(timing));
-        }
-        let mut session = Session::from_parts(id, values, flash, timestamps);
-        session.mark_stored();
-        Ok(session)
+        Ok(Some(Stored::Record {
+            record: Record::new(values, flash, timestamps),
+            version: Version::UNVERSIONED,
+        }))
     }
 
-    async fn write(&self, session: &Session, timing: Timing) -> Result<SaveOutcome> {
+    async fn execute(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
         let mut connection = self.connection().await?;
-        let created = session.timestamps().created;
-        let written = Timestamps {
-            created,
-            renewed: timing.now(),
-        };
-        let ttl = timing
-            .expiry()
-            .max_age(written, timing.now())
-            .map_or(0, |seconds| seconds.max(1));
-        let changes = HashChanges::of(session, written);
-        let base = self.key_of(session.original_id());
-        if changes.is_plain_update(session, ttl) {
+        let changes = HashChanges::of(plan);
+        let base = self.key_of(plan.base());
+        let reply: redis::Value = if changes.is_plain_update(plan) {
             let mut invocation = self.update.key(&base);
-            invocation.arg(ttl).arg(&changes.set);
-            let status: i64 = invocation
-                .invoke_async(&mut connection)
-                .await
-                .map_err(Error::storage)?;
-            return Ok(if status == 1 {
-                SaveOutcome::Saved {
-                    value: session.id().as_str().to_owned(),
-                }
-            } else {
-                SaveOutcome::Interrupted
-            });
-        }
-        let mut target_id = session.id().clone();
-        let mut generated = session.id_is_generated();
-        loop {
+            invocation
+                .key(self.forward_key_of(plan.base()))
+                .arg(plan.ttl().unwrap_or(1))
+                .arg(&changes.set);
+            invocation.invoke_async(&mut connection).await
+        } else {
+            let (retire, forward_ttl) = match plan.retire() {
+                Retire::Keep => ("K", 0),
+                Retire::Delete => ("D", 0),
+                Retire::Forward { until } => ("F", until.saturating_sub(plan.now()).max(1)),
+            };
+            let expect = match plan.expect() {
+                Expect::Vacant => "V",
+                Expect::Any => "A",
+                _ => "L",
+            };
             let mut invocation = self.save.key(&base);
             invocation
-                .key(self.key_of(&target_id))
-                .arg(flag(session.is_stored()))
-                .arg(flag(generated))
-                .arg(ttl)
-                .arg(flag(session.deletes_original()))
+                .key(self.key_of(plan.target()))
+                .key(self.forward_key_of(plan.base()))
+                .key(self.forward_key_of(plan.target()))
+                .arg(expect)
+                .arg(plan.ttl().unwrap_or(0))
+                .arg(retire)
+                .arg(forward_ttl)
+                .arg(plan.target().as_str())
                 .arg(changes.set.len())
                 .arg(changes.delete.len())
                 .arg(&changes.set)
                 .arg(&changes.delete)
                 .arg(&changes.consumed);
-            let status: i64 = invocation
-                .invoke_async(&mut connection)
-                .await
-                .map_err(Error::storage)?;
-            match status {
-                0 => return Ok(SaveOutcome::Interrupted),
-                2 => {
-                    // A generated id that names a stored session: never overwrite it.
-                    tracing::warn!(
-                        "generated session id collided with a stored one; drawing another"
-                    );
-                    target_id = SessionId::generate();
-                    generated = true;
-                }
-                _ => {
-                    return Ok(SaveOutcome::Saved {
-                        value: target_id.as_str().to_owned(),
-                    });
-                }
-            }
+            invocation.invoke_async(&mut connection).await
         }
+        .map_err(Error::storage)?;
+        outcome(reply)
+    }
+}
+
+/// What a script's reply says: 1 written, 0 gone, 2 taken, an id: moved there.
+fn outcome(reply: redis::Value) -> Result<WriteOutcome> {
+    let moved = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|to| to.parse::<SessionId>().ok())
+            .map(|to| WriteOutcome::Moved { to })
+            .ok_or_else(|| Error::storage("a session forward in Redis holds no session id"))
+    };
+    match reply {
+        redis::Value::Int(1) => Ok(WriteOutcome::Written),
+        redis::Value::Int(0) => Ok(WriteOutcome::Gone),
+        redis::Value::Int(2) => Ok(WriteOutcome::Taken),
+        redis::Value::BulkString(bytes) => moved(&bytes),
+        redis::Value::SimpleString(text) => moved(text.as_bytes()),
+        other => Err(Error::storage(format!(
+            "a session script replied {other:?}"
+        ))),
     }
 }
 
@@ -305,23 +324,24 @@ struct HashChanges {
 
 impl HashChanges {
     /// Whether [`UPDATE`] can apply these changes: values set (no removals, no flash
-    /// consumed) on a session loaded from, and kept under, its id, with a TTL.
-    fn is_plain_update(&self, session: &Session, ttl: u64) -> bool {
-        session.is_stored()
-            && session.id() == session.original_id()
-            && ttl > 0
+    /// consumed) on a record loaded from, and kept under, its id, with a TTL.
+    fn is_plain_update(&self, plan: &WritePlan<'_>) -> bool {
+        matches!(plan.expect(), Expect::Loaded(_) | Expect::Existing)
+            && !plan.moves()
+            && plan.ttl().is_some()
             && self.delete.is_empty()
             && self.consumed.is_empty()
             && self.set.len() <= UPDATE_MAX_ARGS
     }
 
-    fn of(session: &Session, written: Timestamps) -> Self {
-        let flash_out = session.outgoing_flash();
+    fn of(plan: &WritePlan<'_>) -> Self {
+        let written = plan.timestamps();
+        let flash_out = plan.new_flash();
         let mut set = Vec::with_capacity(2 + 2 * flash_out.len());
         set.push(META.as_bytes().to_vec());
         set.push(json(&(written.created, written.renewed)));
         let mut delete = Vec::new();
-        for (key, value) in session.changes() {
+        for (key, value) in plan.changes() {
             match value {
                 Some(value) => {
                     set.push(field(VALUE, key));
@@ -334,8 +354,9 @@ impl HashChanges {
             set.push(field(FLASH, key));
             set.push(json(value));
         }
-        let mut consumed = Vec::with_capacity(2 * session.incoming_flash().len());
-        for (key, value) in session.incoming_flash() {
+        let consumed_flash = plan.consumed_flash();
+        let mut consumed = Vec::with_capacity(2 * consumed_flash.len());
+        for (key, value) in consumed_flash {
             consumed.push(field(FLASH, key));
             consumed.push(json(value));
         }
@@ -360,28 +381,22 @@ fn json(value: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-impl SessionStorage for RedisStorage {
-    async fn load(&self, value: Option<&str>, timing: Timing) -> Result<Session> {
-        let Some(id) = super::incoming_id(value) else {
-            return Ok(fresh_session(timing));
-        };
-        self.read(id, timing).await
+impl SessionStore for RedisStorage {
+    async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
+        self.read(id).await
     }
 
-    async fn save(&self, session: &Session, timing: Timing) -> Result<SaveOutcome> {
-        if session.is_destroyed() {
-            let mut connection = self.connection().await?;
-            let keys = [
-                self.key_of(session.original_id()),
-                self.key_of(session.id()),
-            ];
-            let _: () = connection.del(&keys[..]).await.map_err(Error::storage)?;
-            return Ok(SaveOutcome::Destroyed);
-        }
-        if !session.needs_write(&timing) {
-            return Ok(SaveOutcome::Unchanged);
-        }
-        self.write(session, timing).await
+    async fn write(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
+        self.execute(plan).await
+    }
+
+    async fn delete(&self, ids: &[&SessionId]) -> Result<()> {
+        let keys: Vec<String> = ids
+            .iter()
+            .flat_map(|&id| [self.key_of(id), self.forward_key_of(id)])
+            .collect();
+        let mut connection = self.connection().await?;
+        connection.del::<_, ()>(&keys).await.map_err(Error::storage)
     }
 }
 
@@ -389,7 +404,6 @@ impl fmt::Debug for RedisStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStorage")
             .field("prefix", &self.prefix)
-            .field("use_unknown_ids", &self.use_unknown_ids)
             .field("connected", &self.connection.initialized())
             .finish_non_exhaustive()
     }
@@ -409,13 +423,23 @@ impl fmt::Debug for RedisStorage {
 /// # let _ = storage;
 /// # Ok::<(), session::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct RedisStorageBuilder {
     url: String,
     prefix: String,
-    use_unknown_ids: bool,
     timeout: Duration,
+}
+
+/// Hides the URL, which may hold a password.
+impl fmt::Debug for RedisStorageBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStorageBuilder")
+            .field("url", &"<hidden>")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl RedisStorageBuilder {
@@ -430,24 +454,6 @@ impl RedisStorageBuilder {
     /// ```
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
-        self
-    }
-
-    /// Adopts a well-formed id Redis does not hold instead of issuing a new one (off by
-    /// default; Remix's `useUnknownIds`).
-    ///
-    /// # Security
-    ///
-    /// Adopting ids a client chose opens the door to session fixation.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let builder = session::RedisStorage::builder("redis://127.0.0.1/").use_unknown_ids(true);
-    /// # let _ = builder;
-    /// ```
-    pub fn use_unknown_ids(mut self, adopt: bool) -> Self {
-        self.use_unknown_ids = adopt;
         self
     }
 
@@ -490,15 +496,10 @@ impl RedisStorageBuilder {
             config,
             connection: OnceCell::new(),
             prefix: self.prefix,
-            use_unknown_ids: self.use_unknown_ids,
             update: Script::new(UPDATE),
             save: Script::new(SAVE),
         })
     }
-}
-
-fn flag(on: bool) -> &'static str {
-    if on { "1" } else { "0" }
 }
 
 /// Splits the flat `field, JSON, ...` reply of `HGETALL` into values, flash and timestamps;

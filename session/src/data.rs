@@ -1,6 +1,9 @@
-//! [`Session`]: the dynamic core every storage and the derive build on. It holds JSON values in
-//! insertion order, the flash that arrived and the flash set now, and what this request changed,
-//! and it follows Remix's rules for reads, writes, destroy and id regeneration.
+//! [`Session`]: one visitor's data for the length of a request: values in insertion order, the
+//! flash that arrived and the flash set now, what this request changed, the id and whether it
+//! is to be regenerated, and whether the session was destroyed. It follows Remix's rules for
+//! reads, writes, destroy and id regeneration. Where the session came from (a cookie, a stored
+//! record of some version) is the manager's business and lives beside it, in
+//! [`LoadedSession`](crate::LoadedSession).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -10,11 +13,32 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::expiry::{Clock as _, SystemClock, Timestamps, Timing};
 use crate::id::SessionId;
 
 /// An insertion-ordered JSON object: the values or the flash of a session.
 pub type Map = serde_json::Map<String, Value>;
+
+/// What [`Session::regenerate_id`] does with the record stored under the id the session had.
+///
+/// # Examples
+///
+/// ```
+/// use session::{OldId, Session};
+///
+/// let mut session = Session::new();
+/// session.regenerate_id(OldId::Delete)?; // on login: the old cookie stops working
+/// assert_eq!(session.regeneration(), Some(OldId::Delete));
+/// # Ok::<(), session::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OldId {
+    /// Keep the old record: a copy of the old cookie still loads the session as it was
+    /// (Remix's `regenerateId(false)`).
+    Keep,
+    /// Delete the old record when the session is saved: the old cookie is revoked, which is
+    /// what a login or any change of privilege needs (Remix's `regenerateId(true)`).
+    Delete,
+}
 
 /// One visitor's session for the length of one request.
 ///
@@ -22,7 +46,10 @@ pub type Map = serde_json::Map<String, Value>;
 /// back to a flash value that arrived with this request; [`set`](Self::set) writes one (JSON
 /// `null` removes the key, as in Remix); [`flash`](Self::flash) sets a value readable on the
 /// next request only. Every write marks the session dirty, and only a dirty, regenerated or
-/// destroyed session is written back by its storage.
+/// destroyed session is written back.
+///
+/// A `Session` is plain data: clone it, build one with [`Session::new`] to test a handler, and
+/// let a [`SessionManager`](crate::SessionManager) load and commit the real ones.
 ///
 /// # Examples
 ///
@@ -38,18 +65,13 @@ pub type Map = serde_json::Map<String, Value>;
 /// assert!(session.is_dirty());
 /// # Ok::<(), session::Error>(())
 /// ```
-#[expect(
-    clippy::struct_excessive_bools,
-    reason = "independent flags, each documented with what it means"
-)]
+#[derive(Clone)]
 pub struct Session {
     /// The id the session answers to now; `regenerate_id` replaces it.
     id: SessionId,
-    /// The id the session was loaded with: the record a server-side storage updates or deletes.
-    original_id: SessionId,
-    /// `true` once `regenerate_id(true)` ran: the record under `original_id` is deleted on save.
-    /// A later `regenerate_id(false)` does not clear it.
-    delete_original: bool,
+    /// `Some` once `regenerate_id` ran, with the strongest request made: a `Delete` is never
+    /// weakened by a later `Keep`.
+    regeneration: Option<OldId>,
     /// Persistent values, in insertion order. May hold `null` only if a loaded record did.
     values: Map,
     /// Flash values that arrived with this request: readable now, gone after this save.
@@ -61,32 +83,13 @@ pub struct Session {
     touched: HashSet<String>,
     /// `true` once `destroy` ran; reads then see nothing and writes fail.
     destroyed: bool,
-    /// `true` when the storage must write the session back: any write, a regeneration, or
-    /// flash that arrived (it must be cleared). Never reset.
+    /// `true` when the session must be written back: any write, a regeneration, or flash that
+    /// arrived (it must be cleared). Never reset.
     dirty: bool,
-    /// `true` when the cookie must be sent again although nothing changed (it was verified
-    /// with an old secret and must be re-signed with the current one).
-    resign: bool,
-    /// When the session was created and last written.
-    timestamps: Timestamps,
-    /// `Some(version)` when loaded from a stored record of that version; `None` for a session
-    /// the store does not hold. Storages use it to tell a late save from a new one.
-    stored_version: Option<u64>,
-    /// `true` when the request carried a verified session cookie: only then does destroying
-    /// the session send a `Set-Cookie` that clears it.
-    arrived_with_cookie: bool,
-    /// `true` when the current id came from the generator in this request (a new session or a
-    /// regeneration), not from a cookie or a store: a storage that finds a record under it met
-    /// a collision and must pick another id rather than overwrite.
-    generated_id: bool,
-    /// The decoded value and signed text of the cookie this request carried, when the current
-    /// secret signed it: a commit of the same value re-sends the text without signing again.
-    incoming_cookie: Option<(String, String)>,
 }
 
 impl Session {
-    /// Starts an empty session with a fresh random id, created now by the system clock.
-    /// (Storages create the sessions of a request themselves, at the request's time.)
+    /// Starts an empty session with a fresh random id.
     ///
     /// # Examples
     ///
@@ -98,16 +101,11 @@ impl Session {
     /// ```
     #[must_use]
     pub fn new() -> Self {
-        let now = SystemClock.now();
-        Self::from_parts(
-            SessionId::generate(),
-            Map::new(),
-            Map::new(),
-            Timestamps::at(now),
-        )
+        Self::from_parts(SessionId::generate(), Map::new(), Map::new())
     }
 
-    /// Rebuilds a session from stored parts, for storage implementations.
+    /// Rebuilds a session from its stored parts: an id, its values, and the flash that arrives
+    /// with this request.
     ///
     /// A session that arrives with flash is dirty from the start, so that saving it clears the
     /// flash (Remix's rule).
@@ -116,34 +114,27 @@ impl Session {
     ///
     /// ```
     /// use serde_json::json;
-    /// use session::{Session, SessionId, Timestamps};
+    /// use session::{Session, SessionId};
     ///
     /// let values = json!({"hello": "world"}).as_object().unwrap().clone();
     /// let flash = json!({"notice": "saved"}).as_object().unwrap().clone();
-    /// let session = Session::from_parts(SessionId::generate(), values, flash, Timestamps::at(0));
+    /// let session = Session::from_parts(SessionId::generate(), values, flash);
     /// assert_eq!(session.get::<String>("notice")?.as_deref(), Some("saved"));
     /// assert!(session.is_dirty());
     /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
-    pub fn from_parts(id: SessionId, values: Map, flash: Map, timestamps: Timestamps) -> Self {
+    pub fn from_parts(id: SessionId, values: Map, flash: Map) -> Self {
         let dirty = !flash.is_empty();
         Self {
-            original_id: id.clone(),
             id,
-            delete_original: false,
+            regeneration: None,
             values,
             flash_in: flash,
             flash_out: Map::new(),
             touched: HashSet::new(),
             destroyed: false,
             dirty,
-            resign: false,
-            timestamps,
-            stored_version: None,
-            arrived_with_cookie: false,
-            generated_id: false,
-            incoming_cookie: None,
         }
     }
 
@@ -152,9 +143,11 @@ impl Session {
     /// # Examples
     ///
     /// ```
-    /// let mut session = session::Session::new();
+    /// use session::{OldId, Session};
+    ///
+    /// let mut session = Session::new();
     /// let before = session.id().clone();
-    /// session.regenerate_id(false)?;
+    /// session.regenerate_id(OldId::Keep)?;
     /// assert_ne!(session.id(), &before);
     /// # Ok::<(), session::Error>(())
     /// ```
@@ -163,37 +156,24 @@ impl Session {
         &self.id
     }
 
-    /// Returns the id the session was loaded with, which regeneration does not change.
+    /// Returns whether [`regenerate_id`](Self::regenerate_id) ran, and what it asked for the
+    /// old record: `Delete` if any call asked to delete it.
     ///
     /// # Examples
     ///
     /// ```
-    /// let mut session = session::Session::new();
-    /// let original = session.id().clone();
-    /// session.regenerate_id(true)?;
-    /// session.regenerate_id(true)?;
-    /// assert_eq!(session.original_id(), &original);
+    /// use session::{OldId, Session};
+    ///
+    /// let mut session = Session::new();
+    /// assert_eq!(session.regeneration(), None);
+    /// session.regenerate_id(OldId::Delete)?;
+    /// session.regenerate_id(OldId::Keep)?;
+    /// assert_eq!(session.regeneration(), Some(OldId::Delete));
     /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
-    pub fn original_id(&self) -> &SessionId {
-        &self.original_id
-    }
-
-    /// Returns whether saving must delete the record under [`original_id`](Self::original_id).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut session = session::Session::new();
-    /// session.regenerate_id(true)?;
-    /// session.regenerate_id(false)?;
-    /// assert!(session.deletes_original());
-    /// # Ok::<(), session::Error>(())
-    /// ```
-    #[must_use]
-    pub fn deletes_original(&self) -> bool {
-        self.delete_original
+    pub fn regeneration(&self) -> Option<OldId> {
+        self.regeneration
     }
 
     /// Reads the value under `key` as a `T`.
@@ -218,9 +198,7 @@ impl Session {
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        self.get_value(key)
-            .map(|value| decode(key, value))
-            .transpose()
+        self.value(key).map(|value| decode(key, value)).transpose()
     }
 
     /// Returns the raw JSON under `key`, by the same rules as [`get`](Self::get).
@@ -230,11 +208,11 @@ impl Session {
     /// ```
     /// let mut session = session::Session::new();
     /// session.set("n", 1)?;
-    /// assert_eq!(session.get_value("n"), Some(&serde_json::json!(1)));
+    /// assert_eq!(session.value("n"), Some(&serde_json::json!(1)));
     /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
-    pub fn get_value(&self, key: &str) -> Option<&Value> {
+    pub fn value(&self, key: &str) -> Option<&Value> {
         if self.destroyed {
             return None;
         }
@@ -256,11 +234,11 @@ impl Session {
     ///
     /// ```
     /// use serde_json::json;
-    /// use session::{Session, SessionId, Timestamps};
+    /// use session::{Session, SessionId};
     ///
     /// let values = json!({"notice": "stored"}).as_object().unwrap().clone();
     /// let flash = json!({"notice": "flashed"}).as_object().unwrap().clone();
-    /// let session = Session::from_parts(SessionId::generate(), values, flash, Timestamps::at(0));
+    /// let session = Session::from_parts(SessionId::generate(), values, flash);
     /// assert_eq!(session.get::<String>("notice")?.as_deref(), Some("stored"));
     /// assert_eq!(session.flashed::<String>("notice")?.as_deref(), Some("flashed"));
     /// # Ok::<(), session::Error>(())
@@ -402,8 +380,8 @@ impl Session {
     }
 
     /// Gives the session a new random id, against session fixation: call it on login and on
-    /// any change of privilege. With `delete_old`, saving deletes the record under the id the
-    /// session was loaded with, however many times the id was regenerated since.
+    /// any change of privilege, with [`OldId::Delete`] so that the old cookie stops working.
+    /// The data moves to the new id when the session is saved.
     ///
     /// # Errors
     ///
@@ -412,23 +390,24 @@ impl Session {
     /// # Security
     ///
     /// Cookie storage keeps nothing on the server, so the old cookie stays valid until it
-    /// expires; a warning is logged when `delete_old` is asked of it.
+    /// expires; a warning is logged when [`OldId::Delete`] is asked of it.
     ///
     /// # Examples
     ///
     /// ```
-    /// let mut session = session::Session::new();
+    /// use session::{OldId, Session};
+    ///
+    /// let mut session = Session::new();
     /// let old = session.id().clone();
-    /// session.regenerate_id(true)?;
+    /// session.regenerate_id(OldId::Delete)?;
     /// assert_ne!(session.id(), &old);
-    /// assert_eq!(session.original_id(), &old);
+    /// assert!(session.is_dirty());
     /// # Ok::<(), session::Error>(())
     /// ```
-    pub fn regenerate_id(&mut self, delete_old: bool) -> Result<()> {
+    pub fn regenerate_id(&mut self, old: OldId) -> Result<()> {
         self.ensure_live()?;
         self.id = SessionId::generate();
-        self.generated_id = true;
-        self.delete_original |= delete_old;
+        self.regeneration = self.regeneration.max(Some(old));
         self.dirty = true;
         Ok(())
     }
@@ -577,113 +556,6 @@ impl Session {
         self.touched
             .iter()
             .map(|key| (key.as_str(), self.values.get(key)))
-    }
-
-    /// Returns when the session was created and last written.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session::{Session, SessionId, Timestamps};
-    ///
-    /// let ts = Timestamps { created: 5, renewed: 9 };
-    /// let session = Session::from_parts(SessionId::generate(), Default::default(), Default::default(), ts);
-    /// assert_eq!(session.timestamps(), ts);
-    /// ```
-    #[must_use]
-    pub fn timestamps(&self) -> Timestamps {
-        self.timestamps
-    }
-
-    /// Returns whether saving must write the session: it is dirty, its cookie must be
-    /// re-signed, or half its idle window has passed since the last write.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session::{Expiry, Session, Timing};
-    ///
-    /// let session = Session::new();
-    /// assert!(!session.needs_write(&Timing::new(Expiry::none(), 0)));
-    /// ```
-    #[must_use]
-    pub fn needs_write(&self, timing: &Timing) -> bool {
-        self.dirty || self.resign || timing.expiry().renewal_due(self.timestamps, timing.now())
-    }
-
-    /// The record version this session was loaded from, if a storage set one.
-    pub(crate) fn stored_version(&self) -> Option<u64> {
-        self.stored_version
-    }
-
-    /// Records that the session came from a stored record of `version`.
-    pub(crate) fn set_stored_version(&mut self, version: u64) {
-        self.stored_version = Some(version);
-    }
-
-    /// Whether the session came from a stored record, for storages that keep no versions.
-    pub(crate) fn is_stored(&self) -> bool {
-        self.stored_version.is_some()
-    }
-
-    /// Records that the session came from a stored record, for storages that keep no versions.
-    pub(crate) fn mark_stored(&mut self) {
-        self.stored_version = Some(0);
-    }
-
-    /// An empty, destroyed session with no id, standing in for one that is gone: reads see
-    /// nothing, writes fail with [`Error::Destroyed`].
-    #[cfg_attr(
-        not(feature = "axum"),
-        allow(dead_code, reason = "used by the axum layer")
-    )]
-    pub(crate) fn detached() -> Self {
-        let mut session = Self::from_parts(
-            SessionId::from_signed_payload(""),
-            Map::new(),
-            Map::new(),
-            Timestamps::at(0),
-        );
-        session.destroyed = true;
-        session
-    }
-
-    /// Records that the current id was just generated.
-    pub(crate) fn mark_id_generated(&mut self) {
-        self.generated_id = true;
-    }
-
-    /// Returns whether the current id was generated in this request.
-    pub(crate) fn id_is_generated(&self) -> bool {
-        self.generated_id
-    }
-
-    /// Records that the request carried a verified session cookie.
-    pub(crate) fn mark_arrived_with_cookie(&mut self) {
-        self.arrived_with_cookie = true;
-    }
-
-    /// Keeps the verified cookie (decoded value and signed text) for re-sending unchanged.
-    pub(crate) fn keep_incoming_cookie(&mut self, value: String, signed: String) {
-        self.incoming_cookie = Some((value, signed));
-    }
-
-    /// The signed text of the incoming cookie if it carried exactly `value`.
-    pub(crate) fn incoming_signed(&self, value: &str) -> Option<&str> {
-        self.incoming_cookie
-            .as_ref()
-            .filter(|(incoming, _)| incoming == value)
-            .map(|(_, signed)| signed.as_str())
-    }
-
-    /// Returns whether the request carried a verified session cookie.
-    pub(crate) fn arrived_with_cookie(&self) -> bool {
-        self.arrived_with_cookie
-    }
-
-    /// Asks for the cookie to be sent again even if nothing changes.
-    pub(crate) fn require_resign(&mut self) {
-        self.resign = true;
     }
 
     fn ensure_live(&self) -> Result<()> {

@@ -1,0 +1,242 @@
+//! The save protocol, written once for every store: what a load serves, whether a commit
+//! writes, the plan it hands the store, and what each outcome means for the response (drawing
+//! a new id when a drawn one is taken, following a regeneration's forward, and refusing to
+//! resurrect a destroyed session).
+
+use crate::data::{Map, OldId, Session};
+use crate::error::{Error, Result};
+use crate::expiry::{Expiry, Timestamps};
+use crate::id::SessionId;
+use crate::manager::loaded::{Arrival, Base, LoadedSession, Origin};
+use crate::store::{Expect, Retire, SessionStore, Stored, WriteOutcome, WritePlan};
+
+/// How many times a commit draws a new id for a taken one, or follows a forward, before it
+/// gives up. Ids are 192 random bits: a collision only happens when a client planted the id.
+const MAX_ATTEMPTS: usize = 8;
+
+/// The manager's settings the protocol reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    pub(crate) expiry: Expiry,
+    pub(crate) use_unknown_ids: bool,
+    /// Seconds a regenerated session's old id forwards to the new one; 0: no forward.
+    pub(crate) grace: u64,
+}
+
+/// What a commit in store mode did.
+#[derive(Debug)]
+pub(crate) enum Saved {
+    Unchanged,
+    /// Written under this id: sign it into the cookie.
+    Written(SessionId, Timestamps),
+    /// Written into the session a concurrent regeneration moved this one to.
+    Forwarded,
+    /// Destroyed here; `arrived` says whether the request carried a cookie to clear.
+    Destroyed {
+        arrived: bool,
+    },
+    /// The record was destroyed (or expired) by someone else meanwhile: nothing written.
+    Interrupted,
+}
+
+/// A session nobody stored yet, under a newly drawn id.
+pub(crate) fn fresh(cookie: Arrival, now: u64) -> LoadedSession {
+    let session = Session::new();
+    let origin = Origin {
+        cookie,
+        base_id: session.id().clone(),
+        base: Base::Fresh,
+        timestamps: Timestamps::at(now),
+    };
+    LoadedSession::new(session, origin)
+}
+
+/// The id in a verified cookie value, if it has the shape of one. An empty value is no id; a
+/// malformed one is logged and is no id either.
+fn incoming_id(value: Option<&str>) -> Option<SessionId> {
+    let raw = value.filter(|value| !value.is_empty())?;
+    let id = raw.parse::<SessionId>().ok();
+    if id.is_none() {
+        crate::audit::rejected("invalid-id");
+    }
+    id
+}
+
+/// Loads the session for a verified cookie value (`None`: no usable cookie) from `store`.
+pub(crate) async fn load<S: SessionStore + ?Sized>(
+    store: &S,
+    value: Option<&str>,
+    cookie: Arrival,
+    policy: Policy,
+    now: u64,
+) -> Result<LoadedSession> {
+    let Some(id) = incoming_id(value) else {
+        return Ok(fresh(cookie, now));
+    };
+    match store.load(&id).await? {
+        Some(Stored::Record { record, version }) => {
+            let timestamps = record.timestamps();
+            if let Err(reason) = policy.expiry.check(timestamps, now) {
+                crate::audit::expired(reason);
+                store.delete(&[&id]).await?;
+                return Ok(fresh(cookie, now));
+            }
+            let (values, flash) = record.into_parts();
+            let origin = Origin {
+                cookie,
+                base_id: id.clone(),
+                base: Base::Stored(version),
+                timestamps,
+            };
+            Ok(LoadedSession::new(
+                Session::from_parts(id, values, flash),
+                origin,
+            ))
+        }
+        // A forward is never served: whoever holds the old id of a regenerated session gets
+        // a new one, which is what the regeneration was for.
+        Some(Stored::Forward { .. }) | None if policy.use_unknown_ids => {
+            let origin = Origin {
+                cookie,
+                base_id: id.clone(),
+                base: Base::Adopted,
+                timestamps: Timestamps::at(now),
+            };
+            Ok(LoadedSession::new(
+                Session::from_parts(id, Map::new(), Map::new()),
+                origin,
+            ))
+        }
+        Some(Stored::Forward { .. }) | None => Ok(fresh(cookie, now)),
+    }
+}
+
+/// Whether committing must write: any change, a cookie signed by an old secret, or half the
+/// idle window gone since the last write.
+pub(crate) fn needs_write(loaded: &LoadedSession, expiry: Expiry, now: u64) -> bool {
+    loaded.session.is_dirty()
+        || loaded.origin.cookie == (Arrival::Verified { stale_secret: true })
+        || expiry.renewal_due(loaded.origin.timestamps, now)
+}
+
+/// The first plan for a session that needs writing: its base, target and expectation, and
+/// what becomes of the base. `None` when it is destroyed.
+pub(crate) fn first_plan(loaded: &LoadedSession, policy: Policy, now: u64) -> WritePlan<'_> {
+    let session = &loaded.session;
+    let origin = &loaded.origin;
+    let (base, expect) = match origin.base {
+        // Never stored: whatever id it had, the first write is under its current id.
+        Base::Fresh => (session.id(), Expect::Vacant),
+        Base::Adopted => (&origin.base_id, Expect::Any),
+        Base::Stored(version) => (&origin.base_id, Expect::Loaded(version)),
+    };
+    let retire = match session.regeneration() {
+        Some(OldId::Delete) if policy.grace > 0 => Retire::Forward {
+            until: now.saturating_add(policy.grace),
+        },
+        Some(OldId::Delete) => Retire::Delete,
+        Some(OldId::Keep) | None => Retire::Keep,
+    };
+    let timestamps = Timestamps {
+        created: origin.timestamps.created,
+        renewed: now,
+    };
+    WritePlan {
+        base,
+        target: session.id(),
+        expect,
+        retire: if base == session.id() {
+            Retire::Keep
+        } else {
+            retire
+        },
+        session,
+        timestamps,
+        deadline: policy.expiry.deadline(timestamps),
+    }
+}
+
+/// Commits a session to `store`: the whole protocol.
+pub(crate) async fn commit<S: SessionStore + ?Sized>(
+    store: &S,
+    loaded: &LoadedSession,
+    policy: Policy,
+    now: u64,
+) -> Result<Saved> {
+    let session = &loaded.session;
+    let origin = &loaded.origin;
+    let arrived = matches!(origin.cookie, Arrival::Verified { .. });
+    if session.is_destroyed() {
+        if origin.base != Base::Fresh {
+            if origin.base_id == *session.id() {
+                store.delete(&[&origin.base_id]).await?;
+            } else {
+                store.delete(&[&origin.base_id, session.id()]).await?;
+            }
+        }
+        return Ok(Saved::Destroyed { arrived });
+    }
+    if !needs_write(loaded, policy.expiry, now) {
+        return Ok(Saved::Unchanged);
+    }
+    let first = first_plan(loaded, policy, now);
+    // Ids this commit drew or followed; the plan borrows them.
+    let mut base: SessionId = first.base.clone();
+    let mut target: SessionId = first.target.clone();
+    let mut expect = first.expect;
+    let mut retire = first.retire;
+    let mut forwarded = false;
+    for _ in 0..MAX_ATTEMPTS {
+        let plan = WritePlan {
+            base: &base,
+            target: &target,
+            expect,
+            retire,
+            ..first.clone()
+        };
+        let outcome = store.write(&plan).await?;
+        match outcome {
+            WriteOutcome::Written if forwarded => return Ok(Saved::Forwarded),
+            WriteOutcome::Written => return Ok(Saved::Written(target, first.timestamps)),
+            WriteOutcome::Taken => {
+                tracing::warn!("generated session id collided with a stored one; drawing another");
+                let drawn = SessionId::generate();
+                if base == target {
+                    base = drawn.clone();
+                }
+                target = drawn;
+            }
+            WriteOutcome::Gone => {
+                tracing::info!(
+                    target: "session::security",
+                    reason = "interrupted",
+                    "session was destroyed by another request; nothing saved"
+                );
+                return Ok(Saved::Interrupted);
+            }
+            WriteOutcome::Moved { to } => match expect {
+                // Loaded before a concurrent regeneration moved it: land the changes in the
+                // new record, keep it there, and hand out no id.
+                Expect::Loaded(_) | Expect::Existing => {
+                    base = to.clone();
+                    target = to;
+                    expect = Expect::Existing;
+                    retire = Retire::Keep;
+                    forwarded = true;
+                }
+                // An adopted id that turns out to be a forward: it was never this request's
+                // to follow. Start over under a new id.
+                Expect::Any | Expect::Vacant => {
+                    let drawn = SessionId::generate();
+                    base = drawn.clone();
+                    target = drawn;
+                    expect = Expect::Vacant;
+                    retire = Retire::Keep;
+                }
+            },
+        }
+    }
+    Err(Error::storage(format!(
+        "the session could not be saved in {MAX_ATTEMPTS} attempts (drawn ids taken or forwards chained)"
+    )))
+}

@@ -1,0 +1,295 @@
+//! [`WritePlan`]: one save, decided by the manager and executed by a store: which record the
+//! changes apply onto and what must be found there, where the result goes, what happens to the
+//! old id, the changes themselves, and the timestamps and deadline to stamp.
+
+use serde_json::Value;
+
+use crate::data::{Map, Session};
+use crate::expiry::Timestamps;
+use crate::id::SessionId;
+use crate::store::{Record, Version, record};
+
+/// What a plan expects to find under its [base](WritePlan::base) id.
+///
+/// # Examples
+///
+/// ```
+/// use session::{Expect, Version};
+///
+/// let expect = Expect::Loaded(Version::new(7));
+/// assert_ne!(expect, Expect::Vacant);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expect {
+    /// The record this request loaded, which was at this version. A store may find a later
+    /// version (a concurrent save): it merges onto that. If the record is gone, the write is
+    /// [`Gone`](crate::WriteOutcome::Gone) and nothing is written.
+    Loaded(Version),
+    /// Some record, whatever its version: the manager is following a forward. Gone as above.
+    Existing,
+    /// Nothing: the id was drawn in this request. If anything is stored under it, the write is
+    /// [`Taken`](crate::WriteOutcome::Taken) and nothing is written.
+    Vacant,
+    /// A record or nothing (an id adopted from the client): merge onto it, or create it.
+    Any,
+}
+
+/// What becomes of the base id when a plan moves the session to a new id.
+///
+/// # Examples
+///
+/// ```
+/// use session::Retire;
+///
+/// assert_ne!(Retire::Keep, Retire::Forward { until: 1_030 });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Retire {
+    /// The base record stays as it was.
+    Keep,
+    /// The base record is deleted.
+    Delete,
+    /// The base record is replaced by a forward to the target, kept until the Unix second
+    /// `until`: a request that loaded the base before this write can still land its changes
+    /// (see [`Stored::Forward`](crate::Stored::Forward)). A store treats a forward past
+    /// `until` as absent.
+    Forward {
+        /// The last Unix second the forward is followed.
+        until: u64,
+    },
+}
+
+/// One save, made by the [`SessionManager`](crate::SessionManager) and executed, atomically, by
+/// a [`SessionStore`](crate::SessionStore).
+///
+/// Every decision is already made: the store reads what is under [`base`](Self::base), checks it
+/// against [`expect`](Self::expect), applies the changes onto it ([`Record::apply`]), writes the
+/// result under [`target`](Self::target) and [retires](Self::retire) the base if the session
+/// moved. When the target differs from the base it is a newly drawn id, and anything stored
+/// under it makes the write [`Taken`](crate::WriteOutcome::Taken).
+///
+/// # Examples
+///
+/// Plans are made by the manager; a store reads them. This one is a first save of a new session:
+///
+/// ```
+/// use session::{Expect, MemoryStorage, SessionCookie, SessionManager};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
+/// let sessions = SessionManager::new(cookie, MemoryStorage::new());
+/// let mut session = sessions.load(None).await?;
+/// session.set("n", 1)?;
+/// let plan = sessions.plan(&session).expect("a dirty session is written");
+/// assert_eq!(plan.expect(), Expect::Vacant);
+/// assert_eq!(plan.base(), plan.target());
+/// assert_eq!(plan.changes().count(), 1);
+/// # Ok::<(), session::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct WritePlan<'a> {
+    pub(crate) base: &'a SessionId,
+    pub(crate) target: &'a SessionId,
+    pub(crate) expect: Expect,
+    pub(crate) retire: Retire,
+    pub(crate) session: &'a Session,
+    pub(crate) timestamps: Timestamps,
+    pub(crate) deadline: Option<u64>,
+}
+
+impl<'a> WritePlan<'a> {
+    /// Returns the id whose record the changes apply onto.
+    #[must_use]
+    pub fn base(&self) -> &'a SessionId {
+        self.base
+    }
+
+    /// Returns the id to write the result under: the base, or a newly drawn id.
+    #[must_use]
+    pub fn target(&self) -> &'a SessionId {
+        self.target
+    }
+
+    /// Returns whether the session moves to a new id (a regeneration).
+    #[must_use]
+    pub fn moves(&self) -> bool {
+        self.base != self.target
+    }
+
+    /// Returns what must be found under the base.
+    #[must_use]
+    pub fn expect(&self) -> Expect {
+        self.expect
+    }
+
+    /// Returns what becomes of the base when the session [moves](Self::moves); `Keep` when it
+    /// does not.
+    #[must_use]
+    pub fn retire(&self) -> Retire {
+        self.retire
+    }
+
+    /// Returns each value this request set (`Some`) or removed (`None`).
+    pub fn changes(&self) -> impl Iterator<Item = (&'a str, Option<&'a Value>)> + use<'a> {
+        self.session.changes()
+    }
+
+    /// Returns the flash that arrived with the request: each entry is removed from the stored
+    /// flash only if it still holds that value.
+    #[must_use]
+    pub fn consumed_flash(&self) -> &'a Map {
+        self.session.incoming_flash()
+    }
+
+    /// Returns the flash set for the next request.
+    #[must_use]
+    pub fn new_flash(&self) -> &'a Map {
+        self.session.outgoing_flash()
+    }
+
+    /// Returns every value the session ends the request with. Together with
+    /// [`new_flash`](Self::new_flash) this is the whole record, when the base still holds the
+    /// version the request loaded ([`Expect::Loaded`]) or nothing ([`Expect::Vacant`]): a
+    /// store that can tell may write it without merging.
+    #[must_use]
+    pub fn values(&self) -> &'a Map {
+        self.session.values()
+    }
+
+    /// Returns the timestamps to stamp: the session's creation time and this request's time.
+    /// A store keeps the creation time of a record it merges onto.
+    #[must_use]
+    pub fn timestamps(&self) -> Timestamps {
+        self.timestamps
+    }
+
+    /// Returns this request's time, in Unix seconds.
+    #[must_use]
+    pub fn now(&self) -> u64 {
+        self.timestamps.renewed
+    }
+
+    /// Returns the Unix second after which the written record is dead; `None`: never.
+    #[must_use]
+    pub fn deadline(&self) -> Option<u64> {
+        self.deadline
+    }
+
+    /// Returns the record's time to live in whole seconds (at least 1), for stores with TTLs;
+    /// `None` when it never expires.
+    #[must_use]
+    pub fn ttl(&self) -> Option<u64> {
+        self.deadline
+            .map(|deadline| deadline.saturating_sub(self.now()).max(1))
+    }
+
+    /// The whole record this request leaves when nothing else was stored meanwhile (see
+    /// [`values`](Self::values)).
+    #[must_use]
+    pub fn to_record(&self) -> Record {
+        Record::new(
+            self.values().clone(),
+            self.new_flash().clone(),
+            self.timestamps,
+        )
+        .with_deadline(self.deadline)
+    }
+
+    /// [`to_record`](Self::to_record) serialized, without copying the session first.
+    #[must_use]
+    pub fn to_record_json(&self) -> Vec<u8> {
+        record::to_json(
+            self.values(),
+            self.new_flash(),
+            self.timestamps,
+            self.deadline,
+        )
+    }
+
+    /// The record this write leaves, given what the store holds under the base: `current`
+    /// with the changes applied, or the whole state when the base is vacant or still at the
+    /// loaded version. `current_version` is `None` for stores that keep no versions.
+    #[must_use]
+    pub fn result(&self, current: Option<Record>, current_version: Option<Version>) -> Record {
+        match (current, self.expect) {
+            (Some(_), Expect::Loaded(loaded)) if current_version == Some(loaded) => {
+                self.to_record()
+            }
+            (Some(mut record), _) => {
+                record.apply(self);
+                record
+            }
+            (None, _) => self.to_record(),
+        }
+    }
+}
+
+/// A [`WritePlan`] that owns its data, for a store that hands the write to another thread
+/// (a blocking pool): [`as_plan`](Self::as_plan) lends the same plan back.
+///
+/// # Examples
+///
+/// ```
+/// # use session::{MemoryStorage, SessionCookie, SessionManager};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+/// let sessions = SessionManager::new(cookie, MemoryStorage::new());
+/// let mut session = sessions.load(None).await?;
+/// session.set("n", 1)?;
+/// let owned = sessions.plan(&session).unwrap().to_owned_plan();
+/// let worker = std::thread::spawn(move || owned.as_plan().changes().count());
+/// assert_eq!(worker.join().unwrap(), 1);
+/// # Ok::<(), session::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct OwnedWritePlan {
+    base: SessionId,
+    target: SessionId,
+    expect: Expect,
+    retire: Retire,
+    session: Session,
+    timestamps: Timestamps,
+    deadline: Option<u64>,
+}
+
+impl WritePlan<'_> {
+    /// Copies the plan into one that owns its data.
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnedWritePlan`].
+    #[must_use]
+    pub fn to_owned_plan(&self) -> OwnedWritePlan {
+        OwnedWritePlan {
+            base: self.base.clone(),
+            target: self.target.clone(),
+            expect: self.expect,
+            retire: self.retire,
+            session: self.session.clone(),
+            timestamps: self.timestamps,
+            deadline: self.deadline,
+        }
+    }
+}
+
+impl OwnedWritePlan {
+    /// Lends the plan.
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnedWritePlan`].
+    #[must_use]
+    pub fn as_plan(&self) -> WritePlan<'_> {
+        WritePlan {
+            base: &self.base,
+            target: &self.target,
+            expect: self.expect,
+            retire: self.retire,
+            session: &self.session,
+            timestamps: self.timestamps,
+            deadline: self.deadline,
+        }
+    }
+}

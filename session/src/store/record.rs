@@ -1,0 +1,326 @@
+//! [`Record`]: what a store keeps for one session (values, pending flash, timestamps, deadline),
+//! and its one JSON form, `{"v":1,"d":[values,flash],"t":[created,renewed],"e":deadline}`,
+//! defined once by [`Wire`] for every path that writes or reads it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Map;
+use crate::expiry::Timestamps;
+use crate::store::WritePlan;
+
+/// The version written into every record; a record of another version is refused as corrupt.
+const FORMAT_VERSION: u32 = 1;
+
+/// The JSON form of a record, generic over how the two maps are held: owned when reading,
+/// borrowed when writing, so that both directions share this one definition.
+#[derive(Serialize, Deserialize)]
+struct Wire<M> {
+    v: u32,
+    d: (M, M),
+    t: (u64, u64),
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    e: Option<u64>,
+}
+
+/// Serializes a record's parts without copying them.
+pub(crate) fn to_json(values: &Map, flash: &Map, ts: Timestamps, deadline: Option<u64>) -> Vec<u8> {
+    let wire = Wire {
+        v: FORMAT_VERSION,
+        d: (values, flash),
+        t: (ts.created, ts.renewed),
+        e: deadline,
+    };
+    // A map of JSON values always serializes.
+    serde_json::to_vec(&wire).unwrap_or_default()
+}
+
+/// One stored session: its values, the flash waiting for the next request, its timestamps, and
+/// the Unix second after which it is dead under the policy it was written with.
+///
+/// Stores that keep whole records use [`to_json`](Self::to_json) and
+/// [`from_json`](Self::from_json); stores that keep fields apart (Redis keeps a hash) build a
+/// record with [`new`](Self::new). [`apply`](Self::apply) is the merge every store uses.
+///
+/// # Examples
+///
+/// ```
+/// use session::{Map, Record, Timestamps};
+///
+/// let mut values = Map::new();
+/// values.insert("count".into(), 1.into());
+/// let record = Record::new(values, Map::new(), Timestamps::at(100)).with_deadline(Some(160));
+/// assert_eq!(record.to_json(), br#"{"v":1,"d":[{"count":1},{}],"t":[100,100],"e":160}"#);
+/// assert_eq!(Record::from_json(&record.to_json())?, record);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    values: Map,
+    flash: Map,
+    timestamps: Timestamps,
+    /// `None`: the record never expires.
+    deadline: Option<u64>,
+}
+
+impl Record {
+    /// A record of these values and flash, with no deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Map, Record, Timestamps};
+    ///
+    /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(5));
+    /// assert!(record.values().is_empty());
+    /// assert_eq!(record.deadline(), None);
+    /// ```
+    #[must_use]
+    pub fn new(values: Map, flash: Map, timestamps: Timestamps) -> Self {
+        Self {
+            values,
+            flash,
+            timestamps,
+            deadline: None,
+        }
+    }
+
+    /// Sets the Unix second after which the record is dead (`None`: never).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Map, Record, Timestamps};
+    ///
+    /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(0)).with_deadline(Some(9));
+    /// assert_eq!(record.deadline(), Some(9));
+    /// ```
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Option<u64>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Applies one request's write onto this record: each value the request set or removed,
+    /// the flash it consumed (removed only if still unchanged, so a newer flash survives), and
+    /// the flash it set; then the plan's timestamps and deadline. Everything else, written by
+    /// concurrent requests, stays. The creation time of a record that exists is kept.
+    ///
+    /// # Examples
+    ///
+    /// A store applies the plans the manager hands it; the
+    /// [conformance kit](crate::testing) shows them at work on a `BTreeMap`.
+    ///
+    /// ```
+    /// use session::{Map, Record, Timestamps};
+    ///
+    /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(0));
+    /// assert!(record.flash().is_empty());
+    /// ```
+    pub fn apply(&mut self, plan: &WritePlan<'_>) {
+        for (key, change) in plan.changes() {
+            match change {
+                Some(value) => {
+                    if let Some(slot) = self.values.get_mut(key) {
+                        slot.clone_from(value);
+                    } else {
+                        self.values.insert(key.to_owned(), value.clone());
+                    }
+                }
+                None => {
+                    self.values.shift_remove(key);
+                }
+            }
+        }
+        for (key, consumed) in plan.consumed_flash() {
+            if self.flash.get(key) == Some(consumed) {
+                self.flash.shift_remove(key);
+            }
+        }
+        for (key, value) in plan.new_flash() {
+            self.flash.insert(key.clone(), value.clone());
+        }
+        self.timestamps.renewed = plan.timestamps().renewed;
+        self.deadline = plan.deadline();
+    }
+
+    /// Returns the stored values.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Map, Record, Timestamps};
+    ///
+    /// assert!(Record::new(Map::new(), Map::new(), Timestamps::at(0)).values().is_empty());
+    /// ```
+    #[must_use]
+    pub fn values(&self) -> &Map {
+        &self.values
+    }
+
+    /// Returns the flash waiting for the next request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Map, Record, Timestamps};
+    ///
+    /// let mut flash = Map::new();
+    /// flash.insert("notice".into(), "saved".into());
+    /// assert_eq!(Record::new(Map::new(), flash, Timestamps::at(0)).flash().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn flash(&self) -> &Map {
+        &self.flash
+    }
+
+    /// Returns when the session was created and last written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Map, Record, Timestamps};
+    ///
+    /// let ts = Timestamps { created: 4, renewed: 9 };
+    /// assert_eq!(Record::new(Map::new(), Map::new(), ts).timestamps(), ts);
+    /// ```
+    #[must_use]
+    pub fn timestamps(&self) -> Timestamps {
+        self.timestamps
+    }
+
+    /// Returns the Unix second after which the record is dead, under the policy it was last
+    /// written with; `None` when it never expires. Stores sweep by it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Map, Record, Timestamps};
+    ///
+    /// assert_eq!(Record::new(Map::new(), Map::new(), Timestamps::at(0)).deadline(), None);
+    /// ```
+    #[must_use]
+    pub fn deadline(&self) -> Option<u64> {
+        self.deadline
+    }
+
+    /// Splits the record into its values and flash.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Map, Record, Timestamps};
+    ///
+    /// let (values, flash) = Record::new(Map::new(), Map::new(), Timestamps::at(0)).into_parts();
+    /// assert!(values.is_empty() && flash.is_empty());
+    /// ```
+    #[must_use]
+    pub fn into_parts(self) -> (Map, Map) {
+        (self.values, self.flash)
+    }
+
+    /// Serializes the record.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Map, Record, Timestamps};
+    ///
+    /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(4));
+    /// assert_eq!(record.to_json(), br#"{"v":1,"d":[{},{}],"t":[4,4]}"#);
+    /// ```
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
+        to_json(&self.values, &self.flash, self.timestamps, self.deadline)
+    }
+
+    /// Parses a stored record.
+    ///
+    /// # Errors
+    ///
+    /// The serde_json error for malformed JSON, a wrong shape, or another format version.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(session::Record::from_json(b"[{},{}]").is_err());
+    /// assert!(session::Record::from_json(br#"{"v":2,"d":[{},{}],"t":[0,0]}"#).is_err());
+    /// ```
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        let wire: Wire<Map> = serde_json::from_slice(bytes)?;
+        if wire.v != FORMAT_VERSION {
+            return Err(serde::de::Error::custom(format_args!(
+                "unknown session record version {}",
+                wire.v
+            )));
+        }
+        let (values, flash) = wire.d;
+        Ok(Self {
+            values,
+            flash,
+            timestamps: Timestamps {
+                created: wire.t.0,
+                renewed: wire.t.1,
+            },
+            deadline: wire.e,
+        })
+    }
+}
+
+/// The JSON form of a forward: `{"v":1,"to":"<id>","e":until}`.
+#[derive(Serialize, Deserialize)]
+struct ForwardWire<S> {
+    v: u32,
+    to: S,
+    e: u64,
+}
+
+/// What a store that keeps whole entries as JSON holds under an id.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Entry {
+    Record(Record),
+    /// A regenerated session's old id, followed until the Unix second `until`.
+    Forward {
+        to: crate::id::SessionId,
+        until: u64,
+    },
+}
+
+impl Entry {
+    /// The Unix second after which the entry is dead; `None`: never.
+    pub(crate) fn deadline(&self) -> Option<u64> {
+        match self {
+            Self::Record(record) => record.deadline(),
+            Self::Forward { until, .. } => Some(*until),
+        }
+    }
+}
+
+/// Serializes a forward to `to`, followed until `until`.
+pub(crate) fn forward_json(to: &crate::id::SessionId, until: u64) -> Vec<u8> {
+    serde_json::to_vec(&ForwardWire {
+        v: FORMAT_VERSION,
+        to: to.as_str(),
+        e: until,
+    })
+    .unwrap_or_default()
+}
+
+/// Parses a stored entry: a record or a forward, of this format version.
+pub(crate) fn parse_entry(bytes: &[u8]) -> Result<Entry, serde_json::Error> {
+    match Record::from_json(bytes) {
+        Ok(record) => Ok(Entry::Record(record)),
+        Err(error) => {
+            let Ok(forward) = serde_json::from_slice::<ForwardWire<String>>(bytes) else {
+                return Err(error);
+            };
+            let to = forward.to.parse().map_err(serde::de::Error::custom)?;
+            if forward.v != FORMAT_VERSION {
+                return Err(error);
+            }
+            Ok(Entry::Forward {
+                to,
+                until: forward.e,
+            })
+        }
+    }
+}

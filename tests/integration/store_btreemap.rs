@@ -1,0 +1,102 @@
+//! A store written the way another crate would write one, from public items only: a
+//! `BTreeMap` behind a mutex, with a version per record. The conformance kit runs on it
+//! (`conformance::kit::btreemap`), which proves the contract can be met from outside.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use session::{
+    Expect, Record, Retire, SessionId, SessionStore, Stored, Version, WriteOutcome, WritePlan,
+};
+
+/// What the map holds under an id.
+#[derive(Debug, Clone)]
+enum Entry {
+    Record { record: Record, version: Version },
+    Forward { to: SessionId, until: u64 },
+}
+
+/// Sessions in a `BTreeMap`.
+#[derive(Debug, Default)]
+pub(crate) struct BTreeMapStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: BTreeMap<SessionId, Entry>,
+    versions: u64,
+}
+
+impl Inner {
+    /// The live entry under `id` at `now`: forwards past their time are gone.
+    fn live(&self, id: &SessionId, now: u64) -> Option<&Entry> {
+        self.entries.get(id).filter(|entry| match entry {
+            Entry::Forward { until, .. } => *until >= now,
+            Entry::Record { .. } => true,
+        })
+    }
+
+    fn next_version(&mut self) -> Version {
+        self.versions += 1;
+        Version::new(self.versions)
+    }
+}
+
+impl SessionStore for BTreeMapStore {
+    async fn load(&self, id: &SessionId) -> session::Result<Option<Stored>> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner.entries.get(id).map(|entry| match entry {
+            Entry::Record { record, version } => Stored::Record {
+                record: record.clone(),
+                version: *version,
+            },
+            Entry::Forward { to, .. } => Stored::Forward { to: to.clone() },
+        }))
+    }
+
+    async fn write(&self, plan: &WritePlan<'_>) -> session::Result<WriteOutcome> {
+        let mut inner = self.inner.lock().unwrap();
+        let now = plan.now();
+        let current = match (inner.live(plan.base(), now).cloned(), plan.expect()) {
+            (Some(_), Expect::Vacant) => return Ok(WriteOutcome::Taken),
+            (Some(Entry::Forward { to, .. }), _) => return Ok(WriteOutcome::Moved { to }),
+            (None, Expect::Loaded(_) | Expect::Existing) => return Ok(WriteOutcome::Gone),
+            (None, _) => None,
+            (Some(Entry::Record { record, version }), _) => Some((record, version)),
+        };
+        if plan.moves() && inner.live(plan.target(), now).is_some() {
+            return Ok(WriteOutcome::Taken);
+        }
+        let (record, version) = current.unzip();
+        let record = plan.result(record, version);
+        let version = inner.next_version();
+        inner
+            .entries
+            .insert(plan.target().clone(), Entry::Record { record, version });
+        if plan.moves() {
+            match plan.retire() {
+                Retire::Delete => {
+                    inner.entries.remove(plan.base());
+                }
+                Retire::Forward { until } => {
+                    let forward = Entry::Forward {
+                        to: plan.target().clone(),
+                        until,
+                    };
+                    inner.entries.insert(plan.base().clone(), forward);
+                }
+                _ => {}
+            }
+        }
+        Ok(WriteOutcome::Written)
+    }
+
+    async fn delete(&self, ids: &[&SessionId]) -> session::Result<()> {
+        let mut inner = self.inner.lock().unwrap();
+        for id in ids {
+            inner.entries.remove(*id);
+        }
+        Ok(())
+    }
+}
