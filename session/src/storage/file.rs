@@ -36,7 +36,7 @@ const STALE_TEMP: Duration = Duration::from_hours(1);
 ///   Requests that touch different keys all survive; on the same key the last save wins.
 /// - **Hardened:** files are created `0600` and directories `0700`; a symlink planted in the
 ///   store is never followed; a corrupt or truncated file (written by something else) serves
-///   a fresh session and logs a warning; I/O failures are [`Error::Io`].
+///   a fresh session and logs a warning; I/O failures are [`Error::Io`](crate::Error::Io).
 /// - **Expiry:** expired records are not served and are deleted when met;
 ///   [`sweep_expired`](Self::sweep_expired) removes the rest.
 /// - **Never stalls the executor:** on a multi-threaded tokio runtime the file work runs under
@@ -74,7 +74,7 @@ impl FileStorage {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::NotADirectory`] when the path names a file; [`Error::Io`] when the
+    /// [`ConfigError::NotADirectory`] when the path names a file; [`Error::Io`](crate::Error::Io) when the
     /// directory cannot be created.
     ///
     /// # Examples
@@ -150,7 +150,7 @@ impl FileStorage {
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when the directory cannot be read or a file cannot be removed.
+    /// [`Error::Io`](crate::Error::Io) when the directory cannot be read or a file cannot be removed.
     ///
     /// # Examples
     ///
@@ -216,7 +216,7 @@ impl FileStorageBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::NotADirectory`] when the path names something else; [`Error::Io`] when
+    /// [`ConfigError::NotADirectory`] when the path names something else; [`Error::Io`](crate::Error::Io) when
     /// it cannot be created or inspected.
     ///
     /// # Examples
