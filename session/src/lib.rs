@@ -106,8 +106,8 @@ pub use crate::storage::{
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::storage::{RedisStorage, RedisStorageBuilder};
 pub use crate::store::{
-    DynSessionStore, Expect, OwnedWritePlan, Record, Retire, SessionStore, Stored, Version,
-    WriteOutcome, WritePlan,
+    DynSessionStore, Expect, Found, OwnedWritePlan, Record, Retire, SessionStore, Stored, Version,
+    Write, WriteOutcome, WritePlan,
 };
 
 /// The README's examples, compiled and run as doctests (they use every feature).

@@ -10,10 +10,12 @@
 //!   version, a forward, or nothing. It never creates anything, and never decides expiry (the
 //!   manager does); it may leave out forwards and records past their deadline.
 //! - [`write`](SessionStore::write) executes a plan **atomically** with respect to other writes
-//!   of the same ids: read what is under [`WritePlan::base`], answer
-//!   [`WriteOutcome::Moved`] for a forward, [`Gone`](WriteOutcome::Gone) or
-//!   [`Taken`](WriteOutcome::Taken) when the [`Expect`] is not met (writing nothing), else
-//!   write [`WritePlan::result`] under [`WritePlan::target`] and, when the plan
+//!   of the same ids: read what is under [`WritePlan::base`] and pass it to
+//!   [`WritePlan::check`], which gives the outcome to answer without writing (a forward
+//!   [`Moved`](WriteOutcome::Moved), a record [`Gone`](WriteOutcome::Gone), a drawn id
+//!   [`Taken`](WriteOutcome::Taken)) or how to write ([`Write::Whole`] or [`Write::Merge`]
+//!   with [`Record::apply`]). Write the result under [`WritePlan::target`] (a moving plan's
+//!   target must be vacant, else [`Taken`](WriteOutcome::Taken)) and, when the plan
 //!   [moves](WritePlan::moves), [retire](Retire) the base.
 //! - [`delete`](SessionStore::delete) removes records and forwards; missing ids are fine.
 //! - Failures are [`Error::Storage`](crate::Error::Storage) or [`Error::Io`](crate::Error::Io);
@@ -29,7 +31,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use plan::{Expect, OwnedWritePlan, Retire, WritePlan};
+pub use plan::{Expect, Found, OwnedWritePlan, Retire, Write, WritePlan};
 pub use record::Record;
 pub(crate) use record::{Entry, forward_json, parse_entry};
 

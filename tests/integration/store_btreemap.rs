@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use session::{
-    Expect, Record, Retire, SessionId, SessionStore, Stored, Version, WriteOutcome, WritePlan,
+    Found, Record, Retire, SessionId, SessionStore, Stored, Version, Write, WriteOutcome, WritePlan,
 };
 
 /// What the map holds under an id.
@@ -58,18 +58,26 @@ impl SessionStore for BTreeMapStore {
     async fn write(&self, plan: &WritePlan<'_>) -> session::Result<WriteOutcome> {
         let mut inner = self.inner.lock().unwrap();
         let now = plan.now();
-        let current = match (inner.live(plan.base(), now).cloned(), plan.expect()) {
-            (Some(_), Expect::Vacant) => return Ok(WriteOutcome::Taken),
-            (Some(Entry::Forward { to, .. }), _) => return Ok(WriteOutcome::Moved { to }),
-            (None, Expect::Loaded(_) | Expect::Existing) => return Ok(WriteOutcome::Gone),
-            (None, _) => None,
-            (Some(Entry::Record { record, version }), _) => Some((record, version)),
+        let current = inner.live(plan.base(), now).cloned();
+        let found = match &current {
+            None => Found::Nothing,
+            Some(Entry::Forward { to, .. }) => Found::Forward(to),
+            Some(Entry::Record { version, .. }) => Found::Record(*version),
+        };
+        let write = match plan.check(found) {
+            Ok(write) => write,
+            Err(outcome) => return Ok(outcome),
         };
         if plan.moves() && inner.live(plan.target(), now).is_some() {
             return Ok(WriteOutcome::Taken);
         }
-        let (record, version) = current.unzip();
-        let record = plan.result(record, version);
+        let record = match (write, current) {
+            (Write::Merge, Some(Entry::Record { mut record, .. })) => {
+                record.apply(plan);
+                record
+            }
+            _ => plan.to_record(),
+        };
         let version = inner.next_version();
         inner
             .entries

@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use self::blocking::Bridge;
 use self::fs::{
-    Found, LOCKS, Paths, TEMP_PREFIX, create_dirs, is_hex, lock, read, remove, write_atomic,
+    LOCKS, OnDisk, Paths, TEMP_PREFIX, create_dirs, is_hex, lock, read, remove, write_atomic,
 };
 use crate::error::{ConfigError, Result};
 use crate::id::SessionId;
 use crate::store::{
-    Entry, Expect, Retire, SessionStore, Stored, Version, WriteOutcome, WritePlan, forward_json,
+    Entry, Found, Retire, SessionStore, Stored, Version, Write, WriteOutcome, WritePlan,
+    forward_json,
 };
 
 /// A temp file older than this is debris from a crash.
@@ -255,19 +256,29 @@ impl Layout {
 
     fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
         Ok(match read(&self.paths(id))? {
-            Found::Entry(Entry::Record(record)) => Some(Stored::Record {
+            OnDisk::Entry(Entry::Record(record)) => Some(Stored::Record {
                 record,
                 version: Version::UNVERSIONED,
             }),
-            Found::Entry(Entry::Forward { to, .. }) => Some(Stored::Forward { to }),
-            Found::Missing | Found::Unusable => None,
+            OnDisk::Entry(Entry::Forward { to, .. }) => Some(Stored::Forward { to }),
+            OnDisk::Missing | OnDisk::Unusable => None,
         })
     }
 
     fn write(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
         let base = self.paths(plan.base());
+        if !plan.moves() {
+            let _guard = lock(&self.root, &base.shard)?;
+            return Ok(match bytes_for(plan, read(&base)?) {
+                Ok(bytes) => {
+                    write_atomic(&base, &bytes)?;
+                    WriteOutcome::Written
+                }
+                Err(outcome) => outcome,
+            });
+        }
         let target = self.paths(plan.target());
-        // The shard locks, in name order, held for the whole write.
+        // Both shard locks, in name order, held for the whole write.
         let (low, high) = if base.shard <= target.shard {
             (&base.shard, &target.shard)
         } else {
@@ -279,15 +290,11 @@ impl Layout {
         } else {
             Some(lock(&self.root, high)?)
         };
-        let bytes = match outcome_or_bytes(plan, read(&base)?) {
+        let bytes = match bytes_for(plan, read(&base)?) {
             Ok(bytes) => bytes,
             Err(outcome) => return Ok(outcome),
         };
-        if !plan.moves() {
-            write_atomic(&base, &bytes)?;
-            return Ok(WriteOutcome::Written);
-        }
-        if !matches!(read(&target)?, Found::Missing) {
+        if !matches!(read(&target)?, OnDisk::Missing) {
             return Ok(WriteOutcome::Taken);
         }
         // The new file first, then the old one goes.
@@ -356,18 +363,21 @@ impl Layout {
 }
 
 /// The bytes a plan leaves given what its base file holds, or the outcome that writes nothing.
-fn outcome_or_bytes(plan: &WritePlan<'_>, found: Found) -> Result<Vec<u8>, WriteOutcome> {
-    let found = match found {
-        Found::Entry(Entry::Forward { until, .. }) if until < plan.now() => Found::Missing,
-        found => found,
+/// The file store keeps no versions, so a record is always merged onto.
+fn bytes_for(plan: &WritePlan<'_>, on_disk: OnDisk) -> Result<Vec<u8>, WriteOutcome> {
+    let found = match &on_disk {
+        OnDisk::Missing => Found::Nothing,
+        OnDisk::Entry(Entry::Forward { until, .. }) if *until < plan.now() => Found::Nothing,
+        OnDisk::Entry(Entry::Forward { to, .. }) => Found::Forward(to),
+        // Written by something else: a record all the same, which this request's state
+        // replaces.
+        OnDisk::Entry(Entry::Record(_)) | OnDisk::Unusable => Found::Record(Version::UNVERSIONED),
     };
-    match (found, plan.expect()) {
-        (Found::Missing, Expect::Loaded(_) | Expect::Existing) => Err(WriteOutcome::Gone),
-        (Found::Missing, _) => Ok(plan.to_record_json()),
-        (_, Expect::Vacant) => Err(WriteOutcome::Taken),
-        (Found::Entry(Entry::Forward { to, .. }), _) => Err(WriteOutcome::Moved { to }),
-        (Found::Entry(Entry::Record(record)), _) => Ok(plan.result(Some(record), None).to_json()),
-        // Written by something else: this request's state replaces it.
-        (Found::Unusable, _) => Ok(plan.to_record_json()),
-    }
+    Ok(match (plan.check(found)?, on_disk) {
+        (Write::Merge, OnDisk::Entry(Entry::Record(mut record))) => {
+            record.apply(plan);
+            record.to_json()
+        }
+        _ => plan.to_record_json(),
+    })
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::error::Result;
 use crate::id::SessionId;
 use crate::store::{
-    Expect, Record, Retire, SessionStore, Stored, Version, WriteOutcome, WritePlan,
+    Found, Record, Retire, SessionStore, Stored, Version, Write, WriteOutcome, WritePlan,
 };
 
 /// Shards in the map; each has its own lock.
@@ -205,27 +205,25 @@ impl MemoryStorage {
     /// The bytes a plan leaves given what `base` holds; `Err` for an outcome that writes
     /// nothing.
     fn result(plan: &WritePlan<'_>, base: Option<&Entry>) -> Result<Vec<u8>, WriteOutcome> {
-        let now = plan.now();
-        let live = base.filter(|entry| entry.is_live(now));
-        match (live.map(|entry| &entry.kind), plan.expect()) {
-            (Some(_), Expect::Vacant) => Err(WriteOutcome::Taken),
-            (Some(Kind::Forward(to)), _) => Err(WriteOutcome::Moved { to: to.clone() }),
-            (None, Expect::Loaded(_) | Expect::Existing) => Err(WriteOutcome::Gone),
-            (None, _) => Ok(plan.to_record_json()),
-            (Some(Kind::Record(bytes)), expect) => {
-                let version = live.map(|entry| entry.version);
-                if expect == Expect::Loaded(Version::new(version.unwrap_or(0))) {
-                    return Ok(plan.to_record_json());
+        let live = base.filter(|entry| entry.is_live(plan.now()));
+        let found = match live.map(|entry| (&entry.kind, entry.version)) {
+            None => Found::Nothing,
+            Some((Kind::Forward(to), _)) => Found::Forward(to),
+            Some((Kind::Record(_), version)) => Found::Record(Version::new(version)),
+        };
+        Ok(match (plan.check(found)?, live.map(|entry| &entry.kind)) {
+            (Write::Merge, Some(Kind::Record(bytes))) => match Record::from_json(bytes) {
+                Ok(mut record) => {
+                    record.apply(plan);
+                    record.to_json()
                 }
-                Ok(match Record::from_json(bytes) {
-                    Ok(record) => plan.result(Some(record), None).to_json(),
-                    Err(error) => {
-                        tracing::warn!(%error, "unreadable session record replaced by this request's state");
-                        plan.to_record_json()
-                    }
-                })
-            }
-        }
+                Err(error) => {
+                    tracing::warn!(%error, "unreadable session record replaced by this request's state");
+                    plan.to_record_json()
+                }
+            },
+            _ => plan.to_record_json(),
+        })
     }
 }
 

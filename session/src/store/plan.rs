@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::data::{Map, Session};
 use crate::expiry::Timestamps;
 use crate::id::SessionId;
-use crate::store::{Record, Version, record};
+use crate::store::{Record, Version, WriteOutcome, record};
 
 /// What a plan expects to find under its [base](WritePlan::base) id.
 ///
@@ -208,22 +208,85 @@ impl<'a> WritePlan<'a> {
         )
     }
 
-    /// The record this write leaves, given what the store holds under the base: `current`
-    /// with the changes applied, or the whole state when the base is vacant or still at the
-    /// loaded version. `current_version` is `None` for stores that keep no versions.
-    #[must_use]
-    pub fn result(&self, current: Option<Record>, current_version: Option<Version>) -> Record {
-        match (current, self.expect) {
-            (Some(_), Expect::Loaded(loaded)) if current_version == Some(loaded) => {
-                self.to_record()
+    /// Checks what the store found under the [base](Self::base) against the plan: the outcome
+    /// that writes nothing (a drawn id [`Taken`](WriteOutcome::Taken), a forward
+    /// [`Moved`](WriteOutcome::Moved), a loaded record [`Gone`](WriteOutcome::Gone)), or how
+    /// to write. Every store decides through this one rule; a forward past its `until` counts
+    /// as [`Found::Nothing`].
+    ///
+    /// # Errors
+    ///
+    /// The [`WriteOutcome`] to answer without writing anything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use session::{MemoryStorage, SessionCookie, SessionManager};
+    /// use session::{Found, Version, Write, WriteOutcome};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+    /// let sessions = SessionManager::new(cookie, MemoryStorage::new());
+    /// let mut session = sessions.load(None).await?;
+    /// session.set("n", 1)?;
+    /// let plan = sessions.plan(&session).unwrap(); // a new session: its id must be vacant
+    /// assert_eq!(plan.check(Found::Nothing), Ok(Write::Whole));
+    /// assert_eq!(plan.check(Found::Record(Version::new(3))), Err(WriteOutcome::Taken));
+    /// # Ok::<(), session::Error>(()) }).unwrap();
+    /// ```
+    pub fn check(&self, found: Found<'_>) -> Result<Write, WriteOutcome> {
+        match (found, self.expect) {
+            (Found::Nothing, Expect::Loaded(_) | Expect::Existing) => Err(WriteOutcome::Gone),
+            (Found::Nothing, Expect::Vacant | Expect::Any) => Ok(Write::Whole),
+            (Found::Forward(_) | Found::Record(_), Expect::Vacant) => Err(WriteOutcome::Taken),
+            (Found::Forward(to), _) => Err(WriteOutcome::Moved { to: to.clone() }),
+            (Found::Record(version), Expect::Loaded(loaded))
+                if version == loaded && version != Version::UNVERSIONED =>
+            {
+                Ok(Write::Whole)
             }
-            (Some(mut record), _) => {
-                record.apply(self);
-                record
-            }
-            (None, _) => self.to_record(),
+            (Found::Record(_), _) => Ok(Write::Merge),
         }
     }
+}
+
+/// What a store found under a plan's base, for [`WritePlan::check`].
+///
+/// # Examples
+///
+/// ```
+/// use session::{Found, Version};
+///
+/// let found = Found::Record(Version::UNVERSIONED); // a store that keeps no versions
+/// assert!(matches!(found, Found::Record(_)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found<'a> {
+    /// Nothing, or a forward past its time.
+    Nothing,
+    /// A live forward to this id.
+    Forward(&'a SessionId),
+    /// A record of this version ([`Version::UNVERSIONED`] for a store that keeps none, or for
+    /// a record it cannot read).
+    Record(Version),
+}
+
+/// How a store writes a plan that [passed its check](WritePlan::check).
+///
+/// # Examples
+///
+/// ```
+/// assert_ne!(session::Write::Whole, session::Write::Merge);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// Write the request's whole state ([`WritePlan::to_record`] or
+    /// [`to_record_json`](WritePlan::to_record_json)): the base is vacant, or still at the
+    /// version the request loaded.
+    Whole,
+    /// Apply the changes onto the stored record ([`Record::apply`]); a record the store cannot
+    /// read is replaced by the whole state.
+    Merge,
 }
 
 /// A [`WritePlan`] that owns its data, for a store that hands the write to another thread

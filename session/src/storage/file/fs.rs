@@ -45,7 +45,7 @@ impl Paths {
 }
 
 /// What a session file held.
-pub(super) enum Found {
+pub(super) enum OnDisk {
     Missing,
     Entry(Entry),
     /// Unreadable as an entry (corrupt, truncated, another format, a symlink).
@@ -64,30 +64,30 @@ pub(super) fn lock(root: &Path, shard: &str) -> io::Result<File> {
 }
 
 /// Reads a session file without following symlinks, sorting out what it holds.
-pub(super) fn read(paths: &Paths) -> Result<Found> {
+pub(super) fn read(paths: &Paths) -> Result<OnDisk> {
     if is_symlink(&paths.dir) {
         tracing::warn!(dir = %paths.dir.display(), "symlink in the session store; not followed");
-        return Ok(Found::Unusable);
+        return Ok(OnDisk::Unusable);
     }
     let mut options = OpenOptions::new();
     options.read(true);
     no_follow(&mut options);
     let mut file = match options.open(&paths.file) {
         Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
         Err(error) if is_symlink_error(&error) => {
             tracing::warn!(file = %paths.file.display(), "symlink in the session store; not followed");
-            return Ok(Found::Unusable);
+            return Ok(OnDisk::Unusable);
         }
         Err(error) => return Err(Error::Io(error)),
     };
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
     Ok(match parse_entry(&bytes) {
-        Ok(entry) => Found::Entry(entry),
+        Ok(entry) => OnDisk::Entry(entry),
         Err(error) => {
             tracing::warn!(file = %paths.file.display(), %error, "corrupt session file; serving a fresh session");
-            Found::Unusable
+            OnDisk::Unusable
         }
     })
 }
