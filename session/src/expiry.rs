@@ -162,6 +162,14 @@ impl Timestamps {
             renewed: now,
         }
     }
+
+    /// The same creation time, written again at `now`: what a save stamps.
+    pub(crate) fn renewed_at(self, now: u64) -> Self {
+        Self {
+            created: self.created,
+            renewed: now,
+        }
+    }
 }
 
 /// Why a session was not served.

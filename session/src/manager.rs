@@ -334,19 +334,42 @@ impl<S: Storage> SessionManager<S> {
     /// ```
     pub async fn commit(&self, loaded: &LoadedSession) -> Result<Commit> {
         let now = self.clock.now();
-        let saved = match self.storage.mode() {
-            Mode::Cookie => return self.commit_cookie(loaded, now),
-            Mode::Store(store) => protocol::commit(store, loaded, self.policy(), now).await?,
+        let store = match self.storage.mode() {
+            Mode::Store(store) => Some(store),
+            Mode::Cookie => None,
         };
-        Ok(match saved {
-            Saved::Unchanged | Saved::Destroyed { arrived: false } => Commit::Unchanged,
-            Saved::Written(id, written) => {
-                Commit::Set(self.set_cookie(id.as_str(), written, now)?)
+        if store.is_none() && loaded.regeneration() == Some(OldId::Delete) {
+            tracing::warn!(
+                "Session ID was regenerated, but the old session cannot be deleted when using \
+                 cookie storage: a copy of the old cookie stays valid until it expires"
+            );
+        }
+        if loaded.is_destroyed() {
+            if let Some(store) = store {
+                protocol::delete(store, loaded).await?;
             }
-            Saved::Forwarded => Commit::Forwarded,
-            Saved::Destroyed { arrived: true } => Commit::Cleared(self.cookie.to_clear_cookie()),
-            Saved::Interrupted => Commit::Interrupted(self.cookie.to_clear_cookie()),
-        })
+            return Ok(if loaded.arrived_with_cookie() {
+                Commit::Cleared(self.cookie.to_clear_cookie())
+            } else {
+                Commit::Unchanged
+            });
+        }
+        if !protocol::needs_write(loaded, self.expiry, now) {
+            return Ok(Commit::Unchanged);
+        }
+        let written = loaded.timestamps().renewed_at(now);
+        let Some(store) = store else {
+            // Cookie storage: the whole session is written into the cookie.
+            let payload = encode_payload(loaded, self.expiry.is_enforced().then_some(written));
+            return Ok(Commit::Set(self.set_cookie(&payload, written, now)?));
+        };
+        Ok(
+            match protocol::write(store, loaded, self.policy(), now).await? {
+                Saved::Written(id) => Commit::Set(self.set_cookie(id.as_str(), written, now)?),
+                Saved::Forwarded => Commit::Forwarded,
+                Saved::Interrupted => Commit::Interrupted(self.cookie.to_clear_cookie()),
+            },
+        )
     }
 
     /// Returns the first write a commit of `loaded` would hand its store now, or `None` when
@@ -405,32 +428,6 @@ impl<S: Storage> SessionManager<S> {
             timestamps,
         };
         LoadedSession::new(session, origin)
-    }
-
-    /// Cookie storage: the whole session is written into the cookie.
-    fn commit_cookie(&self, loaded: &LoadedSession, now: u64) -> Result<Commit> {
-        if loaded.regeneration() == Some(OldId::Delete) {
-            tracing::warn!(
-                "Session ID was regenerated, but the old session cannot be deleted when using \
-                 cookie storage: a copy of the old cookie stays valid until it expires"
-            );
-        }
-        if loaded.is_destroyed() {
-            return Ok(if loaded.arrived_with_cookie() {
-                Commit::Cleared(self.cookie.to_clear_cookie())
-            } else {
-                Commit::Unchanged
-            });
-        }
-        if !protocol::needs_write(loaded, self.expiry, now) {
-            return Ok(Commit::Unchanged);
-        }
-        let written = Timestamps {
-            created: loaded.timestamps().created,
-            renewed: now,
-        };
-        let payload = encode_payload(loaded, self.expiry.is_enforced().then_some(written));
-        Ok(Commit::Set(self.set_cookie(&payload, written, now)?))
     }
 }
 

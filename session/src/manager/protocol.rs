@@ -23,18 +23,13 @@ pub(crate) struct Policy {
     pub(crate) grace: u64,
 }
 
-/// What a commit in store mode did.
+/// What a write to the store did.
 #[derive(Debug)]
 pub(crate) enum Saved {
-    Unchanged,
     /// Written under this id: sign it into the cookie.
-    Written(SessionId, Timestamps),
+    Written(SessionId),
     /// Written into the session a concurrent regeneration moved this one to.
     Forwarded,
-    /// Destroyed here; `arrived` says whether the request carried a cookie to clear.
-    Destroyed {
-        arrived: bool,
-    },
     /// The record was destroyed (or expired) by someone else meanwhile: nothing written.
     Interrupted,
 }
@@ -119,8 +114,8 @@ pub(crate) fn needs_write(loaded: &LoadedSession, expiry: Expiry, now: u64) -> b
         || expiry.renewal_due(loaded.origin.timestamps, now)
 }
 
-/// The first plan for a session that needs writing: its base, target and expectation, and
-/// what becomes of the base. `None` when it is destroyed.
+/// The first plan for a live session that needs writing: its base, target and expectation,
+/// and what becomes of the base.
 pub(crate) fn first_plan(loaded: &LoadedSession, policy: Policy, now: u64) -> WritePlan<'_> {
     let session = &loaded.session;
     let origin = &loaded.origin;
@@ -137,10 +132,7 @@ pub(crate) fn first_plan(loaded: &LoadedSession, policy: Policy, now: u64) -> Wr
         Some(OldId::Delete) => Retire::Delete,
         Some(OldId::Keep) | None => Retire::Keep,
     };
-    let timestamps = Timestamps {
-        created: origin.timestamps.created,
-        renewed: now,
-    };
+    let timestamps = origin.timestamps.renewed_at(now);
     WritePlan {
         base,
         target: session.id(),
@@ -156,29 +148,29 @@ pub(crate) fn first_plan(loaded: &LoadedSession, policy: Policy, now: u64) -> Wr
     }
 }
 
-/// Commits a session to `store`: the whole protocol.
-pub(crate) async fn commit<S: SessionStore + ?Sized>(
+/// Deletes what a destroyed session left in `store`: the record it was loaded from and
+/// whatever its current id names. A session nobody stored leaves nothing.
+pub(crate) async fn delete<S: SessionStore + ?Sized>(
+    store: &S,
+    loaded: &LoadedSession,
+) -> Result<()> {
+    let (base, current) = (&loaded.origin.base_id, loaded.session.id());
+    match loaded.origin.base {
+        Base::Fresh => Ok(()),
+        _ if base == current => store.delete(&[base]).await,
+        _ => store.delete(&[base, current]).await,
+    }
+}
+
+/// Writes a live session that needs writing to `store`: the plan, then what each outcome
+/// asks for (a new id for a taken one, following a forward, or giving up on a session that
+/// is gone).
+pub(crate) async fn write<S: SessionStore + ?Sized>(
     store: &S,
     loaded: &LoadedSession,
     policy: Policy,
     now: u64,
 ) -> Result<Saved> {
-    let session = &loaded.session;
-    let origin = &loaded.origin;
-    let arrived = matches!(origin.cookie, Arrival::Verified { .. });
-    if session.is_destroyed() {
-        if origin.base != Base::Fresh {
-            if origin.base_id == *session.id() {
-                store.delete(&[&origin.base_id]).await?;
-            } else {
-                store.delete(&[&origin.base_id, session.id()]).await?;
-            }
-        }
-        return Ok(Saved::Destroyed { arrived });
-    }
-    if !needs_write(loaded, policy.expiry, now) {
-        return Ok(Saved::Unchanged);
-    }
     let first = first_plan(loaded, policy, now);
     // Ids this commit drew or followed; the plan borrows them.
     let mut base: SessionId = first.base.clone();
@@ -197,7 +189,7 @@ pub(crate) async fn commit<S: SessionStore + ?Sized>(
         let outcome = store.write(&plan).await?;
         match outcome {
             WriteOutcome::Written if forwarded => return Ok(Saved::Forwarded),
-            WriteOutcome::Written => return Ok(Saved::Written(target, first.timestamps)),
+            WriteOutcome::Written => return Ok(Saved::Written(target)),
             WriteOutcome::Taken => {
                 tracing::warn!("generated session id collided with a stored one; drawing another");
                 let drawn = SessionId::generate();
