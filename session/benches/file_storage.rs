@@ -10,25 +10,16 @@ use std::fs::{self, File};
 use std::hint::black_box;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use std::sync::Arc;
+use session::{FileStorage, SessionId, SessionManager};
 
-use session::{Expiry, FileStorage, ManualClock, SessionCookie, SessionId, SessionManager};
+mod support;
+use support::manager;
 
 type Manager = SessionManager<FileStorage>;
-
-/// The public API over `storage`: the default expiry on a clock that stands still.
-fn manager(storage: FileStorage) -> Manager {
-    let cookie = SessionCookie::builder("sid")
-        .secret("benchmark-secret-of-at-least-32-bytes")
-        .build()
-        .expect("a valid cookie");
-    SessionManager::new(cookie, storage)
-        .with_expiry(Expiry::default())
-        .with_clock(ManualClock::new(1_700_000_000))
-}
 
 /// The `Cookie` header carrying `id`.
 fn header(sessions: &Manager, id: &SessionId) -> String {

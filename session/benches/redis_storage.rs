@@ -31,18 +31,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use redis::AsyncCommands as _;
-use session::{Commit, Expiry, ManualClock, RedisStorage, SessionCookie, SessionManager};
+use session::{Commit, RedisStorage};
 
-/// The public API over `storage`: the default expiry on a clock that stands still.
-fn manager(storage: RedisStorage) -> SessionManager<RedisStorage> {
-    let cookie = SessionCookie::builder("sid")
-        .secret("benchmark-secret-of-at-least-32-bytes")
-        .build()
-        .expect("a valid cookie");
-    SessionManager::new(cookie, storage)
-        .with_expiry(Expiry::default())
-        .with_clock(ManualClock::new(1_700_000_000))
-}
+mod support;
+use support::manager;
 
 /// A `redis-server` on a free port, stopped on drop.
 struct Server(Child);

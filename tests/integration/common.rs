@@ -364,13 +364,17 @@ impl<S: SessionStore> Direct<S> {
 
     /// Commits a session and returns the id its new cookie carries, if it sent one.
     pub(crate) async fn save_id(&self, session: &session::LoadedSession) -> Option<SessionId> {
-        let commit = self.save(session).await.unwrap();
-        let Commit::Set(set_cookie) = commit else {
+        let Commit::Set(set_cookie) = self.save(session).await.unwrap() else {
             return None;
         };
+        self.value_of(&set_cookie).parse().ok()
+    }
+
+    /// The value this manager signed into `set_cookie`.
+    pub(crate) fn value_of(&self, set_cookie: &str) -> String {
         match self.sessions.cookie().read(set_cookie.split(';').next()) {
-            session::Incoming::Verified { value, .. } => value.parse().ok(),
-            _ => None,
+            session::Incoming::Verified { value, .. } => value,
+            other => panic!("the manager signed its own cookie: {other:?}"),
         }
     }
 
@@ -452,12 +456,9 @@ impl<S: SessionStore> ById for S {
     ) -> session::Result<SaveOutcome> {
         let direct = Direct::new(self, timing.expiry, timing.now);
         Ok(match direct.save(session).await? {
-            Commit::Set(set_cookie) => {
-                match direct.sessions.cookie().read(set_cookie.split(';').next()) {
-                    session::Incoming::Verified { value, .. } => SaveOutcome::Saved { value },
-                    other => panic!("the manager signed its own cookie: {other:?}"),
-                }
-            }
+            Commit::Set(set_cookie) => SaveOutcome::Saved {
+                value: direct.value_of(&set_cookie),
+            },
             Commit::Unchanged => SaveOutcome::Unchanged,
             Commit::Cleared(_) => SaveOutcome::Destroyed,
             Commit::Interrupted(_) => SaveOutcome::Interrupted,

@@ -515,6 +515,13 @@ async fn a_login_racing_a_request_never_logs_out<S: session::Storage + 'static>(
             .collect()
     };
     let pair = |set_cookie: &str| set_cookie.split(';').next().unwrap().to_owned();
+    // What `/whoami` says to a browser holding `cookie`.
+    let whoami = |cookie: &str| {
+        let request = http
+            .get(format!("http://{addr}/whoami"))
+            .header("cookie", cookie);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
     for round in 0..100 {
         let seeded = http
             .get(format!("http://{addr}/seed"))
@@ -545,28 +552,12 @@ async fn a_login_racing_a_request_never_logs_out<S: session::Storage + 'static>(
             "round {round}: the racing response sends no Set-Cookie, so none that clears"
         );
         // The browser applies the login's cookie, then the other response's (nothing).
-        let seen = http
-            .get(format!("http://{addr}/whoami"))
-            .header("cookie", &new)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let seen = whoami(&new).await;
         assert_eq!(
             seen, r#"Some("ada") Some(2)"#,
             "round {round}: logged in, bump landed"
         );
-        let stale = http
-            .get(format!("http://{addr}/whoami"))
-            .header("cookie", &old)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let stale = whoami(&old).await;
         assert_eq!(
             stale, "None None",
             "round {round}: the old cookie is revoked"
