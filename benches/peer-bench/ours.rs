@@ -223,7 +223,7 @@ mod http {
     use crate::{FLASH_KEY, FLASH_VALUE};
 
     pub async fn counter(handle: SessionHandle) -> Response {
-        let mut session = handle.lock();
+        let mut session = handle.lock().expect("not borrowed");
         match session.get::<u64>("count") {
             Ok(Some(c)) => {
                 session.set("count", c + 1).expect("set");
@@ -235,7 +235,7 @@ mod http {
     }
 
     pub async fn seed(handle: SessionHandle) -> &'static str {
-        fill(&mut handle.lock()).expect("seed");
+        fill(&mut handle.lock().expect("not borrowed")).expect("seed");
         "seeded"
     }
 

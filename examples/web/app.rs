@@ -125,7 +125,7 @@ impl IntoResponse for Failure {
 }
 
 async fn home(visitor: Typed<Visitor>) -> Result<Html<String>, Failure> {
-    let mut view = visitor.view();
+    let mut view = visitor.view()?;
     let count = view.count() + 1;
     view.set_count(count)?;
     let user = view.user()?;
@@ -171,21 +171,21 @@ async fn login(visitor: Typed<Visitor>, Form(form): Form<LoginForm>) -> Result<R
     let name = form.name.trim();
     if name.is_empty() {
         visitor
-            .view()
+            .view()?
             .flash_notice("Please enter a name.".to_owned())?;
         return Ok(Redirect::to("/"));
     }
     // A new id on login defeats session fixation; the old id stops working.
-    visitor.handle().lock().regenerate_id(OldId::Delete)?;
-    let mut view = visitor.view();
+    visitor.handle().lock()?.regenerate_id(OldId::Delete)?;
+    let mut view = visitor.view()?;
     view.set_user(name.to_owned())?;
     view.flash_notice(format!("Welcome, {name}."))?;
     Ok(Redirect::to("/"))
 }
 
-async fn logout(visitor: Typed<Visitor>) -> Redirect {
-    visitor.handle().lock().destroy();
-    Redirect::to("/")
+async fn logout(visitor: Typed<Visitor>) -> Result<Redirect, Failure> {
+    visitor.handle().lock()?.destroy();
+    Ok(Redirect::to("/"))
 }
 
 #[derive(Deserialize)]
@@ -195,13 +195,13 @@ struct NoteForm {
 
 async fn note(visitor: Typed<Visitor>, Form(form): Form<NoteForm>) -> Result<Redirect, Failure> {
     visitor
-        .view()
+        .view()?
         .flash_notice(format!("Saved: {}", form.text.trim()))?;
     Ok(Redirect::to("/"))
 }
 
 async fn counter(visitor: Typed<Visitor>) -> Result<impl IntoResponse, Failure> {
-    let mut view = visitor.view();
+    let mut view = visitor.view()?;
     let count = view.count() + 1;
     view.set_count(count)?;
     Ok(([(header::CONTENT_TYPE, "text/plain")], count.to_string()))

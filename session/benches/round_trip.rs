@@ -158,8 +158,8 @@ fn memory_storage(c: &mut Criterion) {
     // The floor's store holds the same record bytes under the same id.
     let mac = hmac(SECRET.as_bytes());
     let session = rt.block_on(sessions.load(Some(&header))).expect("load");
-    let stamp = session::Timestamps::at(0);
-    let record = session::Record::new(
+    let stamp = session::expiry::Timestamps::at(0);
+    let record = session::store::Record::new(
         session.values().clone(),
         session.outgoing_flash().clone(),
         stamp,

@@ -1,7 +1,8 @@
 //! What the store benchmarks share: a manager over the store under test, driven through the
 //! public API as an application drives it.
 
-use session::{Expiry, ManualClock, SessionCookie, SessionManager, Storage};
+use session::expiry::ManualClock;
+use session::{Expiry, SessionCookie, SessionManager, Storage};
 
 /// The public API over `storage`: the default expiry on a clock that stands still.
 pub(crate) fn manager<S: Storage>(storage: S) -> SessionManager<S> {

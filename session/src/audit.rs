@@ -7,6 +7,6 @@ pub(crate) fn rejected(reason: &'static str) {
 }
 
 /// Logs that a stored session was found but not served, and why.
-pub(crate) fn expired(reason: crate::Expired) {
+pub(crate) fn expired(reason: crate::expiry::Expired) {
     tracing::info!(target: "session::security", ?reason, "session expired");
 }

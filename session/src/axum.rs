@@ -14,7 +14,7 @@
 //! }
 //!
 //! async fn count(counter: Typed<Counter>) -> session::Result<String> {
-//!     let mut counter = counter.view();
+//!     let mut counter = counter.view()?;
 //!     let hits = counter.hits() + 1;
 //!     counter.set_hits(hits)?;
 //!     Ok(format!("{hits}"))
@@ -33,6 +33,6 @@ mod extract;
 mod handle;
 mod layer;
 
-pub use extract::{MissingSessionLayer, Typed};
+pub use extract::{SessionRejection, Typed};
 pub use handle::{SessionGuard, SessionHandle};
 pub use layer::{SessionLayer, SessionService};

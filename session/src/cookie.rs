@@ -61,13 +61,14 @@ impl SameSite {
 /// # Examples
 ///
 /// ```
-/// use session::{Incoming, SessionCookie};
+/// use session::SessionCookie;
+/// use session::cookie::Incoming;
 ///
 /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
 /// assert_eq!(cookie.read(None), Incoming::Absent);
 /// assert_eq!(cookie.read(Some("sid=")), Incoming::Empty);
 /// assert_eq!(cookie.read(Some("sid=forged.value")), Incoming::Rejected);
-/// # Ok::<(), session::ConfigError>(())
+/// # Ok::<(), session::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -154,7 +155,7 @@ impl SessionCookie {
     /// ```
     /// let cookie = session::SessionCookie::builder("sid").secret([1u8; 32]).build()?;
     /// assert_eq!(cookie.name(), "sid");
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     pub fn builder(name: impl Into<String>) -> SessionCookieBuilder {
         SessionCookieBuilder::new(name.into())
@@ -167,7 +168,7 @@ impl SessionCookie {
     /// ```
     /// let cookie = session::SessionCookie::builder("__session").secret([1u8; 32]).build()?;
     /// assert_eq!(cookie.name(), "__session");
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn name(&self) -> &str {
@@ -181,7 +182,7 @@ impl SessionCookie {
     /// ```
     /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).build()?;
     /// assert!(cookie.http_only());
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn http_only(&self) -> bool {
@@ -195,7 +196,7 @@ impl SessionCookie {
     /// ```
     /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).build()?;
     /// assert!(cookie.secure());
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn secure(&self) -> bool {
@@ -214,7 +215,7 @@ impl SessionCookie {
     ///     .max_age(Duration::from_secs(60))
     ///     .build()?;
     /// assert_eq!(cookie.max_age(), Some(60));
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn max_age(&self) -> Option<u64> {
@@ -230,7 +231,8 @@ impl SessionCookie {
     /// # Examples
     ///
     /// ```
-    /// use session::{Incoming, SessionCookie};
+    /// use session::SessionCookie;
+    /// use session::cookie::Incoming;
     ///
     /// let cookie = SessionCookie::builder("s").secret([9u8; 32]).build()?;
     /// let set = cookie.to_set_cookie("hello", None)?;
@@ -325,7 +327,7 @@ impl SessionCookie {
     ///     cookie.to_clear_cookie(),
     ///     "s=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Max-Age=0; Path=/; SameSite=Lax; Secure"
     /// );
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn to_clear_cookie(&self) -> String {

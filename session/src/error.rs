@@ -37,6 +37,12 @@ pub enum Error {
     #[error("session has been destroyed")]
     Destroyed,
 
+    /// The request's session is already borrowed by this thread (a guard or a typed view that
+    /// is still alive), so borrowing it again would wait forever. Drop the first borrow, or
+    /// use it for both jobs.
+    #[error("the session is already borrowed by this thread; drop the earlier guard or view")]
+    AlreadyLocked,
+
     /// A value could not be turned into JSON.
     #[error("failed to serialize the session value `{key}`")]
     Serialize {
@@ -103,13 +109,17 @@ impl Error {
 
 /// A configuration mistake, found when the configuration is built.
 ///
+/// Every fallible `build()` in the crate returns [`Result`], with these mistakes as
+/// [`Error::Config`] and the environment's failures (a directory that cannot be made) as
+/// [`Error::Io`]; builders that cannot fail return their value.
+///
 /// # Examples
 ///
 /// ```
-/// use session::{ConfigError, SessionCookie};
+/// use session::{ConfigError, Error, SessionCookie};
 ///
 /// let err = SessionCookie::builder("__session").build().unwrap_err();
-/// assert!(matches!(err, ConfigError::NoSecret));
+/// assert!(matches!(err, Error::Config(ConfigError::NoSecret)));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -125,7 +135,7 @@ pub enum ConfigError {
         index: usize,
     },
 
-    /// A secret is shorter than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes and short secrets
+    /// A secret is shorter than [`MIN_SECRET_LEN`](crate::cookie::MIN_SECRET_LEN) bytes and short secrets
     /// were not explicitly allowed.
     #[error(
         "secret #{index} is {len} bytes; use at least 32 random bytes, or call `allow_short_secrets()`"
@@ -167,6 +177,14 @@ pub enum ConfigError {
     NotADirectory {
         /// The path given.
         path: std::path::PathBuf,
+    },
+
+    /// A storage URL could not be read. The message names what is wrong, never the URL, which
+    /// may hold a password.
+    #[error("the storage URL is not valid: {reason}")]
+    InvalidUrl {
+        /// What is wrong with it.
+        reason: String,
     },
 
     /// A timeout of zero seconds would expire every session at once.

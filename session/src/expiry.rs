@@ -5,124 +5,19 @@
 //! `now - renewed <= idle` and `now - created <= absolute`; a timestamp further in the future
 //! than [`CLOCK_SKEW`] is refused as forged or corrupt.
 
-use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Result};
+
+mod clock;
+
+pub use clock::{Clock, ManualClock, SystemClock};
 
 /// How far in the future a timestamp may lie before it is refused, in seconds.
 pub const CLOCK_SKEW: u64 = 60;
 
 /// The default idle timeout: two weeks, as Django's default session age.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_hours(336);
-
-/// A source of the current time, in whole seconds since the Unix epoch.
-///
-/// Inject [`ManualClock`] in tests; production uses [`SystemClock`].
-///
-/// # Examples
-///
-/// ```
-/// use session::{Clock, SystemClock};
-///
-/// assert!(SystemClock.now() > 1_700_000_000);
-/// ```
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// Returns the current time in seconds since the Unix epoch.
-    fn now(&self) -> u64;
-}
-
-/// The system's wall clock.
-///
-/// # Examples
-///
-/// ```
-/// use session::{Clock, SystemClock};
-///
-/// let a = SystemClock.now();
-/// assert!(SystemClock.now() >= a);
-/// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs())
-    }
-}
-
-/// A clock that moves only when told to; clones share one time.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use session::{Clock, ManualClock};
-///
-/// let clock = ManualClock::new(1_000);
-/// let shared = clock.clone();
-/// clock.advance(Duration::from_secs(30));
-/// assert_eq!(shared.now(), 1_030);
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct ManualClock(Arc<AtomicU64>);
-
-impl ManualClock {
-    /// Makes a clock standing at `now` seconds since the Unix epoch.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session::{Clock, ManualClock};
-    ///
-    /// assert_eq!(ManualClock::new(5).now(), 5);
-    /// ```
-    #[must_use]
-    pub fn new(now: u64) -> Self {
-        Self(Arc::new(AtomicU64::new(now)))
-    }
-
-    /// Sets the time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session::{Clock, ManualClock};
-    ///
-    /// let clock = ManualClock::new(5);
-    /// clock.set(9);
-    /// assert_eq!(clock.now(), 9);
-    /// ```
-    pub fn set(&self, now: u64) {
-        self.0.store(now, Ordering::SeqCst);
-    }
-
-    /// Moves the time forward.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use session::{Clock, ManualClock};
-    ///
-    /// let clock = ManualClock::new(5);
-    /// clock.advance(Duration::from_secs(2));
-    /// assert_eq!(clock.now(), 7);
-    /// ```
-    pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_secs(), Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// When a session was created and last written, both in Unix seconds: what its expiry is
 /// measured from.
@@ -131,12 +26,13 @@ impl Clock for ManualClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use session::{Expiry, Timestamps};
+/// use session::Expiry;
+/// use session::expiry::Timestamps;
 ///
 /// let ts = Timestamps { created: 100, renewed: 150 };
-/// let expiry = Expiry::none().with_idle_timeout(Duration::from_secs(60))?;
+/// let expiry = Expiry::builder().idle_timeout(Duration::from_secs(60)).build()?;
 /// assert_eq!(expiry.deadline(ts), Some(210));
-/// # Ok::<(), session::ConfigError>(())
+/// # Ok::<(), session::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timestamps {
@@ -152,7 +48,7 @@ impl Timestamps {
     /// # Examples
     ///
     /// ```
-    /// let ts = session::Timestamps::at(7);
+    /// let ts = session::expiry::Timestamps::at(7);
     /// assert_eq!((ts.created, ts.renewed), (7, 7));
     /// ```
     #[must_use]
@@ -181,13 +77,14 @@ impl Timestamps {
 ///
 /// ```
 /// use std::time::Duration;
-/// use session::{Expired, Expiry, Timestamps};
+/// use session::Expiry;
+/// use session::expiry::{Expired, Timestamps};
 ///
-/// let expiry = Expiry::none().with_idle_timeout(Duration::from_secs(60))?;
+/// let expiry = Expiry::builder().idle_timeout(Duration::from_secs(60)).build()?;
 /// let verdict = expiry.check(Timestamps::at(0), 61);
 /// assert_eq!(verdict, Err(Expired::Idle));
 /// assert_eq!(Expired::Idle.to_string(), "the session's idle timeout passed");
-/// # Ok::<(), session::ConfigError>(())
+/// # Ok::<(), session::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -214,11 +111,12 @@ pub enum Expired {
 /// use std::time::Duration;
 /// use session::Expiry;
 ///
-/// let expiry = Expiry::default()
-///     .with_idle_timeout(Duration::from_secs(30 * 60))?
-///     .with_absolute_timeout(Duration::from_secs(12 * 60 * 60))?;
+/// let expiry = Expiry::builder()
+///     .idle_timeout(Duration::from_secs(30 * 60))
+///     .absolute_timeout(Duration::from_secs(12 * 60 * 60))
+///     .build()?;
 /// assert_eq!(expiry.idle_timeout(), Some(Duration::from_secs(1800)));
-/// # Ok::<(), session::ConfigError>(())
+/// # Ok::<(), session::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expiry {
@@ -245,7 +143,7 @@ impl Expiry {
     /// ```
     /// let expiry = session::Expiry::none();
     /// assert_eq!(expiry.idle_timeout(), None);
-    /// assert!(expiry.check(session::Timestamps::at(0), u64::MAX / 2).is_ok());
+    /// assert!(expiry.check(session::expiry::Timestamps::at(0), u64::MAX / 2).is_ok());
     /// ```
     #[must_use]
     pub const fn none() -> Self {
@@ -255,50 +153,24 @@ impl Expiry {
         }
     }
 
-    /// Sets the idle timeout: a session not written for this long is not served.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::ZeroTimeout`] for a timeout under one second.
+    /// Starts configuring an expiry from the [default](Expiry::default): an idle timeout of
+    /// [`DEFAULT_IDLE_TIMEOUT`] and no absolute timeout.
     ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
     ///
-    /// let expiry = session::Expiry::none().with_idle_timeout(Duration::from_secs(60))?;
-    /// assert_eq!(expiry.idle_timeout(), Some(Duration::from_secs(60)));
-    /// # Ok::<(), session::ConfigError>(())
+    /// let expiry = session::Expiry::builder()
+    ///     .absolute_timeout(Duration::from_secs(12 * 60 * 60))
+    ///     .build()?;
+    /// assert_eq!(expiry.idle_timeout(), Some(session::expiry::DEFAULT_IDLE_TIMEOUT));
+    /// assert_eq!(expiry.absolute_timeout(), Some(Duration::from_secs(43_200)));
+    /// # Ok::<(), session::Error>(())
     /// ```
-    pub fn with_idle_timeout(mut self, timeout: Duration) -> Result<Self, ConfigError> {
-        if timeout.as_secs() == 0 {
-            return Err(ConfigError::ZeroTimeout { which: "idle" });
-        }
-        self.idle = Some(timeout);
-        Ok(self)
-    }
-
-    /// Sets the absolute timeout: a session older than this is not served, however active.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::ZeroTimeout`] for a timeout under one second.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let expiry = session::Expiry::none().with_absolute_timeout(Duration::from_secs(3600))?;
-    /// assert_eq!(expiry.absolute_timeout(), Some(Duration::from_secs(3600)));
-    /// # Ok::<(), session::ConfigError>(())
-    /// ```
-    pub fn with_absolute_timeout(mut self, timeout: Duration) -> Result<Self, ConfigError> {
-        if timeout.as_secs() == 0 {
-            return Err(ConfigError::ZeroTimeout { which: "absolute" });
-        }
-        self.absolute = Some(timeout);
-        Ok(self)
+    pub fn builder() -> ExpiryBuilder {
+        let Self { idle, absolute } = Self::default();
+        ExpiryBuilder { idle, absolute }
     }
 
     /// Returns the idle timeout.
@@ -350,14 +222,18 @@ impl Expiry {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use session::{Expired, Expiry, Timestamps};
+    /// use session::Expiry;
+    /// use session::expiry::{Expired, Timestamps};
     ///
-    /// let expiry = Expiry::none().with_absolute_timeout(Duration::from_secs(100))?;
+    /// let expiry = Expiry::builder()
+    ///     .no_idle_timeout()
+    ///     .absolute_timeout(Duration::from_secs(100))
+    ///     .build()?;
     /// let ts = Timestamps { created: 0, renewed: 90 };
     /// assert_eq!(expiry.check(ts, 100), Ok(()));
     /// assert_eq!(expiry.check(ts, 101), Err(Expired::Absolute));
     /// assert_eq!(expiry.check(Timestamps::at(500), 100), Err(Expired::FromTheFuture));
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     pub fn check(&self, ts: Timestamps, now: u64) -> Result<(), Expired> {
         let horizon = now.saturating_add(CLOCK_SKEW);
@@ -387,12 +263,13 @@ impl Expiry {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use session::{Expiry, Timestamps};
+    /// use session::Expiry;
+    /// use session::expiry::Timestamps;
     ///
-    /// let expiry = Expiry::none().with_idle_timeout(Duration::from_secs(100))?;
+    /// let expiry = Expiry::builder().idle_timeout(Duration::from_secs(100)).build()?;
     /// assert!(!expiry.renewal_due(Timestamps::at(0), 49));
     /// assert!(expiry.renewal_due(Timestamps::at(0), 50));
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn renewal_due(&self, ts: Timestamps, now: u64) -> bool {
@@ -407,14 +284,16 @@ impl Expiry {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use session::{Expiry, Timestamps};
+    /// use session::Expiry;
+    /// use session::expiry::Timestamps;
     ///
-    /// let expiry = Expiry::none()
-    ///     .with_idle_timeout(Duration::from_secs(100))?
-    ///     .with_absolute_timeout(Duration::from_secs(1000))?;
+    /// let expiry = Expiry::builder()
+    ///     .idle_timeout(Duration::from_secs(100))
+    ///     .absolute_timeout(Duration::from_secs(1000))
+    ///     .build()?;
     /// assert_eq!(expiry.max_age(Timestamps::at(0), 0), Some(100));
     /// assert_eq!(expiry.max_age(Timestamps::at(0), 950), Some(50));
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn max_age(&self, ts: Timestamps, now: u64) -> Option<u64> {
@@ -436,12 +315,13 @@ impl Expiry {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use session::{Expiry, Timestamps};
+    /// use session::Expiry;
+    /// use session::expiry::Timestamps;
     ///
-    /// let expiry = Expiry::none().with_idle_timeout(Duration::from_secs(100))?;
+    /// let expiry = Expiry::builder().idle_timeout(Duration::from_secs(100)).build()?;
     /// assert_eq!(expiry.deadline(Timestamps { created: 0, renewed: 10 }), Some(110));
     /// assert_eq!(Expiry::none().deadline(Timestamps::at(0)), None);
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn deadline(&self, ts: Timestamps) -> Option<u64> {
@@ -455,5 +335,108 @@ impl Expiry {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// Configures an [`Expiry`]; made by [`Expiry::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let expiry = session::Expiry::builder()
+///     .idle_timeout(Duration::from_secs(30 * 60))
+///     .build()?;
+/// assert_eq!(expiry.idle_timeout(), Some(Duration::from_secs(1800)));
+/// # Ok::<(), session::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct ExpiryBuilder {
+    idle: Option<Duration>,
+    absolute: Option<Duration>,
+}
+
+impl ExpiryBuilder {
+    /// Sets the idle timeout: a session not written for this long is not served.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let expiry = session::Expiry::builder().idle_timeout(Duration::from_secs(60)).build()?;
+    /// assert_eq!(expiry.idle_timeout(), Some(Duration::from_secs(60)));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle = Some(timeout);
+        self
+    }
+
+    /// Removes the idle timeout: a session stays live however long it goes unused (up to the
+    /// absolute timeout, if one is set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let expiry = session::Expiry::builder().no_idle_timeout().build()?;
+    /// assert!(!expiry.is_enforced());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn no_idle_timeout(mut self) -> Self {
+        self.idle = None;
+        self
+    }
+
+    /// Sets the absolute timeout: a session older than this is not served, however active.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let expiry = session::Expiry::builder().absolute_timeout(Duration::from_secs(3600)).build()?;
+    /// assert_eq!(expiry.absolute_timeout(), Some(Duration::from_secs(3600)));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn absolute_timeout(mut self, timeout: Duration) -> Self {
+        self.absolute = Some(timeout);
+        self
+    }
+
+    /// Checks the timeouts and builds the expiry.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config) with [`ConfigError::ZeroTimeout`] for a timeout
+    /// under one second, which would expire every session at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let err = session::Expiry::builder().idle_timeout(Duration::from_millis(500)).build();
+    /// assert!(matches!(
+    ///     err,
+    ///     Err(session::Error::Config(session::ConfigError::ZeroTimeout { which: "idle" }))
+    /// ));
+    /// ```
+    pub fn build(self) -> Result<Expiry> {
+        if self.idle.is_some_and(|idle| idle.as_secs() == 0) {
+            return Err(ConfigError::ZeroTimeout { which: "idle" }.into());
+        }
+        if self
+            .absolute
+            .is_some_and(|absolute| absolute.as_secs() == 0)
+        {
+            return Err(ConfigError::ZeroTimeout { which: "absolute" }.into());
+        }
+        Ok(Expiry {
+            idle: self.idle,
+            absolute: self.absolute,
+        })
     }
 }

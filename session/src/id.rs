@@ -11,17 +11,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 /// Random bytes in a new id: 192 bits, above the 128 that OWASP and ASVS ask for.
 const RANDOM_BYTES: usize = 24;
 
-/// The shortest id accepted from a client: 22 URL-safe base64 characters hold 128 bits.
-pub const MIN_ID_LEN: usize = 22;
-
-/// The longest id accepted from a client.
-pub const MAX_ID_LEN: usize = 64;
+const MIN_ID_LEN: usize = SessionId::MIN_LEN;
+const MAX_ID_LEN: usize = SessionId::MAX_LEN;
 
 /// A session id.
 ///
 /// New ids come from [`SessionId::generate`]: 24 bytes of the OS CSPRNG (`getrandom`), encoded
 /// as 32 characters of URL-safe base64. An id that arrives from a client is accepted only
-/// through [`str::parse`] ([`FromStr`](std::str::FromStr)), which checks the length ([`MIN_ID_LEN`] to [`MAX_ID_LEN`]) and
+/// through [`str::parse`] ([`FromStr`](std::str::FromStr)), which checks the length ([`MIN_LEN`](Self::MIN_LEN) to [`MAX_LEN`](Self::MAX_LEN)) and
 /// the alphabet (`A-Z a-z 0-9 - _`); the lowercase UUIDs that Remix makes pass, so a Remix app
 /// and this crate can share a store.
 ///
@@ -43,6 +40,28 @@ pub const MAX_ID_LEN: usize = 64;
 pub struct SessionId(Box<str>);
 
 impl SessionId {
+    /// The shortest id accepted from a client: 22 URL-safe base64 characters hold 128 bits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::SessionId;
+    ///
+    /// assert!("a".repeat(SessionId::MIN_LEN - 1).parse::<SessionId>().is_err());
+    /// ```
+    pub const MIN_LEN: usize = 22;
+
+    /// The longest id accepted from a client.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::SessionId;
+    ///
+    /// assert!("a".repeat(SessionId::MAX_LEN).parse::<SessionId>().is_ok());
+    /// ```
+    pub const MAX_LEN: usize = 64;
+
     /// Makes a new random id from the operating system's CSPRNG.
     ///
     /// # Panics
@@ -94,8 +113,8 @@ fn is_valid(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Why a string is not a [`SessionId`]: it is empty, shorter than [`MIN_ID_LEN`], longer
-/// than [`MAX_ID_LEN`], or holds a character outside `A-Z a-z 0-9 - _`.
+/// Why a string is not a [`SessionId`]: it is empty, shorter than [`SessionId::MIN_LEN`], longer
+/// than [`SessionId::MAX_LEN`], or holds a character outside `A-Z a-z 0-9 - _`.
 ///
 /// # Examples
 ///

@@ -11,7 +11,7 @@
 //! | [`MemoryStorage`] | in this process | per-key merges, so concurrent requests lose no update |
 //! | [`FileStorage`] | one file per session | atomic, crash-safe writes; merges hold across processes |
 //! | `RedisStorage` (feature `redis`) | a Redis hash per session | merges applied on the server; shared by every instance |
-//! | your own [`SessionStore`] | anywhere | the manager runs the save protocol; the store executes [`WritePlan`]s |
+//! | your own [`SessionStore`] | anywhere | the manager runs the save protocol; the store executes [`WritePlan`](store::WritePlan)s |
 //!
 //! A [`SessionCookie`] names, signs (HMAC-SHA256, with secret rotation) and verifies the cookie,
 //! with secure attributes by default. A [`SessionManager`] ties a cookie, a storage and an
@@ -62,10 +62,10 @@ mod audit;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-mod cookie;
+pub mod cookie;
 mod data;
 mod error;
-mod expiry;
+pub mod expiry;
 mod id;
 mod json;
 mod manager;
@@ -88,27 +88,20 @@ pub mod __private {
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use session_derive::SessionSchema;
 
-pub use crate::cookie::{
-    Incoming, MAX_COOKIE_SIZE, MIN_SECRET_LEN, SameSite, SessionCookie, SessionCookieBuilder,
-};
+// What a handler needs is here; what a configuration or a store author needs is in `cookie`,
+// `expiry`, `storage` and `store`.
+pub use crate::cookie::{SameSite, SessionCookie};
 pub use crate::data::{Map, OldId, Session};
 pub use crate::error::{ConfigError, Error, Result};
-pub use crate::expiry::{
-    CLOCK_SKEW, Clock, DEFAULT_IDLE_TIMEOUT, Expired, Expiry, ManualClock, SystemClock, Timestamps,
-};
-pub use crate::id::{InvalidSessionId, MAX_ID_LEN, MIN_ID_LEN, SessionId};
+pub use crate::expiry::Expiry;
+pub use crate::id::{InvalidSessionId, SessionId};
 pub use crate::manager::{Commit, DEFAULT_REGENERATION_GRACE, LoadedSession, SessionManager};
 pub use crate::schema::SessionSchema;
-pub use crate::storage::{
-    CookieStorage, FileStorage, FileStorageBuilder, MemoryStorage, MemoryStorageBuilder, Storage,
-};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use crate::storage::{RedisStorage, RedisStorageBuilder};
-pub use crate::store::{
-    DynSessionStore, Expect, Found, OwnedWritePlan, Record, Retire, SessionStore, Stored, Version,
-    Write, WriteOutcome, WritePlan,
-};
+pub use crate::storage::RedisStorage;
+pub use crate::storage::{CookieStorage, FileStorage, MemoryStorage, Storage};
+pub use crate::store::SessionStore;
 
 /// The README's examples, compiled and run as doctests (they use every feature).
 #[cfg(all(doctest, feature = "derive", feature = "axum"))]

@@ -192,7 +192,8 @@ impl<S: Storage> SessionManager<S> {
     /// # Examples
     ///
     /// ```
-    /// use session::{CookieStorage, ManualClock, SessionCookie, SessionManager};
+    /// use session::{CookieStorage, SessionCookie, SessionManager};
+    /// use session::expiry::ManualClock;
     ///
     /// let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
     /// let clock = ManualClock::new(1_000);

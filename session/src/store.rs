@@ -45,7 +45,7 @@ use crate::id::SessionId;
 /// # Examples
 ///
 /// ```
-/// use session::Version;
+/// use session::store::Version;
 ///
 /// assert_eq!(Version::new(3).get(), 3);
 /// assert_eq!(Version::UNVERSIONED, Version::new(0));
@@ -62,7 +62,7 @@ impl Version {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(session::Version::new(9).get(), 9);
+    /// assert_eq!(session::store::Version::new(9).get(), 9);
     /// ```
     #[must_use]
     pub const fn new(version: u64) -> Self {
@@ -74,7 +74,7 @@ impl Version {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(session::Version::default().get(), 0);
+    /// assert_eq!(session::store::Version::default().get(), 0);
     /// ```
     #[must_use]
     pub const fn get(self) -> u64 {
@@ -87,7 +87,9 @@ impl Version {
 /// # Examples
 ///
 /// ```
-/// use session::{Map, Record, Stored, Timestamps, Version};
+/// use session::Map;
+/// use session::expiry::Timestamps;
+/// use session::store::{Record, Stored, Version};
 ///
 /// let stored = Stored::Record {
 ///     record: Record::new(Map::new(), Map::new(), Timestamps::at(0)),
@@ -119,7 +121,7 @@ pub enum Stored {
 /// # Examples
 ///
 /// ```
-/// assert_ne!(session::WriteOutcome::Written, session::WriteOutcome::Gone);
+/// assert_ne!(session::store::WriteOutcome::Written, session::store::WriteOutcome::Gone);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -216,7 +218,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use session::{DynSessionStore, MemoryStorage, SessionCookie, SessionManager};
+/// use session::{MemoryStorage, SessionCookie, SessionManager};
+/// use session::store::DynSessionStore;
 ///
 /// let store: Arc<dyn DynSessionStore> = Arc::new(MemoryStorage::new());
 /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;

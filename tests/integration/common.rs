@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: a test cookie, and a `Browser` that carries the
 //! session cookie from one simulated request to the next.
 
+use session::expiry::ManualClock;
+use session::store::{Stored, WriteOutcome, WritePlan};
 use session::{
-    Commit, Expiry, ManualClock, Session, SessionCookie, SessionId, SessionManager, SessionStore,
-    Storage, Stored, WriteOutcome, WritePlan,
+    Commit, Expiry, Session, SessionCookie, SessionId, SessionManager, SessionStore, Storage,
 };
 
 /// A secret long enough to pass the default check.
@@ -373,7 +374,7 @@ impl<S: SessionStore> Direct<S> {
     /// The value this manager signed into `set_cookie`.
     pub(crate) fn value_of(&self, set_cookie: &str) -> String {
         match self.sessions.cookie().read(set_cookie.split(';').next()) {
-            session::Incoming::Verified { value, .. } => value,
+            session::cookie::Incoming::Verified { value, .. } => value,
             other => panic!("the manager signed its own cookie: {other:?}"),
         }
     }

@@ -236,6 +236,6 @@ mod kit {
     }
     mod dyn_store {
         session::store_conformance!(std::sync::Arc::new(session::MemoryStorage::new())
-            as std::sync::Arc<dyn session::DynSessionStore>);
+            as std::sync::Arc<dyn session::store::DynSessionStore>);
     }
 }

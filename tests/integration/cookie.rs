@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use session::{ConfigError, Error, Incoming, MAX_COOKIE_SIZE, SameSite, SessionCookie};
+use session::cookie::{Incoming, MAX_COOKIE_SIZE};
+use session::{ConfigError, Error, SameSite, SessionCookie};
 
 use crate::common::{SECRET, capture};
 
-fn builder() -> session::SessionCookieBuilder {
+fn builder() -> session::cookie::SessionCookieBuilder {
     SessionCookie::builder("my-cookie").secret(SECRET)
 }
 
@@ -184,12 +185,16 @@ fn supports_secret_rotation() {
 fn must_be_signed() {
     // Remix's "is not signed by default" and the middleware's "throws if the session cookie is
     // not signed": an unsigned session cookie cannot be built at all (C5).
-    let err = SessionCookie::builder("my-cookie").build().unwrap_err();
+    let err = SessionCookie::builder("my-cookie")
+        .build()
+        .map_err(config)
+        .unwrap_err();
     assert_eq!(err, ConfigError::NoSecret);
     assert_eq!(
         SessionCookie::builder("c")
             .secrets(Vec::<String>::new())
             .build()
+            .map_err(config)
             .unwrap_err(),
         ConfigError::NoSecret
     );
@@ -203,6 +208,7 @@ fn refuses_empty_and_short_secrets_unless_allowed() {
             .secret("")
             .allow_short_secrets()
             .build()
+            .map_err(config)
             .unwrap_err(),
         ConfigError::EmptySecret { index: 0 }
     );
@@ -210,6 +216,7 @@ fn refuses_empty_and_short_secrets_unless_allowed() {
         SessionCookie::builder("c")
             .secret("s3cr3t")
             .build()
+            .map_err(config)
             .unwrap_err(),
         ConfigError::ShortSecret { index: 0, len: 6 }
     );
@@ -217,6 +224,7 @@ fn refuses_empty_and_short_secrets_unless_allowed() {
         SessionCookie::builder("c")
             .secrets([SECRET, "short"])
             .build()
+            .map_err(config)
             .unwrap_err(),
         ConfigError::ShortSecret { index: 1, len: 5 }
     );
@@ -338,14 +346,14 @@ fn host_prefix_rules_are_enforced() {
     ] {
         assert!(matches!(
             broken.build(),
-            Err(ConfigError::PrefixRule { .. })
+            Err(Error::Config(ConfigError::PrefixRule { .. }))
         ));
     }
     let secure = || SessionCookie::builder("__Secure-s").secret(SECRET);
     assert!(secure().build().is_ok());
     assert!(matches!(
         secure().secure(false).build(),
-        Err(ConfigError::PrefixRule { .. })
+        Err(Error::Config(ConfigError::PrefixRule { .. }))
     ));
 }
 
@@ -367,7 +375,7 @@ fn names_paths_and_domains_with_forbidden_characters_are_refused() {
         assert!(
             matches!(
                 SessionCookie::builder(name).secret(SECRET).build(),
-                Err(ConfigError::InvalidName { .. })
+                Err(Error::Config(ConfigError::InvalidName { .. }))
             ),
             "{name:?}"
         );
@@ -375,17 +383,17 @@ fn names_paths_and_domains_with_forbidden_characters_are_refused() {
     for value in ["/a;b", "/a b", "/a\nb", "/a=b", "/é", "/a\u{7f}"] {
         assert!(matches!(
             builder().path(value).build(),
-            Err(ConfigError::InvalidAttribute {
+            Err(Error::Config(ConfigError::InvalidAttribute {
                 attribute: "Path",
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             builder().domain(value).build(),
-            Err(ConfigError::InvalidAttribute {
+            Err(Error::Config(ConfigError::InvalidAttribute {
                 attribute: "Domain",
                 ..
-            })
+            }))
         ));
     }
 }
@@ -455,4 +463,12 @@ fn an_oversized_inbound_cookie_is_refused_before_verification() {
     assert!(events[0].fields.contains("oversized-cookie"), "{events:?}");
     let (_, events) = capture(|| cookie.read(Some("my-cookie=AAAA.AAAA")));
     assert!(events[0].fields.contains("bad-signature"));
+}
+
+/// The configuration mistake inside a builder's error.
+fn config(error: Error) -> ConfigError {
+    match error {
+        Error::Config(mistake) => mistake,
+        other => panic!("not a configuration error: {other:?}"),
+    }
 }

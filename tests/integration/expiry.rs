@@ -9,8 +9,9 @@ use crate::common::{Browser, timed_manager};
 const T0: u64 = 1_700_000_000;
 
 fn idle(seconds: u64) -> Expiry {
-    Expiry::none()
-        .with_idle_timeout(Duration::from_secs(seconds))
+    Expiry::builder()
+        .idle_timeout(Duration::from_secs(seconds))
+        .build()
         .unwrap()
 }
 
@@ -83,8 +84,10 @@ macro_rules! expiry_tests {
             #[tokio::test]
             async fn the_absolute_timeout_ends_an_active_session_and_survives_regeneration() {
                 // D5
-                let expiry = idle(600)
-                    .with_absolute_timeout(Duration::from_hours(1))
+                let expiry = Expiry::builder()
+                    .idle_timeout(Duration::from_mins(10))
+                    .absolute_timeout(Duration::from_hours(1))
+                    .build()
                     .unwrap();
                 let (sessions, clock) = timed_manager(storage(), expiry, T0);
                 let mut browser = Browser::default();
@@ -107,8 +110,10 @@ macro_rules! expiry_tests {
             #[tokio::test]
             async fn max_age_follows_the_idle_timeout_cut_by_the_absolute_one() {
                 // D6
-                let expiry = idle(600)
-                    .with_absolute_timeout(Duration::from_secs(1_000))
+                let expiry = Expiry::builder()
+                    .idle_timeout(Duration::from_mins(10))
+                    .absolute_timeout(Duration::from_secs(1_000))
+                    .build()
                     .unwrap();
                 let (sessions, clock) = timed_manager(storage(), expiry, T0);
                 let mut browser = Browser::default();
@@ -164,10 +169,20 @@ async fn an_expired_record_met_in_the_store_is_deleted() {
 
 #[test]
 fn zero_timeouts_are_configuration_errors() {
-    assert!(Expiry::none().with_idle_timeout(Duration::ZERO).is_err());
-    assert!(
-        Expiry::none()
-            .with_absolute_timeout(Duration::from_millis(999))
-            .is_err()
-    );
+    let zero_idle = Expiry::builder().idle_timeout(Duration::ZERO).build();
+    assert!(matches!(
+        zero_idle,
+        Err(session::Error::Config(session::ConfigError::ZeroTimeout {
+            which: "idle"
+        }))
+    ));
+    let short_absolute = Expiry::builder()
+        .absolute_timeout(Duration::from_millis(999))
+        .build();
+    assert!(matches!(
+        short_absolute,
+        Err(session::Error::Config(session::ConfigError::ZeroTimeout {
+            which: "absolute"
+        }))
+    ));
 }

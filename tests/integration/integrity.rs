@@ -3,9 +3,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use session::{
-    Commit, CookieStorage, Incoming, MemoryStorage, SessionCookie, SessionManager, Storage,
-};
+use session::cookie::Incoming;
+use session::{Commit, CookieStorage, MemoryStorage, SessionCookie, SessionManager, Storage};
 
 use crate::common::{Browser, SECRET, block_on, capture, cookie, manager};
 

@@ -20,3 +20,4 @@ mod storage_redis;
 mod store_btreemap;
 mod vectors;
 mod web;
+mod web_handlers;

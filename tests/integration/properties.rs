@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use session::{CookieStorage, Incoming, MemoryStorage, Storage};
+use session::cookie::Incoming;
+use session::{CookieStorage, MemoryStorage, Storage};
 
 use crate::common::{Browser, block_on, cookie, manager};
 

@@ -35,7 +35,7 @@ fn logs_a_warning_when_the_id_is_regenerated_with_delete_old() {
 #[tokio::test]
 async fn the_payload_is_remix_s_plus_timestamps_when_expiry_is_enforced() {
     let sessions = SessionManager::new(cookie(), CookieStorage::new())
-        .with_clock(session::ManualClock::new(1_700_000_000));
+        .with_clock(session::expiry::ManualClock::new(1_700_000_000));
     let mut browser = Browser::default();
     let _ = browser.request(&sessions, |s| s.set("a", 1).unwrap()).await;
     let payload = decode(browser.jar.as_deref().unwrap());

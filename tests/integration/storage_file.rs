@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use session::{ConfigError, Error, Expiry, FileStorage, Record, SessionId};
+use session::store::Record;
+use session::{ConfigError, Error, Expiry, FileStorage, SessionId};
 
 use crate::common::{Direct, TempDir, capture};
 
@@ -389,8 +390,9 @@ async fn the_sweep_removes_expired_sessions_and_empty_shards_and_nothing_else() 
     // D6 for files.
     let dir = TempDir::new();
     let storage = FileStorage::new(&dir.0).unwrap();
-    let expiry = Expiry::none()
-        .with_idle_timeout(Duration::from_mins(1))
+    let expiry = Expiry::builder()
+        .idle_timeout(Duration::from_mins(1))
+        .build()
         .unwrap();
     let timed = Direct::new(storage.clone(), expiry, 1_000);
     let mut expired = Vec::new();

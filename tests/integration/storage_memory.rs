@@ -5,10 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use session::{
-    Commit, Error, Expiry, MemoryStorage, Session, SessionId, SessionStore, Stored, WriteOutcome,
-    WritePlan,
-};
+use session::store::{Stored, WriteOutcome, WritePlan};
+use session::{Commit, Error, Expiry, MemoryStorage, Session, SessionId, SessionStore};
 
 use crate::common::{Browser, Direct, cookie, manager};
 
@@ -158,8 +156,9 @@ async fn changing_a_loaded_session_without_saving_leaves_the_store_alone() {
 #[tokio::test]
 async fn expired_records_are_swept() {
     // H3, D6: only expired records go.
-    let expiry = Expiry::none()
-        .with_idle_timeout(std::time::Duration::from_mins(1))
+    let expiry = Expiry::builder()
+        .idle_timeout(std::time::Duration::from_mins(1))
+        .build()
         .unwrap();
     let direct = Direct::new(MemoryStorage::new(), expiry, 1_000);
     for _ in 0..10 {
@@ -179,8 +178,9 @@ async fn expired_records_are_swept() {
 #[tokio::test]
 async fn memory_stays_flat_across_a_churn_of_sessions() {
     // H3: 10^6 create/expire cycles with a capacity and a short idle timeout.
-    let expiry = Expiry::none()
-        .with_idle_timeout(std::time::Duration::from_secs(10))
+    let expiry = Expiry::builder()
+        .idle_timeout(std::time::Duration::from_secs(10))
+        .build()
         .unwrap();
     let direct = Direct::new(
         MemoryStorage::builder().capacity(1_600).build(),
@@ -327,4 +327,16 @@ fn many_threads_creating_sessions_get_distinct_loadable_ids() {
         .collect();
     assert_eq!(ids.len(), 64_000);
     assert_eq!(storage.sessions.storage().len(), 64_000);
+}
+
+#[tokio::test]
+async fn clones_are_handles_on_the_same_sessions() {
+    let storage = MemoryStorage::new();
+    let first = direct(storage.clone());
+    let id = first.create().await;
+    assert_eq!(storage.len(), 1);
+    let second = direct(storage.clone());
+    let loaded = second.load(Some(id.as_str())).await.unwrap();
+    assert_eq!(loaded.id(), &id);
+    assert_eq!(loaded.get::<u32>("n").unwrap(), Some(1));
 }

@@ -62,16 +62,19 @@ async fn the_ttl_follows_the_idle_and_absolute_timeouts() {
     let prefix = unique_prefix();
     let storage = storage(&prefix);
     let mut redis = redis().await;
-    let now = session::SystemClock;
-    let now = session::Clock::now(&now);
-    let idle = Expiry::none()
-        .with_idle_timeout(Duration::from_mins(10))
+    let now = session::expiry::SystemClock;
+    let now = session::expiry::Clock::now(&now);
+    let idle = Expiry::builder()
+        .idle_timeout(Duration::from_mins(10))
+        .build()
         .unwrap();
     let id = save(&storage, Timing::new(idle, now)).await;
     let ttl: i64 = redis.ttl(format!("{prefix}{id}")).await.unwrap();
     assert!((590..=600).contains(&ttl), "ttl {ttl}");
-    let both = idle
-        .with_absolute_timeout(Duration::from_secs(100))
+    let both = Expiry::builder()
+        .idle_timeout(Duration::from_mins(10))
+        .absolute_timeout(Duration::from_secs(100))
+        .build()
         .unwrap();
     let id = save(&storage, Timing::new(both, now)).await;
     let ttl: i64 = redis.ttl(format!("{prefix}{id}")).await.unwrap();

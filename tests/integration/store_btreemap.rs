@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use session::{
-    Found, Record, Retire, SessionId, SessionStore, Stored, Version, Write, WriteOutcome, WritePlan,
-};
+use session::store::{Found, Record, Retire, Stored, Version, Write, WriteOutcome, WritePlan};
+use session::{SessionId, SessionStore};
 
 /// What the map holds under an id.
 #[derive(Debug, Clone)]

@@ -2,9 +2,9 @@
 //! `@remix-run/cookie` 0.5.3), from `tests/fixtures/remix-vectors.json`.
 
 use serde_json::{Value, json};
+use session::cookie::Incoming;
 use session::{
-    CookieStorage, Expiry, Incoming, LoadedSession, MemoryStorage, SameSite, SessionCookie,
-    SessionManager,
+    CookieStorage, Expiry, LoadedSession, MemoryStorage, SameSite, SessionCookie, SessionManager,
 };
 
 const VECTORS: &str = include_str!("../fixtures/remix-vectors.json");

@@ -11,10 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use reqwest::cookie::CookieStore as _;
 use session::axum::{SessionHandle, SessionLayer};
-use session::{
-    Error, Expiry, FileStorage, MemoryStorage, SessionId, SessionManager, SessionStore, Stored,
-    WriteOutcome, WritePlan,
-};
+use session::store::{Stored, WriteOutcome, WritePlan};
+use session::{Error, Expiry, FileStorage, MemoryStorage, SessionId, SessionManager, SessionStore};
 use session_examples::{Config, Storage};
 
 use crate::common::{SECRET, TempDir, cookie};
@@ -207,13 +205,13 @@ app_over_http!(redis, "redis", server_side = true);
 /// A router that bumps the key named in the path, for the layer's own tests.
 fn bump_router<S: session::Storage + 'static>(storage: S) -> Router {
     async fn bump(Path(key): Path<String>, session: SessionHandle) -> session::Result<String> {
-        let mut session = session.lock();
+        let mut session = session.lock().unwrap();
         let n = session.get::<u64>(&key)?.unwrap_or(0) + 1;
         session.set(&key, n)?;
         Ok(n.to_string())
     }
     async fn read(session: SessionHandle) -> session::Result<String> {
-        let session = session.lock();
+        let session = session.lock().unwrap();
         Ok(serde_json::to_string(session.values()).unwrap())
     }
     Router::new()
@@ -308,24 +306,27 @@ impl SessionStore for Shared {
 
 fn probe_router(probe: Arc<Probe>) -> Router {
     async fn set(session: SessionHandle) -> session::Result<(HeaderMap, &'static str)> {
-        session.lock().set("touched", true)?;
+        session.lock().unwrap().set("touched", true)?;
         let mut headers = HeaderMap::new();
         headers.append("set-cookie", "theme=dark; Path=/".parse().unwrap());
         headers.append("vary", "Accept-Encoding".parse().unwrap());
         Ok((headers, "set"))
     }
     async fn fail(session: SessionHandle) -> (StatusCode, &'static str) {
-        session.lock().set("half-done", true).unwrap();
+        session.lock().unwrap().set("half-done", true).unwrap();
         (StatusCode::INTERNAL_SERVER_ERROR, "handler failed")
     }
     async fn read(session: SessionHandle) -> String {
-        format!("{:?}", session.lock().get::<bool>("half-done").unwrap())
+        format!(
+            "{:?}",
+            session.lock().unwrap().get::<bool>("half-done").unwrap()
+        )
     }
     async fn late(session: SessionHandle) -> &'static str {
         // A handle that outlives its request: a spawned task writes after the response.
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            let result = session.lock().set("late", true);
+            let result = session.lock().unwrap().set("late", true);
             let outcome = if matches!(result, Err(Error::Destroyed)) {
                 1
             } else {
@@ -464,7 +465,7 @@ fn login_race_router<S: session::Storage + 'static>(storage: S) -> Router {
 
     async fn login(State(barrier): State<Arc<Barrier>>, session: SessionHandle) -> &'static str {
         barrier.wait().await;
-        let mut session = session.lock();
+        let mut session = session.lock().unwrap();
         session.regenerate_id(session::OldId::Delete).unwrap();
         session.set("user", "ada").unwrap();
         "logged in"
@@ -472,7 +473,7 @@ fn login_race_router<S: session::Storage + 'static>(storage: S) -> Router {
     async fn bump(State(barrier): State<Arc<Barrier>>, session: SessionHandle) -> &'static str {
         barrier.wait().await;
         {
-            let mut session = session.lock();
+            let mut session = session.lock().unwrap();
             let count = session.get::<u64>("count").unwrap().unwrap_or(0);
             session.set("count", count + 1).unwrap();
         }
@@ -481,11 +482,11 @@ fn login_race_router<S: session::Storage + 'static>(storage: S) -> Router {
         "bumped"
     }
     async fn seed(session: SessionHandle) -> &'static str {
-        session.lock().set("count", 1).unwrap();
+        session.lock().unwrap().set("count", 1).unwrap();
         "seeded"
     }
     async fn whoami(session: SessionHandle) -> String {
-        let session = session.lock();
+        let session = session.lock().unwrap();
         format!(
             "{:?} {:?}",
             session.get::<String>("user").unwrap(),

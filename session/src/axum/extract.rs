@@ -12,8 +12,10 @@ use super::handle::{SessionGuard, SessionHandle};
 use crate::error::Error;
 use crate::schema::SessionSchema;
 
-/// The rejection when a handler asks for a session on a route without [`SessionLayer`]
-/// (a programming mistake: a 500), or when the storage failed to load it (a 500, logged).
+/// Why a handler's session extractor ([`SessionHandle`], [`Typed`]) rejected the request: the
+/// route has no [`SessionLayer`] (a programming mistake), or the storage failed to load the
+/// session. Either way the response is a plain-text 500, and the cause is logged through
+/// `tracing`, never sent to the client.
 ///
 /// [`SessionLayer`]: super::SessionLayer
 ///
@@ -21,29 +23,28 @@ use crate::schema::SessionSchema;
 ///
 /// ```
 /// use axum_core::response::IntoResponse as _;
+/// use session::axum::SessionRejection;
 ///
-/// let response = session::axum::MissingSessionLayer::NotInstalled.into_response();
-/// assert_eq!(response.status(), 500);
+/// assert_eq!(SessionRejection::NoLayer.to_string(), "no SessionLayer wraps this route");
+/// assert_eq!(SessionRejection::NoLayer.into_response().status(), 500);
 /// ```
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum MissingSessionLayer {
+pub enum SessionRejection {
     /// The route is not wrapped in a `SessionLayer`.
-    NotInstalled,
-    /// The storage failed.
-    Storage(Error),
+    #[error("no SessionLayer wraps this route")]
+    NoLayer,
+    /// The storage failed to load the session.
+    #[error("the session could not be loaded")]
+    Load(#[source] Error),
 }
 
-impl IntoResponse for MissingSessionLayer {
+impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
-        match self {
-            Self::NotInstalled => {
-                tracing::error!(
-                    "a handler extracts a session, but no SessionLayer wraps the route"
-                );
-            }
-            Self::Storage(error) => {
-                tracing::error!(error = %error, source = ?std::error::Error::source(&error), "loading the session failed");
+        match &self {
+            Self::NoLayer => tracing::error!("a handler extracts a session, but {self}"),
+            Self::Load(error) => {
+                tracing::error!(error = %error, source = ?std::error::Error::source(error), "{self}");
             }
         }
         (
@@ -77,18 +78,18 @@ impl IntoResponse for Error {
 }
 
 impl<St: Send + Sync> FromRequestParts<St> for SessionHandle {
-    type Rejection = MissingSessionLayer;
+    type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, Self::Rejection> {
         let handle = parts
             .extensions
             .get::<SessionHandle>()
             .cloned()
-            .ok_or(MissingSessionLayer::NotInstalled)?;
+            .ok_or(SessionRejection::NoLayer)?;
         handle
             .ensure_loaded()
             .await
-            .map_err(MissingSessionLayer::Storage)?;
+            .map_err(SessionRejection::Load)?;
         Ok(handle)
     }
 }
@@ -107,7 +108,7 @@ impl<St: Send + Sync> FromRequestParts<St> for SessionHandle {
 /// }
 ///
 /// async fn whoami(account: Typed<Account>) -> session::Result<String> {
-///     Ok(account.view().user()?.unwrap_or_else(|| "guest".to_owned()))
+///     Ok(account.view()?.user()?.unwrap_or_else(|| "guest".to_owned()))
 /// }
 /// # let _ = whoami;
 /// ```
@@ -117,7 +118,12 @@ pub struct Typed<T> {
 }
 
 impl<T: SessionSchema> Typed<T> {
-    /// Borrows the session through the schema's typed view.
+    /// Borrows the session through the schema's typed view, until the view is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyLocked`] while this thread holds the session through another view or
+    /// a [`SessionGuard`].
     ///
     /// # Examples
     ///
@@ -132,15 +138,14 @@ impl<T: SessionSchema> Typed<T> {
     /// }
     ///
     /// async fn count(counter: Typed<Counter>) -> session::Result<String> {
-    ///     let mut counter = counter.view();
+    ///     let mut counter = counter.view()?;
     ///     counter.set_hits(counter.hits() + 1)?;
     ///     Ok(counter.hits().to_string())
     /// }
     /// # let _ = count;
     /// ```
-    #[must_use]
-    pub fn view(&self) -> T::View<SessionGuard<'_>> {
-        T::view(self.handle.lock())
+    pub fn view(&self) -> Result<T::View<SessionGuard<'_>>, Error> {
+        Ok(T::view(self.handle.lock()?))
     }
 
     /// Returns the untyped handle, for `regenerate_id`, `destroy` and the like.
@@ -156,9 +161,9 @@ impl<T: SessionSchema> Typed<T> {
     ///     user: Option<String>,
     /// }
     ///
-    /// async fn logout(account: Typed<Account>) -> &'static str {
-    ///     account.handle().lock().destroy();
-    ///     "bye"
+    /// async fn logout(account: Typed<Account>) -> session::Result<&'static str> {
+    ///     account.handle().lock()?.destroy();
+    ///     Ok("bye")
     /// }
     /// # let _ = logout;
     /// ```
@@ -178,7 +183,7 @@ impl<T> std::fmt::Debug for Typed<T> {
 }
 
 impl<T: SessionSchema, St: Send + Sync> FromRequestParts<St> for Typed<T> {
-    type Rejection = MissingSessionLayer;
+    type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         Ok(Self {

@@ -5,11 +5,12 @@
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use crate::data::Session;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::manager::{LoadedSession, SessionManager};
 use crate::storage::Storage;
 
@@ -42,6 +43,9 @@ enum Phase {
 
 struct Shared {
     phase: Mutex<Phase>,
+    /// The [`thread_token`] of the thread holding `phase` through a [`SessionGuard`], 0 when
+    /// none does: a second `lock` from that thread would wait on itself forever.
+    holder: AtomicUsize,
     /// The request's `Cookie` header, kept for a lazy load.
     cookie_header: Option<String>,
     loader: Arc<dyn LoadSession>,
@@ -50,7 +54,8 @@ struct Shared {
 /// The session of the current request, as a handler extracts it.
 ///
 /// Clones share one session. [`lock`](Self::lock) borrows it for a synchronous stretch of
-/// code; the guard is not `Send`, so it cannot be held across an `.await` in an axum handler.
+/// code; the guard is not `Send`, so it cannot be held across an `.await` in an axum handler,
+/// and a second `lock` while this thread holds a guard is an error, not a deadlock.
 /// After the response is committed, the handle shows an empty, destroyed session: reads see
 /// nothing and writes fail with [`Error::Destroyed`](crate::Error::Destroyed).
 ///
@@ -60,7 +65,7 @@ struct Shared {
 /// use session::axum::SessionHandle;
 ///
 /// async fn handler(session: SessionHandle) -> session::Result<String> {
-///     let mut session = session.lock();
+///     let mut session = session.lock()?;
 ///     let visits = session.get::<u32>("visits")?.unwrap_or(0) + 1;
 ///     session.set("visits", visits)?;
 ///     Ok(format!("visit {visits}"))
@@ -77,6 +82,7 @@ impl SessionHandle {
         Self {
             shared: Arc::new(Shared {
                 phase: Mutex::new(Phase::Unloaded),
+                holder: AtomicUsize::new(0),
                 cookie_header,
                 loader,
             }),
@@ -101,26 +107,43 @@ impl SessionHandle {
         Ok(())
     }
 
-    /// Borrows the session.
+    /// Borrows the session until the guard is dropped. Another thread that locks it meanwhile
+    /// waits; the guard is not `Send`, so in an axum handler it cannot be held across an
+    /// `.await`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyLocked`] when this thread holds the session already, through another
+    /// guard or a [`Typed`](super::Typed) view that is still alive: waiting would deadlock the
+    /// worker.
     ///
     /// # Examples
     ///
     /// ```
     /// use session::axum::SessionHandle;
     ///
-    /// async fn logout(session: SessionHandle) -> &'static str {
-    ///     session.lock().destroy();
-    ///     "bye"
+    /// async fn logout(session: SessionHandle) -> session::Result<&'static str> {
+    ///     session.lock()?.destroy();
+    ///     Ok("bye")
     /// }
     /// # let _ = logout;
     /// ```
-    #[must_use]
-    pub fn lock(&self) -> SessionGuard<'_> {
+    pub fn lock(&self) -> Result<SessionGuard<'_>> {
+        let me = thread_token();
+        if self.shared.holder.load(Ordering::Relaxed) == me {
+            return Err(Error::AlreadyLocked);
+        }
         let mut phase = self.phase();
         if matches!(*phase, Phase::Unloaded | Phase::Committed) {
             *phase = Phase::Detached(detached());
         }
-        SessionGuard { phase }
+        // Only the thread holding `phase` writes `holder`, and each thread compares it with its
+        // own token only, which it alone writes: program order is all the ordering needed.
+        self.shared.holder.store(me, Ordering::Relaxed);
+        Ok(SessionGuard {
+            holder: &self.shared.holder,
+            phase,
+        })
     }
 
     /// Takes the session for the commit, leaving a detached one behind. Never blocks the
@@ -210,14 +233,30 @@ impl std::fmt::Debug for SessionHandle {
 /// use session::axum::SessionHandle;
 ///
 /// async fn handler(session: SessionHandle) -> session::Result<()> {
-///     let mut guard = session.lock();
+///     let mut guard = session.lock()?;
 ///     guard.flash("notice", "saved")?;
 ///     Ok(())
 /// }
 /// # let _ = handler;
 /// ```
 pub struct SessionGuard<'a> {
+    holder: &'a AtomicUsize,
     phase: MutexGuard<'a, Phase>,
+}
+
+/// Clears the holder before the lock is released (fields drop after this runs).
+impl Drop for SessionGuard<'_> {
+    fn drop(&mut self) {
+        self.holder.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A number that tells the live threads apart, never 0: the address of a thread-local.
+fn thread_token() -> usize {
+    thread_local! {
+        static TOKEN: u8 = const { 0 };
+    }
+    TOKEN.with(|token| std::ptr::from_ref(token) as usize)
 }
 
 impl Deref for SessionGuard<'_> {

@@ -39,7 +39,7 @@ use crate::storage::Storage;
 ///     .route("/", get(|| async { "no session here" }))
 ///     .layer(SessionLayer::new(SessionManager::new(cookie, MemoryStorage::new())));
 /// # let _ = app;
-/// # Ok::<(), session::ConfigError>(())
+/// # Ok::<(), session::Error>(())
 /// ```
 pub struct SessionLayer<S> {
     manager: Arc<SessionManager<S>>,
@@ -57,7 +57,7 @@ impl<S: Storage + 'static> SessionLayer<S> {
     /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
     /// let layer = SessionLayer::new(SessionManager::new(cookie, CookieStorage::new()));
     /// # let _ = layer;
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
     pub fn new(manager: SessionManager<S>) -> Self {
@@ -107,7 +107,7 @@ impl<I, S> Layer<I> for SessionLayer<S> {
 /// let layer = SessionLayer::new(SessionManager::new(cookie, MemoryStorage::new()));
 /// let service: SessionService<(), MemoryStorage> = layer.layer(());
 /// # let _ = service;
-/// # Ok::<(), session::ConfigError>(())
+/// # Ok::<(), session::Error>(())
 /// ```
 pub struct SessionService<I, S> {
     inner: I,

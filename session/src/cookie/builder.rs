@@ -71,7 +71,7 @@ impl SessionCookieBuilder {
     /// ```
     /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).build()?;
     /// # let _ = cookie;
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     pub fn secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.secrets.push(secret.as_ref().to_vec());
@@ -87,7 +87,7 @@ impl SessionCookieBuilder {
     ///     .secrets([[1u8; 32], [2u8; 32]])
     ///     .build()?;
     /// # let _ = cookie;
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     pub fn secrets<S: AsRef<[u8]>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
         self.secrets
@@ -95,7 +95,7 @@ impl SessionCookieBuilder {
         self
     }
 
-    /// Accepts secrets shorter than [`MIN_SECRET_LEN`](crate::MIN_SECRET_LEN) bytes, as existing Remix apps often
+    /// Accepts secrets shorter than [`MIN_SECRET_LEN`](crate::cookie::MIN_SECRET_LEN) bytes, as existing Remix apps often
     /// have.
     ///
     /// # Security
@@ -152,7 +152,7 @@ impl SessionCookieBuilder {
     ///
     /// let cookie = SessionCookie::builder("s").secret([1u8; 32]).same_site(SameSite::None).secure(false).build()?;
     /// assert!(cookie.secure());
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     pub fn same_site(mut self, same_site: SameSite) -> Self {
         self.same_site = Some(same_site);
@@ -185,7 +185,7 @@ impl SessionCookieBuilder {
     /// ```
     /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).secure(false).build()?;
     /// assert!(!cookie.secure());
-    /// # Ok::<(), session::ConfigError>(())
+    /// # Ok::<(), session::Error>(())
     /// ```
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
@@ -247,8 +247,8 @@ impl SessionCookieBuilder {
     /// ```
     /// let cookie = session::SessionCookie::builder("s").secret([1u8; 32]).max_inbound_len(100).build()?;
     /// let long = format!("s={}", "a".repeat(101));
-    /// assert_eq!(cookie.read(Some(&long)), session::Incoming::Rejected);
-    /// # Ok::<(), session::ConfigError>(())
+    /// assert_eq!(cookie.read(Some(&long)), session::cookie::Incoming::Rejected);
+    /// # Ok::<(), session::Error>(())
     /// ```
     pub fn max_inbound_len(mut self, bytes: usize) -> Self {
         self.max_inbound = bytes;
@@ -258,6 +258,8 @@ impl SessionCookieBuilder {
     /// Checks the configuration and builds the cookie.
     ///
     /// # Errors
+    ///
+    /// [`Error::Config`](crate::Error::Config), holding:
     ///
     /// - [`ConfigError::NoSecret`], [`ConfigError::EmptySecret`], [`ConfigError::ShortSecret`]
     ///   for the secrets;
@@ -270,14 +272,18 @@ impl SessionCookieBuilder {
     /// # Examples
     ///
     /// ```
-    /// use session::{ConfigError, SessionCookie};
+    /// use session::{ConfigError, Error, SessionCookie};
     ///
     /// let err = SessionCookie::builder("__Host-s").secret([1u8; 32]).domain("a.com").build();
-    /// assert!(matches!(err, Err(ConfigError::PrefixRule { .. })));
+    /// assert!(matches!(err, Err(Error::Config(ConfigError::PrefixRule { .. }))));
     /// let err = SessionCookie::builder("a;b").secret([1u8; 32]).build();
-    /// assert!(matches!(err, Err(ConfigError::InvalidName { .. })));
+    /// assert!(matches!(err, Err(Error::Config(ConfigError::InvalidName { .. }))));
     /// ```
-    pub fn build(self) -> Result<SessionCookie, ConfigError> {
+    pub fn build(self) -> crate::Result<SessionCookie> {
+        Ok(self.checked()?)
+    }
+
+    fn checked(self) -> Result<SessionCookie, ConfigError> {
         if !is_token(&self.name) {
             return Err(ConfigError::InvalidName { name: self.name });
         }

@@ -16,7 +16,7 @@ use sha2::Sha256;
 
 use crate::error::ConfigError;
 
-/// The shortest secret accepted without [`allow_short_secrets`](crate::SessionCookieBuilder::allow_short_secrets), in bytes.
+/// The shortest secret accepted without [`allow_short_secrets`](crate::cookie::SessionCookieBuilder::allow_short_secrets), in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
 
 /// Bytes in an HMAC-SHA256 tag.

@@ -132,7 +132,8 @@ impl LoadedSession {
     /// # Examples
     ///
     /// ```
-    /// # use session::{ManualClock, MemoryStorage, SessionCookie, SessionManager};
+    /// # use session::{MemoryStorage, SessionCookie, SessionManager};
+    /// # use session::expiry::ManualClock;
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// # let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
     /// let sessions = SessionManager::new(cookie, MemoryStorage::new())

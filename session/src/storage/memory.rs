@@ -72,8 +72,16 @@ type Shard = HashMap<Box<str>, Entry>;
 /// assert_eq!(again.get::<u32>("count")?, Some(1));
 /// # Ok::<(), session::Error>(()) }).unwrap();
 /// ```
-#[derive(Debug)]
+///
+/// Clones are cheap handles on the same sessions.
+#[derive(Debug, Clone)]
 pub struct MemoryStorage {
+    shared: Arc<Sessions>,
+}
+
+/// The sessions every clone of a [`MemoryStorage`] shares.
+#[derive(Debug)]
+struct Sessions {
     shards: Box<[RwLock<Shard>]>,
     hasher: std::collections::hash_map::RandomState,
     /// Most entries per shard; `None`: unbounded.
@@ -124,7 +132,11 @@ impl MemoryStorage {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| read(shard).len()).sum()
+        self.shared
+            .shards
+            .iter()
+            .map(|shard| read(shard).len())
+            .sum()
     }
 
     /// Returns whether nothing is stored.
@@ -147,19 +159,24 @@ impl MemoryStorage {
     /// ```
     /// assert_eq!(session::MemoryStorage::new().sweep_expired(0), 0);
     /// ```
+    #[expect(
+        clippy::must_use_candidate,
+        reason = "the sweep is the point; the count is for logs"
+    )]
     pub fn sweep_expired(&self, now: u64) -> usize {
-        self.shards
+        self.shared
+            .shards
             .iter()
             .map(|shard| sweep(&mut write(shard), now))
             .sum()
     }
 
     fn shard_of(&self, id: &str) -> usize {
-        usize::try_from(self.hasher.hash_one(id) % SHARDS as u64).unwrap_or(0)
+        usize::try_from(self.shared.hasher.hash_one(id) % SHARDS as u64).unwrap_or(0)
     }
 
     fn next_version(&self) -> u64 {
-        self.clock.fetch_add(1, Ordering::Relaxed) + 1
+        self.shared.clock.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// Inserts or replaces `id`, keeping the shard within its capacity.
@@ -168,7 +185,7 @@ impl MemoryStorage {
             *slot = entry;
             return;
         }
-        if let Some(capacity) = self.shard_capacity {
+        if let Some(capacity) = self.shared.shard_capacity {
             if shard.len() >= capacity {
                 sweep(shard, now);
             }
@@ -195,10 +212,10 @@ impl MemoryStorage {
     }
 
     fn maybe_sweep(&self, now: u64) {
-        let writes = self.writes.fetch_add(1, Ordering::Relaxed);
+        let writes = self.shared.writes.fetch_add(1, Ordering::Relaxed);
         if writes % SWEEP_EVERY == SWEEP_EVERY - 1 {
             let index = usize::try_from((writes / SWEEP_EVERY) % SHARDS as u64).unwrap_or(0);
-            sweep(&mut write(&self.shards[index]), now);
+            sweep(&mut write(&self.shared.shards[index]), now);
         }
     }
 
@@ -229,7 +246,7 @@ impl MemoryStorage {
 
 impl SessionStore for MemoryStorage {
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
-        let found = read(&self.shards[self.shard_of(id.as_str())])
+        let found = read(&self.shared.shards[self.shard_of(id.as_str())])
             .get(id.as_str())
             .cloned();
         Ok(found.and_then(|entry| match entry.kind {
@@ -255,11 +272,11 @@ impl SessionStore for MemoryStorage {
             (self.shard_of(base.as_str()), self.shard_of(target.as_str()));
         // Both shards locked, in index order, for the whole write.
         let (mut first, mut second) = if base_shard == target_shard {
-            (write(&self.shards[base_shard]), None)
+            (write(&self.shared.shards[base_shard]), None)
         } else {
             let (low, high) = (base_shard.min(target_shard), base_shard.max(target_shard));
-            let low_guard = write(&self.shards[low]);
-            let high_guard = write(&self.shards[high]);
+            let low_guard = write(&self.shared.shards[low]);
+            let high_guard = write(&self.shared.shards[high]);
             if low == base_shard {
                 (low_guard, Some(high_guard))
             } else {
@@ -302,7 +319,7 @@ impl SessionStore for MemoryStorage {
 
     async fn delete(&self, ids: &[&SessionId]) -> Result<()> {
         for id in ids {
-            write(&self.shards[self.shard_of(id.as_str())]).remove(id.as_str());
+            write(&self.shared.shards[self.shard_of(id.as_str())]).remove(id.as_str());
         }
         Ok(())
     }
@@ -347,12 +364,15 @@ impl MemoryStorageBuilder {
     /// ```
     #[must_use]
     pub fn build(self) -> MemoryStorage {
-        MemoryStorage {
+        let shards = Sessions {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             shard_capacity: self.capacity.map(|records| records.div_ceil(SHARDS).max(1)),
             clock: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+        };
+        MemoryStorage {
+            shared: Arc::new(shards),
         }
     }
 }

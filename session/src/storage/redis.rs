@@ -3,6 +3,7 @@
 //! storage, across machines.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -10,7 +11,7 @@ use redis::{AsyncCommands as _, Script};
 use tokio::sync::OnceCell;
 
 use crate::data::Map;
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::expiry::Timestamps;
 use crate::id::SessionId;
 use crate::store::{
@@ -127,7 +128,15 @@ return 1
 /// assert_eq!(sessions.storage().prefix(), "myapp:session:");
 /// # Ok::<(), session::Error>(())
 /// ```
+///
+/// Clones are cheap handles sharing one connection.
+#[derive(Clone)]
 pub struct RedisStorage {
+    shared: Arc<Shared>,
+}
+
+/// What every clone of a [`RedisStorage`] shares.
+struct Shared {
     client: redis::Client,
     config: ConnectionManagerConfig,
     connection: OnceCell<ConnectionManager>,
@@ -174,7 +183,7 @@ impl RedisStorage {
     /// ```
     #[must_use]
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        &self.shared.prefix
     }
 
     /// Returns the Redis key of a session id.
@@ -198,8 +207,9 @@ impl RedisStorage {
     }
 
     fn key(&self, infix: &str, id: &SessionId) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + infix.len() + id.as_str().len());
-        key.push_str(&self.prefix);
+        let mut key =
+            String::with_capacity(self.shared.prefix.len() + infix.len() + id.as_str().len());
+        key.push_str(&self.shared.prefix);
         key.push_str(infix);
         key.push_str(id.as_str());
         key
@@ -207,10 +217,12 @@ impl RedisStorage {
 
     async fn connection(&self) -> Result<ConnectionManager> {
         let connection = self
+            .shared
             .connection
             .get_or_try_init(|| async {
-                self.client
-                    .get_connection_manager_with_config(self.config.clone())
+                self.shared
+                    .client
+                    .get_connection_manager_with_config(self.shared.config.clone())
                     .await
             })
             .await
@@ -251,7 +263,7 @@ impl RedisStorage {
         let changes = HashChanges::of(plan);
         let base = self.key_of(plan.base());
         let reply: redis::Value = if changes.is_plain_update(plan) {
-            let mut invocation = self.update.key(&base);
+            let mut invocation = self.shared.update.key(&base);
             invocation
                 .key(self.forward_key_of(plan.base()))
                 .arg(plan.ttl().unwrap_or(1))
@@ -268,7 +280,7 @@ impl RedisStorage {
                 Expect::Any => "A",
                 _ => "L",
             };
-            let mut invocation = self.save.key(&base);
+            let mut invocation = self.shared.save.key(&base);
             invocation
                 .key(self.key_of(plan.target()))
                 .key(self.forward_key_of(plan.base()))
@@ -403,8 +415,8 @@ impl SessionStore for RedisStorage {
 impl fmt::Debug for RedisStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStorage")
-            .field("prefix", &self.prefix)
-            .field("connected", &self.connection.initialized())
+            .field("prefix", &self.shared.prefix)
+            .field("connected", &self.shared.connection.initialized())
             .finish_non_exhaustive()
     }
 }
@@ -477,27 +489,39 @@ impl RedisStorageBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Storage`] for a URL the `redis` crate cannot read.
+    /// [`Error::Config`] with [`ConfigError::InvalidUrl`] for a URL the `redis` crate cannot
+    /// read; the error never repeats the URL, which may hold a password.
     ///
     /// # Examples
     ///
     /// ```
-    /// assert!(session::RedisStorage::builder("not a url").build().is_err());
+    /// use session::{ConfigError, Error, RedisStorage};
+    ///
+    /// let err = RedisStorage::builder("redis://:hunter2@[::1").build().unwrap_err();
+    /// assert!(matches!(err, Error::Config(ConfigError::InvalidUrl { .. })));
+    /// assert!(!format!("{err:?}").contains("hunter2"));
     /// ```
     pub fn build(self) -> Result<RedisStorage> {
-        let client = redis::Client::open(self.url.as_str()).map_err(Error::storage)?;
+        let client = redis::Client::open(self.url.as_str()).map_err(|error| {
+            // The `redis` crate's messages name the part that is wrong, not the URL; the
+            // replacement makes sure of it.
+            let reason = error.to_string().replace(self.url.as_str(), "<url>");
+            ConfigError::InvalidUrl { reason }
+        })?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(1)
             .set_max_delay(self.timeout);
         Ok(RedisStorage {
-            client,
-            config,
-            connection: OnceCell::new(),
-            prefix: self.prefix,
-            update: Script::new(UPDATE),
-            save: Script::new(SAVE),
+            shared: Arc::new(Shared {
+                client,
+                config,
+                connection: OnceCell::new(),
+                prefix: self.prefix,
+                update: Script::new(UPDATE),
+                save: Script::new(SAVE),
+            }),
         })
     }
 }

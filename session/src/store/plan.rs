@@ -14,7 +14,7 @@ use crate::store::{Record, Version, WriteOutcome, record};
 /// # Examples
 ///
 /// ```
-/// use session::{Expect, Version};
+/// use session::store::{Expect, Version};
 ///
 /// let expect = Expect::Loaded(Version::new(7));
 /// assert_ne!(expect, Expect::Vacant);
@@ -24,12 +24,12 @@ use crate::store::{Record, Version, WriteOutcome, record};
 pub enum Expect {
     /// The record this request loaded, which was at this version. A store may find a later
     /// version (a concurrent save): it merges onto that. If the record is gone, the write is
-    /// [`Gone`](crate::WriteOutcome::Gone) and nothing is written.
+    /// [`Gone`](crate::store::WriteOutcome::Gone) and nothing is written.
     Loaded(Version),
     /// Some record, whatever its version: the manager is following a forward. Gone as above.
     Existing,
     /// Nothing: the id was drawn in this request. If anything is stored under it, the write is
-    /// [`Taken`](crate::WriteOutcome::Taken) and nothing is written.
+    /// [`Taken`](crate::store::WriteOutcome::Taken) and nothing is written.
     Vacant,
     /// A record or nothing (an id adopted from the client): merge onto it, or create it.
     Any,
@@ -40,7 +40,7 @@ pub enum Expect {
 /// # Examples
 ///
 /// ```
-/// use session::Retire;
+/// use session::store::Retire;
 ///
 /// assert_ne!(Retire::Keep, Retire::Forward { until: 1_030 });
 /// ```
@@ -53,7 +53,7 @@ pub enum Retire {
     Delete,
     /// The base record is replaced by a forward to the target, kept until the Unix second
     /// `until`: a request that loaded the base before this write can still land its changes
-    /// (see [`Stored::Forward`](crate::Stored::Forward)). A store treats a forward past
+    /// (see [`Stored::Forward`](crate::store::Stored::Forward)). A store treats a forward past
     /// `until` as absent.
     Forward {
         /// The last Unix second the forward is followed.
@@ -68,14 +68,15 @@ pub enum Retire {
 /// against [`expect`](Self::expect), applies the changes onto it ([`Record::apply`]), writes the
 /// result under [`target`](Self::target) and [retires](Self::retire) the base if the session
 /// moved. When the target differs from the base it is a newly drawn id, and anything stored
-/// under it makes the write [`Taken`](crate::WriteOutcome::Taken).
+/// under it makes the write [`Taken`](crate::store::WriteOutcome::Taken).
 ///
 /// # Examples
 ///
 /// Plans are made by the manager; a store reads them. This one is a first save of a new session:
 ///
 /// ```
-/// use session::{Expect, MemoryStorage, SessionCookie, SessionManager};
+/// use session::{MemoryStorage, SessionCookie, SessionManager};
+/// use session::store::Expect;
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
@@ -222,7 +223,7 @@ impl<'a> WritePlan<'a> {
     ///
     /// ```
     /// # use session::{MemoryStorage, SessionCookie, SessionManager};
-    /// use session::{Found, Version, Write, WriteOutcome};
+    /// use session::store::{Found, Version, Write, WriteOutcome};
     ///
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
@@ -255,7 +256,7 @@ impl<'a> WritePlan<'a> {
 /// # Examples
 ///
 /// ```
-/// use session::{Found, Version};
+/// use session::store::{Found, Version};
 ///
 /// let found = Found::Record(Version::UNVERSIONED); // a store that keeps no versions
 /// assert!(matches!(found, Found::Record(_)));
@@ -276,7 +277,7 @@ pub enum Found<'a> {
 /// # Examples
 ///
 /// ```
-/// assert_ne!(session::Write::Whole, session::Write::Merge);
+/// assert_ne!(session::store::Write::Whole, session::store::Write::Merge);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Write {

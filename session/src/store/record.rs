@@ -44,7 +44,9 @@ pub(crate) fn to_json(values: &Map, flash: &Map, ts: Timestamps, deadline: Optio
 /// # Examples
 ///
 /// ```
-/// use session::{Map, Record, Timestamps};
+/// use session::Map;
+/// use session::expiry::Timestamps;
+/// use session::store::Record;
 ///
 /// let mut values = Map::new();
 /// values.insert("count".into(), 1.into());
@@ -68,7 +70,9 @@ impl Record {
     /// # Examples
     ///
     /// ```
-    /// use session::{Map, Record, Timestamps};
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
     ///
     /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(5));
     /// assert!(record.values().is_empty());
@@ -89,7 +93,9 @@ impl Record {
     /// # Examples
     ///
     /// ```
-    /// use session::{Map, Record, Timestamps};
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
     ///
     /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(0)).with_deadline(Some(9));
     /// assert_eq!(record.deadline(), Some(9));
@@ -111,7 +117,9 @@ impl Record {
     /// [conformance kit](crate::testing) shows them at work on a `BTreeMap`.
     ///
     /// ```
-    /// use session::{Map, Record, Timestamps};
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
     ///
     /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(0));
     /// assert!(record.flash().is_empty());
@@ -148,7 +156,9 @@ impl Record {
     /// # Examples
     ///
     /// ```
-    /// use session::{Map, Record, Timestamps};
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
     ///
     /// assert!(Record::new(Map::new(), Map::new(), Timestamps::at(0)).values().is_empty());
     /// ```
@@ -162,7 +172,9 @@ impl Record {
     /// # Examples
     ///
     /// ```
-    /// use session::{Map, Record, Timestamps};
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
     ///
     /// let mut flash = Map::new();
     /// flash.insert("notice".into(), "saved".into());
@@ -178,7 +190,9 @@ impl Record {
     /// # Examples
     ///
     /// ```
-    /// use session::{Map, Record, Timestamps};
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
     ///
     /// let ts = Timestamps { created: 4, renewed: 9 };
     /// assert_eq!(Record::new(Map::new(), Map::new(), ts).timestamps(), ts);
@@ -194,7 +208,9 @@ impl Record {
     /// # Examples
     ///
     /// ```
-    /// use session::{Map, Record, Timestamps};
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
     ///
     /// assert_eq!(Record::new(Map::new(), Map::new(), Timestamps::at(0)).deadline(), None);
     /// ```
@@ -208,7 +224,9 @@ impl Record {
     /// # Examples
     ///
     /// ```
-    /// use session::{Map, Record, Timestamps};
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
     ///
     /// let (values, flash) = Record::new(Map::new(), Map::new(), Timestamps::at(0)).into_parts();
     /// assert!(values.is_empty() && flash.is_empty());
@@ -223,7 +241,9 @@ impl Record {
     /// # Examples
     ///
     /// ```
-    /// use session::{Map, Record, Timestamps};
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
     ///
     /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(4));
     /// assert_eq!(record.to_json(), br#"{"v":1,"d":[{},{}],"t":[4,4]}"#);
@@ -242,8 +262,8 @@ impl Record {
     /// # Examples
     ///
     /// ```
-    /// assert!(session::Record::from_json(b"[{},{}]").is_err());
-    /// assert!(session::Record::from_json(br#"{"v":2,"d":[{},{}],"t":[0,0]}"#).is_err());
+    /// assert!(session::store::Record::from_json(b"[{},{}]").is_err());
+    /// assert!(session::store::Record::from_json(br#"{"v":2,"d":[{},{}],"t":[0,0]}"#).is_err());
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         let wire: Wire<Map> = serde_json::from_slice(bytes)?;
