@@ -101,13 +101,13 @@ impl<S: Storage> SessionManager<S> {
     /// use session::{MemoryStorage, SessionCookie, SessionManager};
     ///
     /// let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
-    /// let sessions = SessionManager::new(cookie, MemoryStorage::new()).use_unknown_ids(true);
-    /// assert!(sessions.uses_unknown_ids());
+    /// let sessions = SessionManager::new(cookie, MemoryStorage::new()).adopt_unknown_ids();
+    /// assert!(sessions.adopts_unknown_ids());
     /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
-    pub fn use_unknown_ids(mut self, adopt: bool) -> Self {
-        self.use_unknown_ids = adopt;
+    pub fn adopt_unknown_ids(mut self) -> Self {
+        self.use_unknown_ids = true;
         self
     }
 
@@ -118,11 +118,11 @@ impl<S: Storage> SessionManager<S> {
     /// ```
     /// # use session::{MemoryStorage, SessionCookie, SessionManager};
     /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
-    /// assert!(!SessionManager::new(cookie, MemoryStorage::new()).uses_unknown_ids());
+    /// assert!(!SessionManager::new(cookie, MemoryStorage::new()).adopts_unknown_ids());
     /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
-    pub fn uses_unknown_ids(&self) -> bool {
+    pub fn adopts_unknown_ids(&self) -> bool {
         self.use_unknown_ids
     }
 

@@ -27,7 +27,7 @@ fn manager(dir: &str) -> Manager {
         .expect("a cookie");
     SessionManager::new(cookie, storage)
         .with_expiry(Expiry::none())
-        .use_unknown_ids(true)
+        .adopt_unknown_ids()
 }
 
 /// The `Cookie` header of a browser holding `id`.

@@ -338,7 +338,7 @@ impl<S: SessionStore> Direct<S> {
     /// The same, adopting unknown ids.
     pub(crate) fn adopting(self) -> Self {
         Self {
-            sessions: self.sessions.use_unknown_ids(true),
+            sessions: self.sessions.adopt_unknown_ids(),
             clock: self.clock,
         }
     }

@@ -23,7 +23,7 @@ fn signed_id_header(id: &str) -> String {
 
 #[tokio::test]
 async fn malformed_ids_are_never_adopted_or_looked_up() {
-    // B5, H4, G1-shaped: even with `use_unknown_ids`.
+    // B5, H4, G1-shaped: even with `adopt_unknown_ids`.
     let storage = direct(MemoryStorage::new()).adopting();
     let long = "a".repeat(1240);
     for id in [

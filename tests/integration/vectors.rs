@@ -189,7 +189,7 @@ async fn a_remix_id_storage_cookie_reaches_a_shared_memory_store() {
     let cookie = remix_cookie("__session", &json!(["secret1"]), None);
     let sessions = SessionManager::new(cookie, MemoryStorage::new())
         .with_expiry(Expiry::none())
-        .use_unknown_ids(true);
+        .adopt_unknown_ids();
     let header = "__session=MDAwMDAwMDAtMDAwMC00MDAwLTgwMDAtMDAwMDAwMDAwMDAw.mGCClHgomJV0Lzo5rMrN8sNhwPcbUVrLiO8E90/x27w";
     let mut session = sessions.load(Some(header)).await.unwrap();
     assert_eq!(

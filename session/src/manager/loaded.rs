@@ -61,7 +61,7 @@ pub(crate) enum Arrival {
 pub(crate) enum Base {
     /// Nothing: a new session under an id drawn in this request (or one in the cookie).
     Fresh,
-    /// Nothing, but the id came from the client and is kept (`use_unknown_ids`).
+    /// Nothing, but the id came from the client and is kept (`adopt_unknown_ids`).
     Adopted,
     /// A record of this version.
     Stored(Version),

@@ -190,7 +190,7 @@ pub async fn regeneration_deleting_the_old_id_revokes_it<S: SessionStore>(
 pub async fn unknown_ids_are_replaced_unless_adopted<S: SessionStore>(store: S, expiry: Expiry) {
     let (strict, _) = manager(&store, expiry);
     let (adopting, _) = manager(&store, expiry);
-    let adopting = adopting.use_unknown_ids(true);
+    let adopting = adopting.adopt_unknown_ids();
     let unknown = "unknown-but-well-formed-session-id";
     let session = Browser::holding(unknown).load(&strict).await;
     assert_ne!(session.id().as_str(), unknown);
@@ -212,7 +212,7 @@ pub async fn unknown_ids_are_replaced_unless_adopted<S: SessionStore>(store: S, 
 /// Loading, even with adoption on, stores nothing: what was never saved cannot be loaded.
 pub async fn a_load_never_creates_a_record<S: SessionStore>(store: S, expiry: Expiry) {
     let (adopting, _) = manager(&store, expiry);
-    let adopting = adopting.use_unknown_ids(true);
+    let adopting = adopting.adopt_unknown_ids();
     let id = "loaded-but-never-saved-session-id";
     let session = Browser::holding(id).load(&adopting).await;
     assert_eq!(session.id().as_str(), id);
@@ -316,7 +316,7 @@ pub async fn a_generated_id_never_overwrites_a_stored_session<S: SessionStore>(
 ) {
     let (sessions, _) = manager(&store, expiry);
     let (adopting, _) = manager(&store, expiry);
-    let adopting = adopting.use_unknown_ids(true);
+    let adopting = adopting.adopt_unknown_ids();
     for regenerate in [false, true] {
         let mut browser = Browser::default();
         let mut session = if regenerate {
