@@ -10,89 +10,17 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, Script};
 use tokio::sync::OnceCell;
 
-use crate::data::Map;
 use crate::error::{ConfigError, Error, Result};
-use crate::expiry::Timestamps;
 use crate::id::SessionId;
 use crate::store::{
     Expect, Record, Retire, SessionStore, Stored, Version, WriteOutcome, WritePlan,
 };
 
-/// The hash field holding `[created, renewed]`.
-const META: &str = "m";
-/// Prefix of the hash fields holding values.
-const VALUE: &str = "v:";
-/// Prefix of the hash fields holding the flash for the next request.
-const FLASH: &str = "f:";
+mod hash;
+mod scripts;
 
-/// Writes the values a request set back to the session it loaded, keeping its id: the common
-/// save, in two commands. `EXPIRE` renews the TTL, and its reply doubles as the check that the
-/// session still exists; only when it is gone is its forward looked up.
-const UPDATE: &str = r"
--- KEYS[1]: the session's hash; KEYS[2]: its forward key. ARGV[1]: TTL in seconds (> 0).
--- Then (field, JSON) pairs, the 'm' timestamps included.
--- Returns 1 written; 0, writing nothing, if the session is gone; the forward's id if it moved.
-if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then
-  return redis.call('GET', KEYS[2]) or 0
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-return 1
-";
-
-/// The most `(field, JSON)` arguments [`UPDATE`] takes: Lua unpacks at most about 8,000
-/// values onto its stack at once, and [`SAVE`] writes larger sets in slices.
-const UPDATE_MAX_ARGS: usize = 1_000;
-
-/// Executes any write plan; see the argument list at the top.
-const SAVE: &str = r"
--- KEYS[1]: the base hash; KEYS[2]: the target hash; KEYS[3], KEYS[4]: their forward keys.
--- ARGV[1]: what the base must hold: 'L' a record, 'V' nothing (the target is the base), 'A'
--- anything. ARGV[2]: TTL in seconds ('0': none). ARGV[3]: when the session moves, what
--- becomes of the base: 'K' kept, 'D' deleted, 'F' forwarded to ARGV[5] for ARGV[4] seconds.
--- ARGV[6]: s, ARGV[7]: d. Then s (field, JSON) arguments to HSET (the 'm' timestamps
--- included), d fields to HDEL, and (field, JSON) pairs of the flash this request consumed,
--- each deleted only if it still holds that JSON.
--- Returns 1 written; 0 the base record is gone; 2 the target is taken; the forward's id if
--- the base moved. Only 1 writes anything.
-local expect, moved = ARGV[1], KEYS[1] ~= KEYS[2]
-local sets, dels = tonumber(ARGV[6]), tonumber(ARGV[7])
--- Runs a command on KEYS[2] with list[from..to] as arguments, in slices that Lua can unpack.
-local function sliced(command, list, from, to)
-  for i = from, to, 1000 do
-    redis.call(command, KEYS[2], unpack(list, i, math.min(i + 999, to)))
-  end
-end
-if expect == 'V' then
-  if redis.call('EXISTS', KEYS[1], KEYS[3]) > 0 then return 2 end
-else
-  local forward = redis.call('GET', KEYS[3])
-  if forward then return forward end
-  if expect == 'L' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-end
-if moved then
-  if redis.call('EXISTS', KEYS[2], KEYS[4]) > 0 then return 2 end
-  local all = redis.call('HGETALL', KEYS[1])
-  sliced('HSET', all, 1, #all)
-end
-local first = 8 + sets
-sliced('HDEL', ARGV, first, first + dels - 1)
-for i = first + dels, #ARGV, 2 do
-  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
-    redis.call('HDEL', KEYS[2], ARGV[i])
-  end
-end
-sliced('HSET', ARGV, 8, first - 1)
-if ARGV[2] ~= '0' then
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
-elseif expect ~= 'V' then
-  redis.call('PERSIST', KEYS[2])
-end
-if moved and ARGV[3] ~= 'K' then
-  redis.call('DEL', KEYS[1])
-  if ARGV[3] == 'F' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4]) end
-end
-return 1
-";
+use hash::{HashChanges, parse_hash};
+use scripts::{SAVE, UPDATE};
 
 /// Sessions in Redis, shared by every instance of an app.
 ///
@@ -323,76 +251,6 @@ fn outcome(reply: redis::Value) -> Result<WriteOutcome> {
     }
 }
 
-/// One request's changes as the arguments of the save scripts: hash fields already prefixed,
-/// values already JSON.
-struct HashChanges {
-    /// `field, JSON, field, JSON, ...` for `HSET`, the timestamps included.
-    set: Vec<Vec<u8>>,
-    /// Fields to delete: the values this request removed.
-    delete: Vec<Vec<u8>>,
-    /// `field, JSON, ...` of the flash this request consumed.
-    consumed: Vec<Vec<u8>>,
-}
-
-impl HashChanges {
-    /// Whether [`UPDATE`] can apply these changes: values set (no removals, no flash
-    /// consumed) on a record loaded from, and kept under, its id, with a TTL.
-    fn is_plain_update(&self, plan: &WritePlan<'_>) -> bool {
-        matches!(plan.expect(), Expect::Loaded(_) | Expect::Existing)
-            && !plan.moves()
-            && plan.ttl().is_some()
-            && self.delete.is_empty()
-            && self.consumed.is_empty()
-            && self.set.len() <= UPDATE_MAX_ARGS
-    }
-
-    fn of(plan: &WritePlan<'_>) -> Self {
-        let written = plan.timestamps();
-        let flash_out = plan.new_flash();
-        let mut set = Vec::with_capacity(2 + 2 * flash_out.len());
-        set.push(META.as_bytes().to_vec());
-        set.push(json(&(written.created, written.renewed)));
-        let mut delete = Vec::new();
-        for (key, value) in plan.changes() {
-            match value {
-                Some(value) => {
-                    set.push(field(VALUE, key));
-                    set.push(json(value));
-                }
-                None => delete.push(field(VALUE, key)),
-            }
-        }
-        for (key, value) in flash_out {
-            set.push(field(FLASH, key));
-            set.push(json(value));
-        }
-        let consumed_flash = plan.consumed_flash();
-        let mut consumed = Vec::with_capacity(2 * consumed_flash.len());
-        for (key, value) in consumed_flash {
-            consumed.push(field(FLASH, key));
-            consumed.push(json(value));
-        }
-        Self {
-            set,
-            delete,
-            consumed,
-        }
-    }
-}
-
-/// The hash field of `key` under `prefix` (`v:` or `f:`).
-fn field(prefix: &str, key: &str) -> Vec<u8> {
-    let mut field = Vec::with_capacity(prefix.len() + key.len());
-    field.extend_from_slice(prefix.as_bytes());
-    field.extend_from_slice(key.as_bytes());
-    field
-}
-
-/// JSON text of a value that cannot fail to serialize (a `Value`, numbers).
-fn json(value: &impl serde::Serialize) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
 impl SessionStore for RedisStorage {
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
         self.read(id).await
@@ -524,36 +382,4 @@ impl RedisStorageBuilder {
             }),
         })
     }
-}
-
-/// Splits the flat `field, JSON, ...` reply of `HGETALL` into values, flash and timestamps;
-/// `None` if any part is corrupt.
-fn parse_hash(fields: Vec<redis::Value>) -> Option<(Map, Map, Timestamps)> {
-    let mut values = Map::new();
-    let mut flash = Map::new();
-    let mut timestamps = None;
-    let mut fields = fields.into_iter();
-    loop {
-        let (field, text) = match (fields.next(), fields.next()) {
-            (None, None) => break,
-            (Some(redis::Value::BulkString(field)), Some(redis::Value::BulkString(text))) => {
-                (field, text)
-            }
-            _ => return None,
-        };
-        let mut field = String::from_utf8(field).ok()?;
-        if field == META {
-            let (created, renewed): (u64, u64) = serde_json::from_slice(&text).ok()?;
-            timestamps = Some(Timestamps { created, renewed });
-        } else if field.starts_with(VALUE) {
-            field.drain(..VALUE.len());
-            values.insert(field, serde_json::from_slice(&text).ok()?);
-        } else if field.starts_with(FLASH) {
-            field.drain(..FLASH.len());
-            flash.insert(field, serde_json::from_slice(&text).ok()?);
-        } else {
-            return None;
-        }
-    }
-    Some((values, flash, timestamps?))
 }

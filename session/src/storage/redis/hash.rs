@@ -1,0 +1,117 @@
+//! A session as a Redis hash: the fields a plan writes (values `v:<key>`, flash `f:<key>`, the
+//! timestamps `m`, each JSON text) and the decoding of an `HGETALL` reply back into a record.
+
+use crate::data::Map;
+use crate::expiry::Timestamps;
+use crate::store::{Expect, WritePlan};
+
+use super::scripts::UPDATE_MAX_ARGS;
+
+/// The hash field holding `[created, renewed]`.
+pub(super) const META: &str = "m";
+/// Prefix of the hash fields holding values.
+pub(super) const VALUE: &str = "v:";
+/// Prefix of the hash fields holding the flash for the next request.
+pub(super) const FLASH: &str = "f:";
+
+/// One request's changes as the arguments of the save scripts: hash fields already prefixed,
+/// values already JSON.
+pub(super) struct HashChanges {
+    /// `field, JSON, field, JSON, ...` for `HSET`, the timestamps included.
+    pub(super) set: Vec<Vec<u8>>,
+    /// Fields to delete: the values this request removed.
+    pub(super) delete: Vec<Vec<u8>>,
+    /// `field, JSON, ...` of the flash this request consumed.
+    pub(super) consumed: Vec<Vec<u8>>,
+}
+
+impl HashChanges {
+    /// Whether [`UPDATE`] can apply these changes: values set (no removals, no flash
+    /// consumed) on a record loaded from, and kept under, its id, with a TTL.
+    pub(super) fn is_plain_update(&self, plan: &WritePlan<'_>) -> bool {
+        matches!(plan.expect(), Expect::Loaded(_) | Expect::Existing)
+            && !plan.moves()
+            && plan.ttl().is_some()
+            && self.delete.is_empty()
+            && self.consumed.is_empty()
+            && self.set.len() <= UPDATE_MAX_ARGS
+    }
+
+    pub(super) fn of(plan: &WritePlan<'_>) -> Self {
+        let written = plan.timestamps();
+        let flash_out = plan.new_flash();
+        let mut set = Vec::with_capacity(2 + 2 * flash_out.len());
+        set.push(META.as_bytes().to_vec());
+        set.push(json(&(written.created, written.renewed)));
+        let mut delete = Vec::new();
+        for (key, value) in plan.changes() {
+            match value {
+                Some(value) => {
+                    set.push(field(VALUE, key));
+                    set.push(json(value));
+                }
+                None => delete.push(field(VALUE, key)),
+            }
+        }
+        for (key, value) in flash_out {
+            set.push(field(FLASH, key));
+            set.push(json(value));
+        }
+        let consumed_flash = plan.consumed_flash();
+        let mut consumed = Vec::with_capacity(2 * consumed_flash.len());
+        for (key, value) in consumed_flash {
+            consumed.push(field(FLASH, key));
+            consumed.push(json(value));
+        }
+        Self {
+            set,
+            delete,
+            consumed,
+        }
+    }
+}
+
+/// The hash field of `key` under `prefix` (`v:` or `f:`).
+fn field(prefix: &str, key: &str) -> Vec<u8> {
+    let mut field = Vec::with_capacity(prefix.len() + key.len());
+    field.extend_from_slice(prefix.as_bytes());
+    field.extend_from_slice(key.as_bytes());
+    field
+}
+
+/// JSON text of a value that cannot fail to serialize (a `Value`, numbers).
+fn json(value: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+/// Splits the flat `field, JSON, ...` reply of `HGETALL` into values, flash and timestamps;
+/// `None` if any part is corrupt.
+pub(super) fn parse_hash(fields: Vec<redis::Value>) -> Option<(Map, Map, Timestamps)> {
+    let mut values = Map::new();
+    let mut flash = Map::new();
+    let mut timestamps = None;
+    let mut fields = fields.into_iter();
+    loop {
+        let (field, text) = match (fields.next(), fields.next()) {
+            (None, None) => break,
+            (Some(redis::Value::BulkString(field)), Some(redis::Value::BulkString(text))) => {
+                (field, text)
+            }
+            _ => return None,
+        };
+        let mut field = String::from_utf8(field).ok()?;
+        if field == META {
+            let (created, renewed): (u64, u64) = serde_json::from_slice(&text).ok()?;
+            timestamps = Some(Timestamps { created, renewed });
+        } else if field.starts_with(VALUE) {
+            field.drain(..VALUE.len());
+            values.insert(field, serde_json::from_slice(&text).ok()?);
+        } else if field.starts_with(FLASH) {
+            field.drain(..FLASH.len());
+            flash.insert(field, serde_json::from_slice(&text).ok()?);
+        } else {
+            return None;
+        }
+    }
+    Some((values, flash, timestamps?))
+}

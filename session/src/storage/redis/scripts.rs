@@ -1,0 +1,71 @@
+//! The Lua scripts that execute a write plan on the Redis server, atomically: a fast path for
+//! the common save and one script for every other plan.
+
+/// Writes the values a request set back to the session it loaded, keeping its id: the common
+/// save, in two commands. `EXPIRE` renews the TTL, and its reply doubles as the check that the
+/// session still exists; only when it is gone is its forward looked up.
+pub(super) const UPDATE: &str = r"
+-- KEYS[1]: the session's hash; KEYS[2]: its forward key. ARGV[1]: TTL in seconds (> 0).
+-- Then (field, JSON) pairs, the 'm' timestamps included.
+-- Returns 1 written; 0, writing nothing, if the session is gone; the forward's id if it moved.
+if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then
+  return redis.call('GET', KEYS[2]) or 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+";
+
+/// The most `(field, JSON)` arguments [`UPDATE`] takes: Lua unpacks at most about 8,000
+/// values onto its stack at once, and [`SAVE`] writes larger sets in slices.
+pub(super) const UPDATE_MAX_ARGS: usize = 1_000;
+
+/// Executes any write plan; see the argument list at the top.
+pub(super) const SAVE: &str = r"
+-- KEYS[1]: the base hash; KEYS[2]: the target hash; KEYS[3], KEYS[4]: their forward keys.
+-- ARGV[1]: what the base must hold: 'L' a record, 'V' nothing (the target is the base), 'A'
+-- anything. ARGV[2]: TTL in seconds ('0': none). ARGV[3]: when the session moves, what
+-- becomes of the base: 'K' kept, 'D' deleted, 'F' forwarded to ARGV[5] for ARGV[4] seconds.
+-- ARGV[6]: s, ARGV[7]: d. Then s (field, JSON) arguments to HSET (the 'm' timestamps
+-- included), d fields to HDEL, and (field, JSON) pairs of the flash this request consumed,
+-- each deleted only if it still holds that JSON.
+-- Returns 1 written; 0 the base record is gone; 2 the target is taken; the forward's id if
+-- the base moved. Only 1 writes anything.
+local expect, moved = ARGV[1], KEYS[1] ~= KEYS[2]
+local sets, dels = tonumber(ARGV[6]), tonumber(ARGV[7])
+-- Runs a command on KEYS[2] with list[from..to] as arguments, in slices that Lua can unpack.
+local function sliced(command, list, from, to)
+  for i = from, to, 1000 do
+    redis.call(command, KEYS[2], unpack(list, i, math.min(i + 999, to)))
+  end
+end
+if expect == 'V' then
+  if redis.call('EXISTS', KEYS[1], KEYS[3]) > 0 then return 2 end
+else
+  local forward = redis.call('GET', KEYS[3])
+  if forward then return forward end
+  if expect == 'L' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+end
+if moved then
+  if redis.call('EXISTS', KEYS[2], KEYS[4]) > 0 then return 2 end
+  local all = redis.call('HGETALL', KEYS[1])
+  sliced('HSET', all, 1, #all)
+end
+local first = 8 + sets
+sliced('HDEL', ARGV, first, first + dels - 1)
+for i = first + dels, #ARGV, 2 do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+  end
+end
+sliced('HSET', ARGV, 8, first - 1)
+if ARGV[2] ~= '0' then
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+elseif expect ~= 'V' then
+  redis.call('PERSIST', KEYS[2])
+end
+if moved and ARGV[3] ~= 'K' then
+  redis.call('DEL', KEYS[1])
+  if ARGV[3] == 'F' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4]) end
+end
+return 1
+";
