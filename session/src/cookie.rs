@@ -7,7 +7,6 @@ mod header;
 mod signing;
 
 use std::fmt::{self, Write as _};
-use std::time::SystemTime;
 
 use base64::Engine as _;
 
@@ -142,7 +141,8 @@ pub struct SessionCookie {
     /// A fixed `Max-Age` in seconds, used when the expiry policy sets none.
     max_age: Option<u64>,
     /// A fixed `Expires` date, as Remix allows.
-    expires: Option<SystemTime>,
+    /// The `Expires` date, formatted once at build.
+    expires: Option<String>,
     /// Longest inbound value examined; longer ones are rejected before any decoding.
     max_inbound: usize,
 }
@@ -311,7 +311,7 @@ impl SessionCookie {
                 limit: MAX_COOKIE_SIZE,
             });
         }
-        self.write_attributes(&mut out, self.expires, max_age.or(self.max_age));
+        self.write_attributes(&mut out, self.expires.as_deref(), max_age.or(self.max_age));
         Ok(out)
     }
 
@@ -332,24 +332,19 @@ impl SessionCookie {
     #[must_use]
     pub fn to_clear_cookie(&self) -> String {
         let mut out = format!("{}=", self.name);
-        self.write_attributes(&mut out, Some(SystemTime::UNIX_EPOCH), Some(0));
+        self.write_attributes(&mut out, Some("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
         out
     }
 
     /// Appends the attributes in Remix's fixed order.
-    fn write_attributes(
-        &self,
-        out: &mut String,
-        expires: Option<SystemTime>,
-        max_age: Option<u64>,
-    ) {
+    fn write_attributes(&self, out: &mut String, expires: Option<&str>, max_age: Option<u64>) {
         if let Some(domain) = &self.domain {
             out.push_str("; Domain=");
             out.push_str(domain);
         }
         if let Some(expires) = expires {
             out.push_str("; Expires=");
-            out.push_str(&httpdate::fmt_http_date(expires));
+            out.push_str(expires);
         }
         if self.http_only {
             out.push_str("; HttpOnly");

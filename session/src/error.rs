@@ -53,6 +53,16 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A value nests deeper than [`Session::MAX_DEPTH`](crate::Session::MAX_DEPTH), so a
+    /// store could not read it back; it was not set.
+    #[error("the session value `{key}` nests more than {limit} levels deep")]
+    TooDeep {
+        /// The session key being written.
+        key: String,
+        /// The deepest nesting allowed.
+        limit: usize,
+    },
+
     /// A stored value does not fit the type it was read as.
     #[error("the session value `{key}` does not have the requested type")]
     Deserialize {
@@ -178,6 +188,10 @@ pub enum ConfigError {
         /// The path given.
         path: std::path::PathBuf,
     },
+
+    /// An `Expires` date before 1970 or after 9999, which an HTTP date cannot say.
+    #[error("the cookie's Expires date must lie between 1970 and 9999")]
+    InvalidExpires,
 
     /// A storage URL could not be read. The message names what is wrong, never the URL, which
     /// may hold a password.

@@ -2,8 +2,13 @@
 //! measured with, and the timestamps every session carries.
 //!
 //! Times are whole seconds since the Unix epoch. A session is live while
-//! `now - renewed <= idle` and `now - created <= absolute`; a timestamp further in the future
-//! than [`CLOCK_SKEW`] is refused as forged or corrupt.
+//! `now - renewed <= idle` and `now - created <= absolute`.
+//!
+//! Only servers write timestamps (into a stored record, or under the MAC of a cookie), so a
+//! timestamp in the future means this server's clock is behind the one that wrote it: a
+//! clock stepped back, or skew between instances sharing a store. Such a session is served as
+//! if written just now, never refused or deleted, and its next write stamps it with this
+//! clock (a creation time in the future is brought back to now).
 
 use std::time::Duration;
 
@@ -12,9 +17,6 @@ use crate::error::{ConfigError, Result};
 mod clock;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-
-/// How far in the future a timestamp may lie before it is refused, in seconds.
-pub const CLOCK_SKEW: u64 = 60;
 
 /// The default idle timeout: two weeks, as Django's default session age.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_hours(336);
@@ -59,10 +61,11 @@ impl Timestamps {
         }
     }
 
-    /// The same creation time, written again at `now`: what a save stamps.
+    /// The same creation time, written again at `now`: what a save stamps. A creation time
+    /// in the future (another server's clock, or this one before a step back) becomes `now`.
     pub(crate) fn renewed_at(self, now: u64) -> Self {
         Self {
-            created: self.created,
+            created: self.created.min(now),
             renewed: now,
         }
     }
@@ -95,9 +98,6 @@ pub enum Expired {
     /// The absolute timeout passed since the session was created.
     #[error("the session's absolute timeout passed")]
     Absolute,
-    /// A timestamp lies in the future beyond [`CLOCK_SKEW`].
-    #[error("the session's timestamps lie in the future")]
-    FromTheFuture,
 }
 
 /// The timeouts a server enforces. Both are measured by the server's clock against timestamps it
@@ -124,6 +124,15 @@ pub struct Expiry {
     idle: Option<Duration>,
     /// `None`: no cap on a session's total age.
     absolute: Option<Duration>,
+    /// What a signed cookie payload without timestamps gets while a timeout is set.
+    unstamped: Unstamped,
+}
+
+/// What a cookie payload without timestamps gets while a timeout is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unstamped {
+    Refused,
+    Stamped,
 }
 
 impl Default for Expiry {
@@ -131,6 +140,7 @@ impl Default for Expiry {
         Self {
             idle: Some(DEFAULT_IDLE_TIMEOUT),
             absolute: None,
+            unstamped: Unstamped::Refused,
         }
     }
 }
@@ -150,6 +160,7 @@ impl Expiry {
         Self {
             idle: None,
             absolute: None,
+            unstamped: Unstamped::Refused,
         }
     }
 
@@ -169,8 +180,9 @@ impl Expiry {
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn builder() -> ExpiryBuilder {
-        let Self { idle, absolute } = Self::default();
-        ExpiryBuilder { idle, absolute }
+        ExpiryBuilder {
+            expiry: Self::default(),
+        }
     }
 
     /// Returns the idle timeout.
@@ -197,6 +209,20 @@ impl Expiry {
         self.absolute
     }
 
+    /// Returns whether a signed cookie payload without timestamps (Remix writes none) is
+    /// served and stamped while a timeout is set; see
+    /// [`ExpiryBuilder::accept_unstamped_cookies`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!session::Expiry::default().accepts_unstamped_cookies());
+    /// ```
+    #[must_use]
+    pub fn accepts_unstamped_cookies(&self) -> bool {
+        self.unstamped == Unstamped::Stamped
+    }
+
     /// Returns whether this expiry enforces anything.
     ///
     /// # Examples
@@ -212,7 +238,8 @@ impl Expiry {
 
     /// Decides whether a session with these timestamps may be served at `now`.
     ///
-    /// An age equal to a timeout is still live; one second more is not.
+    /// An age equal to a timeout is still live; one second more is not. A timestamp after
+    /// `now` counts as an age of zero (see the [module](self) on clocks).
     ///
     /// # Errors
     ///
@@ -232,17 +259,11 @@ impl Expiry {
     /// let ts = Timestamps { created: 0, renewed: 90 };
     /// assert_eq!(expiry.check(ts, 100), Ok(()));
     /// assert_eq!(expiry.check(ts, 101), Err(Expired::Absolute));
-    /// assert_eq!(expiry.check(Timestamps::at(500), 100), Err(Expired::FromTheFuture));
+    /// // Written by a clock ahead of this one: live, as if written just now.
+    /// assert_eq!(expiry.check(Timestamps::at(500), 100), Ok(()));
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn check(&self, ts: Timestamps, now: u64) -> Result<(), Expired> {
-        let horizon = now.saturating_add(CLOCK_SKEW);
-        if !self.is_enforced() {
-            return Ok(());
-        }
-        if ts.created > horizon || ts.renewed > horizon {
-            return Err(Expired::FromTheFuture);
-        }
         if let Some(absolute) = self.absolute
             && now.saturating_sub(ts.created) > absolute.as_secs()
         {
@@ -354,8 +375,7 @@ impl Expiry {
 #[derive(Debug, Clone, Copy)]
 #[must_use]
 pub struct ExpiryBuilder {
-    idle: Option<Duration>,
-    absolute: Option<Duration>,
+    expiry: Expiry,
 }
 
 impl ExpiryBuilder {
@@ -371,7 +391,7 @@ impl ExpiryBuilder {
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle = Some(timeout);
+        self.expiry.idle = Some(timeout);
         self
     }
 
@@ -386,7 +406,7 @@ impl ExpiryBuilder {
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn no_idle_timeout(mut self) -> Self {
-        self.idle = None;
+        self.expiry.idle = None;
         self
     }
 
@@ -402,7 +422,31 @@ impl ExpiryBuilder {
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn absolute_timeout(mut self, timeout: Duration) -> Self {
-        self.absolute = Some(timeout);
+        self.expiry.absolute = Some(timeout);
+        self
+    }
+
+    /// Serves a signed cookie payload that carries no timestamps as a live session written
+    /// just now, and stamps it on that very response. Remix writes no timestamps (nor does this
+    /// crate under [`Expiry::none`]), so an app that takes over cookies from a Remix app with the
+    /// same secret needs this. Otherwise, while a timeout is set, such a payload is refused: it
+    /// would never expire, since nothing says how old it is.
+    ///
+    /// While this is on, an unstamped cookie is served every time it is presented (nothing in
+    /// it can date it), so a copy stolen from the Remix app keeps working. Turn it on for the
+    /// migration only, and off once the old cookies have been replaced: each browser's cookie
+    /// is stamped on its first response. Without timeouts, unstamped payloads are always
+    /// served, as in Remix.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let expiry = session::Expiry::builder().accept_unstamped_cookies().build()?;
+    /// assert!(expiry.accepts_unstamped_cookies());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn accept_unstamped_cookies(mut self) -> Self {
+        self.expiry.unstamped = Unstamped::Stamped;
         self
     }
 
@@ -425,18 +469,13 @@ impl ExpiryBuilder {
     /// ));
     /// ```
     pub fn build(self) -> Result<Expiry> {
-        if self.idle.is_some_and(|idle| idle.as_secs() == 0) {
+        let Expiry { idle, absolute, .. } = self.expiry;
+        if idle.is_some_and(|idle| idle.as_secs() == 0) {
             return Err(ConfigError::ZeroTimeout { which: "idle" }.into());
         }
-        if self
-            .absolute
-            .is_some_and(|absolute| absolute.as_secs() == 0)
-        {
+        if absolute.is_some_and(|absolute| absolute.as_secs() == 0) {
             return Err(ConfigError::ZeroTimeout { which: "absolute" }.into());
         }
-        Ok(Expiry {
-            idle: self.idle,
-            absolute: self.absolute,
-        })
+        Ok(self.expiry)
     }
 }

@@ -178,6 +178,59 @@ fn break_tie_to_even(value: f64, digits: &mut String, exponent: i32) {
     digits.push(char::from(replacement));
 }
 
+/// Rewrites every `\uXXXX` escape of a lone UTF-16 surrogate in JSON text as `\ufffd`, the
+/// replacement character; `None` when there is none. JavaScript's `JSON.stringify` writes such
+/// escapes for a string cut in the middle of a surrogate pair, and serde_json refuses them, as
+/// a Rust `String` cannot hold one. A proper pair (`\ud83d\ude00`) is left alone.
+pub(crate) fn replace_lone_surrogates(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                let Some(unit) = escaped_unit(bytes, i) else {
+                    i += 2;
+                    continue;
+                };
+                let paired = (0xD800..=0xDBFF).contains(&unit)
+                    && escaped_unit(bytes, i + 6)
+                        .is_some_and(|low| (0xDC00..=0xDFFF).contains(&low));
+                if paired {
+                    i += 12;
+                    continue;
+                }
+                if (0xD800..=0xDFFF).contains(&unit) {
+                    let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                    out.push_str(&text[copied..i]);
+                    out.push_str("\\ufffd");
+                    copied = i + 6;
+                }
+                i += 6;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// The code unit of a `\uXXXX` escape starting at `at`, if one does.
+fn escaped_unit(bytes: &[u8], at: usize) -> Option<u32> {
+    let escape = bytes.get(at..at + 6)?;
+    if escape[0] != b'\\' || escape[1] != b'u' {
+        return None;
+    }
+    let hex = std::str::from_utf8(&escape[2..]).ok()?;
+    u32::from_str_radix(hex, 16).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +288,31 @@ mod tests {
             js(&value),
             "{\"x\":[{\"0\":\"a\\u0001\u{2028}/\",\"1\":1}]}"
         );
+    }
+
+    #[test]
+    fn lone_surrogates_are_replaced_and_pairs_and_text_are_not() {
+        use super::replace_lone_surrogates as fix;
+        assert_eq!(fix(r#"{"a":"\ud83d\ude00"}"#), None, "a pair");
+        assert_eq!(fix(r#"{"a":"\\ud800"}"#), None, "an escaped backslash");
+        assert_eq!(
+            fix(r#"{"\ud800":1}"#).as_deref(),
+            Some(r#"{"\ufffd":1}"#),
+            "in a key"
+        );
+        assert_eq!(
+            fix(r#"["\udc00\ud800x", "\ud800"]"#).as_deref(),
+            Some(r#"["\ufffd\ufffdx", "\ufffd"]"#)
+        );
+        assert_eq!(
+            fix(r#"["\ud800\u00e9"]"#).as_deref(),
+            Some(r#"["\ufffd\u00e9"]"#)
+        );
+        assert_eq!(
+            fix(r#"["\ud8"]"#),
+            None,
+            "a truncated escape is left to the parser"
+        );
+        assert_eq!(fix(r#"["é\udfff"]"#).as_deref(), Some(r#"["é\ufffd"]"#));
     }
 }

@@ -19,7 +19,7 @@ use crate::cookie::{Incoming, SessionCookie};
 use crate::data::OldId;
 use crate::error::Result;
 use crate::expiry::{Clock, Expiry, SystemClock, Timestamps};
-use crate::storage::{Mode, Storage, decode_payload, encode_payload};
+use crate::storage::{Decoded, Mode, Storage, decode_payload, encode_payload};
 use crate::store::WritePlan;
 use loaded::{Base, Origin};
 use protocol::{Policy, Saved};
@@ -300,7 +300,12 @@ impl<S: Storage> SessionManager<S> {
             Incoming::Verified {
                 value,
                 stale_secret,
-            } => (Some(value), Arrival::Verified { stale_secret }),
+            } => (
+                Some(value),
+                Arrival::Verified {
+                    resend: stale_secret,
+                },
+            ),
             Incoming::Absent | Incoming::Empty | Incoming::Rejected => (None, Arrival::None),
         };
         match self.storage.mode() {
@@ -419,8 +424,19 @@ impl<S: Storage> SessionManager<S> {
         let decoded = payload
             .filter(|payload| !payload.is_empty())
             .and_then(|payload| decode_payload(payload, self.expiry, now));
-        let Some((session, timestamps)) = decoded else {
+        let Some(Decoded {
+            session,
+            timestamps,
+            unstamped,
+        }) = decoded
+        else {
             return protocol::fresh(cookie, now);
+        };
+        let cookie = match cookie {
+            Arrival::Verified { resend } => Arrival::Verified {
+                resend: resend || unstamped,
+            },
+            Arrival::None => Arrival::None,
         };
         let origin = Origin {
             cookie,

@@ -14,7 +14,7 @@ mod redis;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
 pub use cookie::CookieStorage;
-pub(crate) use cookie::{decode_payload, encode_payload};
+pub(crate) use cookie::{Decoded, decode_payload, encode_payload};
 pub use file::{FileStorage, FileStorageBuilder};
 pub use memory::{MemoryStorage, MemoryStorageBuilder};
 

@@ -83,6 +83,8 @@ macro_rules! store_conformance {
             a_forward_is_never_served,
             without_a_grace_window_a_save_racing_a_login_is_interrupted,
             an_expired_session_is_not_served_and_is_deleted,
+            a_clock_step_back_deletes_nothing,
+            the_deepest_value_allowed_reads_back,
             thousands_of_keys_survive_a_save_an_update_and_a_regeneration
         );
     };

@@ -472,3 +472,29 @@ fn config(error: Error) -> ConfigError {
         other => panic!("not a configuration error: {other:?}"),
     }
 }
+
+#[test]
+fn an_expires_date_an_http_date_cannot_say_is_refused_at_build() {
+    // Review defect 10: it passed `build()` and then panicked on every commit.
+    use std::time::{Duration, UNIX_EPOCH};
+    let before_1970 = UNIX_EPOCH - Duration::from_secs(1);
+    let year_10000 = UNIX_EPOCH + Duration::from_hours(70_389_528);
+    for when in [before_1970, year_10000] {
+        let err = builder().expires(when).build().map_err(config).unwrap_err();
+        assert_eq!(err, ConfigError::InvalidExpires);
+    }
+    let last_second = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    let cookie = builder().expires(last_second).build().unwrap();
+    let set_cookie = cookie.to_set_cookie("v", None).unwrap();
+    assert!(
+        set_cookie.contains("Expires=Fri, 31 Dec 9999 23:59:59 GMT"),
+        "{set_cookie}"
+    );
+    let epoch = builder().expires(UNIX_EPOCH).build().unwrap();
+    assert!(
+        epoch
+            .to_set_cookie("v", None)
+            .unwrap()
+            .contains("Expires=Thu, 01 Jan 1970")
+    );
+}

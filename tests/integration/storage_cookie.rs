@@ -102,3 +102,103 @@ async fn a_client_cannot_choose_its_id_through_the_cookie_storage() {
     assert_ne!(id.as_str(), "attacker");
     assert!(matches!(commit, Commit::Set(_)));
 }
+
+/// Loads a payload signed by the test secret, as a Remix app with that secret would send it.
+async fn load_signed(payload: &str) -> session::LoadedSession {
+    let signed = cookie().to_set_cookie(payload, None).unwrap();
+    let pair = signed.split(';').next().unwrap().to_owned();
+    manager(CookieStorage::new())
+        .load(Some(&pair))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn lone_surrogates_from_json_stringify_read_as_the_replacement_character() {
+    // Review defect 11: `JSON.stringify("\ud800")` is valid JSON that serde_json refuses, so a
+    // Remix-written session was lost. Lone surrogates become U+FFFD; pairs stay emoji; an
+    // escaped backslash before `ud800` is text, not an escape.
+    let payload = r#"{"i":"remix-id-0000000000000000","d":[{"high":"a\ud800b","low":"\udc00","end":"cut\ud83d","pair":"\ud83d\ude00","text":"\\ud800","upper":"\uD800"},{"note":"\udfff"}]}"#;
+    let session = load_signed(payload).await;
+    assert_eq!(session.id().as_str(), "remix-id-0000000000000000");
+    assert_eq!(session.value("high"), Some(&json!("a\u{fffd}b")));
+    assert_eq!(session.value("low"), Some(&json!("\u{fffd}")));
+    assert_eq!(session.value("end"), Some(&json!("cut\u{fffd}")));
+    assert_eq!(session.value("pair"), Some(&json!("😀")));
+    assert_eq!(session.value("text"), Some(&json!("\\ud800")));
+    assert_eq!(session.value("upper"), Some(&json!("\u{fffd}")));
+    assert_eq!(
+        session.flashed::<String>("note").unwrap().as_deref(),
+        Some("\u{fffd}")
+    );
+}
+
+#[tokio::test]
+async fn the_deepest_value_allowed_round_trips_and_a_deeper_one_is_refused_at_set() {
+    // Review defect 12: values nested past what the reader takes were written, then loaded as
+    // a fresh session.
+    let sessions = manager(CookieStorage::new());
+    let mut deep = json!("bottom");
+    for _ in 0..session::Session::MAX_DEPTH {
+        deep = json!({ "down": [deep] }).pointer("/down").cloned().unwrap();
+    }
+    let mut browser = Browser::default();
+    let _ = browser
+        .request(&sessions, |s| {
+            s.set("deep", &deep).unwrap();
+            s.flash("deep", &deep).unwrap();
+            let err = s.set("deeper", json!([deep.clone()])).unwrap_err();
+            assert!(
+                matches!(err, session::Error::TooDeep { ref key, limit: 100 } if key == "deeper")
+            );
+            assert!(s.flash("deeper", json!({ "a": deep.clone() })).is_err());
+        })
+        .await;
+    let (read, _) = browser
+        .request(&sessions, |s| {
+            (
+                s.value("deep").cloned(),
+                s.flashed::<serde_json::Value>("deep").unwrap(),
+            )
+        })
+        .await;
+    assert_eq!(read.0.as_ref(), Some(&deep));
+    assert_eq!(read.1.as_ref(), Some(&deep));
+}
+
+#[tokio::test]
+async fn integers_beyond_two_to_the_53_stay_exact_and_non_finite_floats_remove_the_key() {
+    // Review defect 13, the rule in the README's interop table: exact JSON text, not floats.
+    let sessions = manager(CookieStorage::new());
+    let mut browser = Browser::default();
+    let _ = browser
+        .request(&sessions, |s| {
+            s.set("big", u64::MAX).unwrap();
+            s.set("small", i64::MIN).unwrap();
+            s.set("past_53", 9_007_199_254_740_993_u64).unwrap();
+            s.set("nan", f64::NAN).unwrap();
+            s.set("inf", f64::INFINITY).unwrap();
+        })
+        .await;
+    let payload = decode(browser.jar.as_deref().unwrap());
+    assert!(
+        payload.contains(
+            r#""big":18446744073709551615,"small":-9223372036854775808,"past_53":9007199254740993"#
+        ),
+        "{payload}"
+    );
+    assert!(
+        !payload.contains("nan") && !payload.contains("inf"),
+        "{payload}"
+    );
+    let (read, _) = browser
+        .request(&sessions, |s| {
+            (
+                s.get::<u64>("big").unwrap(),
+                s.get::<u64>("past_53").unwrap(),
+                s.contains_key("nan"),
+            )
+        })
+        .await;
+    assert_eq!(read, (Some(u64::MAX), Some(9_007_199_254_740_993), false));
+}

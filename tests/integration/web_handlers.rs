@@ -96,3 +96,43 @@ async fn a_route_without_the_layer_is_rejected_with_a_500() {
     let load = SessionRejection::Load(Error::storage("down"));
     assert!(std::error::Error::source(&load).is_some());
 }
+
+#[tokio::test]
+async fn a_neighbour_cookie_with_non_ascii_bytes_does_not_lose_the_session() {
+    // Review defect 4: the layer dropped a whole `Cookie` header that was not visible ASCII.
+    async fn count(visits: Typed<Visits>) -> session::Result<String> {
+        let mut view = visits.view()?;
+        view.set_visits(view.visits() + 1)?;
+        Ok(view.visits().to_string())
+    }
+    let router = Router::new().route("/", get(count)).layer(layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/");
+    let first = client.get(&url).send().await.unwrap();
+    let set_cookie = first.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let pair = set_cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(first.text().await.unwrap(), "1");
+    for neighbours in [
+        b"theme=caf\xc3\xa9".as_slice(), // UTF-8, but not visible ASCII
+        b"legacy=\xff\xfe\x80",          // not UTF-8 at all
+    ] {
+        let mut header = neighbours.to_vec();
+        header.extend_from_slice(b"; ");
+        header.extend_from_slice(pair.as_bytes());
+        header.extend_from_slice(b"; after=\xe9");
+        let value = reqwest::header::HeaderValue::from_bytes(&header).unwrap();
+        let response = client
+            .get(&url)
+            .header("cookie", value)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.text().await.unwrap() != "1",
+            "the session was kept"
+        );
+    }
+}

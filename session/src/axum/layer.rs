@@ -164,17 +164,20 @@ where
 }
 
 /// Every `Cookie` header of the request, joined as one (HTTP/2 may split them).
+///
+/// Headers are read as bytes: a byte that is not UTF-8 (a sibling subdomain's cookie may hold
+/// one) becomes U+FFFD in that neighbour's value, and the session cookie is still found if it
+/// is well formed itself. `HeaderValue::to_str` would drop the whole header instead.
 fn cookie_header<B>(request: &Request<B>) -> Option<String> {
     let mut values = request
         .headers()
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok());
-    let first = values.next()?;
-    let mut joined = first.to_owned();
+        .map(|value| String::from_utf8_lossy(value.as_bytes()));
+    let mut joined = values.next()?.into_owned();
     for value in values {
         joined.push_str("; ");
-        joined.push_str(value);
+        joined.push_str(&value);
     }
     Some(joined)
 }

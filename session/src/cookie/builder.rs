@@ -2,7 +2,7 @@
 //! (RFC 6265 names, safe attribute values, the `__Host-`/`__Secure-` prefix rules, the secrets).
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::signing::Keys;
 use super::{MAX_COOKIE_SIZE, SameSite, SessionCookie};
@@ -223,7 +223,9 @@ impl SessionCookieBuilder {
         self
     }
 
-    /// Sets a fixed `Expires` date, the same for every cookie (as Remix's `expires`).
+    /// Sets a fixed `Expires` date, the same for every cookie (as Remix's `expires`). It must
+    /// lie between 1970 and the end of 9999, the dates an HTTP date can say; `build` refuses
+    /// any other.
     ///
     /// # Examples
     ///
@@ -291,6 +293,7 @@ impl SessionCookieBuilder {
         if let Some(domain) = &self.domain {
             check_attribute("Domain", domain)?;
         }
+        let expires = self.expires.map(http_date).transpose()?;
         let secure = self.secure || self.partitioned || self.same_site == Some(SameSite::None);
         let prefix_rule = |rule| ConfigError::PrefixRule {
             name: self.name.clone(),
@@ -328,7 +331,7 @@ impl SessionCookieBuilder {
             secure,
             partitioned: self.partitioned,
             max_age: self.max_age,
-            expires: self.expires,
+            expires,
             max_inbound: self.max_inbound,
         })
     }
@@ -381,5 +384,15 @@ fn check_attribute(attribute: &'static str, value: &str) -> Result<(), ConfigErr
             attribute,
             value: value.to_owned(),
         })
+    }
+}
+
+/// An `Expires` value: the date as an HTTP date, if it can be one (1970 to 9999).
+fn http_date(when: SystemTime) -> Result<String, ConfigError> {
+    /// 10000-01-01T00:00:00Z, the first instant an HTTP date cannot write.
+    const YEAR_10000: u64 = 253_402_300_800;
+    match when.duration_since(UNIX_EPOCH) {
+        Ok(since) if since.as_secs() < YEAR_10000 => Ok(httpdate::fmt_http_date(when)),
+        _ => Err(ConfigError::InvalidExpires),
     }
 }

@@ -9,6 +9,28 @@ use super::{Map, Session};
 use crate::error::{Error, Result};
 
 impl Session {
+    /// How many arrays and objects deep a value may nest. Every store reads back what it
+    /// wrote up to serde_json's limit of 128 levels, and a stored record wraps each value in
+    /// up to three of its own; a deeper value is refused at [`set`](Self::set) and
+    /// [`flash`](Self::flash) rather than written and then lost on load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use serde_json::json;
+    ///
+    /// let mut session = session::Session::new();
+    /// let mut deep = json!(1);
+    /// for _ in 0..session::Session::MAX_DEPTH {
+    ///     deep = json!([deep]);
+    /// }
+    /// session.set("ok", &deep)?;
+    /// let err = session.set("too-deep", json!([deep])).unwrap_err();
+    /// assert!(matches!(err, session::Error::TooDeep { limit: 100, .. }));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub const MAX_DEPTH: usize = 100;
+
     /// Reads the value under `key` as a `T`.
     ///
     /// A stored value shadows a flash value with the same key; a flash value that arrived with
@@ -112,7 +134,8 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::Destroyed`] after [`destroy`](Self::destroy); [`Error::Serialize`] when the
-    /// value cannot become JSON (a map with non-string keys, say). The session is unchanged then.
+    /// value cannot become JSON (a map with non-string keys, say); [`Error::TooDeep`] when it
+    /// nests deeper than [`MAX_DEPTH`](Self::MAX_DEPTH). The session is unchanged then.
     ///
     /// # Examples
     ///
@@ -326,11 +349,36 @@ impl Session {
     }
 }
 
+/// The JSON of a value to store, if every store can read it back: nested at most
+/// [`Session::MAX_DEPTH`] arrays and objects deep.
 fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Value> {
-    serde_json::to_value(value).map_err(|source| Error::Serialize {
+    let value = serde_json::to_value(value).map_err(|source| Error::Serialize {
         key: key.to_owned(),
         source,
-    })
+    })?;
+    if depth(&value) > Session::MAX_DEPTH {
+        return Err(Error::TooDeep {
+            key: key.to_owned(),
+            limit: Session::MAX_DEPTH,
+        });
+    }
+    Ok(value)
+}
+
+/// How many arrays and objects deep `value` nests (a scalar: 0), without recursion.
+fn depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0)];
+    while let Some((value, above)) = pending.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(above + 1);
+        pending.extend(children.map(|child| (child, above + 1)));
+    }
+    deepest
 }
 
 fn decode<T: DeserializeOwned>(key: &str, value: &Value) -> Result<T> {

@@ -52,8 +52,10 @@ pub(crate) struct Origin {
 pub(crate) enum Arrival {
     /// No usable session cookie.
     None,
-    /// A verified one; `stale_secret` when only an older secret verified it.
-    Verified { stale_secret: bool },
+    /// A verified one; `resend` when this response must send it again even if nothing
+    /// changed: only an older secret verified it, or it carried no timestamps and must be
+    /// stamped.
+    Verified { resend: bool },
 }
 
 /// What a store held for a session at load time.

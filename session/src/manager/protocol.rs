@@ -110,7 +110,7 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
 /// idle window gone since the last write.
 pub(crate) fn needs_write(loaded: &LoadedSession, expiry: Expiry, now: u64) -> bool {
     loaded.session.is_dirty()
-        || loaded.origin.cookie == (Arrival::Verified { stale_secret: true })
+        || loaded.origin.cookie == (Arrival::Verified { resend: true })
         || expiry.renewal_due(loaded.origin.timestamps, now)
 }
 

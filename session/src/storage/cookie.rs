@@ -57,27 +57,38 @@ impl CookieStorage {
     }
 }
 
+/// A verified payload as a session, ready to serve.
+pub(crate) struct Decoded {
+    pub(crate) session: Session,
+    pub(crate) timestamps: Timestamps,
+    /// The payload had no timestamps and was accepted under a timeout: this response must
+    /// stamp it.
+    pub(crate) unstamped: bool,
+}
+
 /// Reads a verified payload the way Remix does, then checks its timestamps; `None` for a
-/// payload that must not be served (malformed, expired). A payload without `"t"` counts as
-/// written `now`.
-pub(crate) fn decode_payload(
-    payload: &str,
-    expiry: Expiry,
-    now: u64,
-) -> Option<(Session, Timestamps)> {
-    let Ok(Value::Object(mut top)) = serde_json::from_str::<Value>(payload) else {
+/// payload that must not be served (malformed, expired, or unstamped while a timeout is set
+/// and unstamped payloads are not accepted). Without timeouts, a payload without `"t"` counts
+/// as written `now`, as in Remix.
+pub(crate) fn decode_payload(payload: &str, expiry: Expiry, now: u64) -> Option<Decoded> {
+    let Some(Value::Object(mut top)) = parse_payload(payload) else {
         // Not JSON, or JSON that is not an object: Remix falls back to a fresh session.
         crate::audit::rejected("malformed-payload");
         return None;
     };
-    let timestamps = match top.get("t") {
-        None => Timestamps::at(now),
+    let (timestamps, unstamped) = match top.get("t") {
+        None if !expiry.is_enforced() => (Timestamps::at(now), false),
+        None if expiry.accepts_unstamped_cookies() => (Timestamps::at(now), true),
+        None => {
+            crate::audit::rejected("unstamped-payload");
+            return None;
+        }
         Some(value) => {
             let Some(ts) = read_timestamps(value) else {
                 crate::audit::rejected("malformed-timestamps");
                 return None;
             };
-            ts
+            (ts, false)
         }
     };
     if let Err(reason) = expiry.check(timestamps, now) {
@@ -91,7 +102,11 @@ pub(crate) fn decode_payload(
     let mut data = top.remove("d").unwrap_or(Value::Null);
     let values = entries(element(&mut data, 0));
     let flash = entries(element(&mut data, 1));
-    Some((Session::from_parts(id, values, flash), timestamps))
+    Some(Decoded {
+        session: Session::from_parts(id, values, flash),
+        timestamps,
+        unstamped,
+    })
 }
 
 /// Writes the payload for a session, byte-identical to Remix's `JSON.stringify`; `stamp` is
@@ -116,6 +131,16 @@ pub(crate) fn encode_payload(session: &Session, stamp: Option<Timestamps>) -> St
     // JSON values always serialize, and serde_json writes UTF-8.
     let _ = json::write(&mut out, &payload);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// The payload's JSON. A string holding a lone UTF-16 surrogate, which `JSON.stringify`
+/// writes for a JavaScript string cut inside a pair, reads as U+FFFD there, so the session is
+/// kept; the text is only rewritten when the first parse fails.
+fn parse_payload(payload: &str) -> Option<Value> {
+    serde_json::from_str(payload).ok().or_else(|| {
+        let repaired = json::replace_lone_surrogates(payload)?;
+        serde_json::from_str(&repaired).ok()
+    })
 }
 
 /// `[created, renewed]` as two non-negative integers, else `None`.
@@ -164,7 +189,8 @@ mod tests {
     use super::*;
 
     fn read(payload: &str) -> Session {
-        decode_payload(payload, Expiry::none(), 0).map_or_else(Session::new, |(session, _)| session)
+        decode_payload(payload, Expiry::none(), 0)
+            .map_or_else(Session::new, |decoded| decoded.session)
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! run_case(cases::a_save_racing_a_login_lands_in_the_new_session, MemoryStorage::new);
 //! ```
 
-use super::{Browser, manager};
+use super::{Browser, START, manager};
 use crate::data::OldId;
 use crate::expiry::Expiry;
 use crate::id::SessionId;
@@ -222,4 +222,51 @@ pub async fn a_load_never_creates_a_record<S: SessionStore>(store: S, expiry: Ex
     let parsed: SessionId = id.parse().expect("a valid id");
     assert!(store.load(&parsed).await.expect("load").is_none());
     assert!(store.load(fresh.id()).await.expect("load").is_none());
+}
+
+/// A clock stepped back (or an instance whose clock lags the one that wrote the record)
+/// deletes nothing: written at T, the session loads intact at T − 120 s, is written there,
+/// and loads intact at T again. Only servers write the timestamps, so they are trusted.
+pub async fn a_clock_step_back_deletes_nothing<S: SessionStore>(store: S, expiry: Expiry) {
+    let (sessions, clock) = manager(store, expiry);
+    let mut browser = Browser::default();
+    assert_eq!(browser.count(&sessions).await, 1);
+    let id = id_of(&browser, &sessions).await;
+    clock.set(START - 120);
+    let lagging = browser.clone();
+    let session = lagging.load(&sessions).await;
+    assert_eq!(session.get::<u64>("count").expect("a number"), Some(1));
+    assert!(sessions.storage().load(&id).await.expect("load").is_some());
+    assert_eq!(
+        browser.count(&sessions).await,
+        2,
+        "written by the lagging clock"
+    );
+    clock.set(START);
+    assert_eq!(
+        browser.count(&sessions).await,
+        3,
+        "intact when the clock is back"
+    );
+    assert!(sessions.storage().load(&id).await.expect("load").is_some());
+}
+
+/// A value nested [`Session::MAX_DEPTH`](crate::Session::MAX_DEPTH) levels deep, as a value
+/// and as a flash, reads back from the store: what `set` accepts, every store keeps.
+pub async fn the_deepest_value_allowed_reads_back<S: SessionStore>(store: S, expiry: Expiry) {
+    let (sessions, _) = manager(store, expiry);
+    let mut deep = serde_json::json!("bottom");
+    for _ in 0..crate::Session::MAX_DEPTH {
+        deep = serde_json::Value::Array(vec![deep]);
+    }
+    let mut browser = Browser::default();
+    let _ = browser
+        .request(&sessions, |s| {
+            s.set("deep", &deep).expect("set at the limit");
+            s.flash("flash", &deep).expect("flash at the limit");
+        })
+        .await;
+    let session = browser.load(&sessions).await;
+    assert_eq!(session.value("deep"), Some(&deep));
+    assert_eq!(session.incoming_flash().get("flash"), Some(&deep));
 }
