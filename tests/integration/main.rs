@@ -12,6 +12,7 @@ mod expiry;
 mod integrity;
 mod interop;
 mod properties;
+mod redaction;
 mod session;
 mod storage_cookie;
 mod storage_file;

@@ -3,6 +3,7 @@
 //! requests on one session do not lose each other's writes.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -73,14 +74,14 @@ type Shard = HashMap<Box<str>, Entry>;
 /// # Ok::<(), session::Error>(()) }).unwrap();
 /// ```
 ///
-/// Clones are cheap handles on the same sessions.
-#[derive(Debug, Clone)]
+/// Clones are cheap handles on the same sessions. `Debug` shows how many entries it holds,
+/// never an id or a record.
+#[derive(Clone)]
 pub struct MemoryStorage {
     shared: Arc<Sessions>,
 }
 
 /// The sessions every clone of a [`MemoryStorage`] shares.
-#[derive(Debug)]
 struct Sessions {
     shards: Box<[RwLock<Shard>]>,
     hasher: std::collections::hash_map::RandomState,
@@ -90,6 +91,18 @@ struct Sessions {
     clock: AtomicU64,
     /// Writes so far, to pace the sweep.
     writes: AtomicU64,
+}
+
+impl fmt::Debug for MemoryStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStorage")
+            .field("entries", &self.len())
+            .field(
+                "capacity",
+                &self.shared.shard_capacity.map(|each| each * SHARDS),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MemoryStorage {
