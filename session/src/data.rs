@@ -72,6 +72,8 @@ pub struct Session {
     /// `Some` once `regenerate_id` ran, with the strongest request made: a `Delete` is never
     /// weakened by a later `Keep`.
     regeneration: Option<OldId>,
+    /// `true` once `start_over` ran: nothing stored under the old id carries over.
+    started_over: bool,
     /// Persistent values, in insertion order. May hold `null` only if a loaded record did.
     values: Map,
     /// Flash values that arrived with this request: readable now, gone after this save.
@@ -129,6 +131,7 @@ impl Session {
         Self {
             id,
             regeneration: None,
+            started_over: false,
             values,
             flash_in: flash,
             flash_out: Map::new(),
@@ -207,6 +210,62 @@ impl Session {
         self.regeneration = self.regeneration.max(Some(old));
         self.dirty = true;
         Ok(())
+    }
+
+    /// Starts the session over for someone else: drops every value and flash, including
+    /// those another request stored that this one never saw, and moves to a new id, ending
+    /// the old one. What a login that changes *who* is logged in calls (Django's `flush` then
+    /// a new key); [`regenerate_id`](Self::regenerate_id) keeps the data, for a login that
+    /// only raises privilege. Values set afterwards are the new session's only content.
+    ///
+    /// The save is one atomic write on every store. A request that loaded the old session
+    /// before it and saves after it writes nothing and sends no `Set-Cookie`
+    /// ([`Commit::Superseded`](crate::Commit::Superseded)): its changes belonged to the
+    /// previous user, and the browser keeps the new cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Destroyed`](crate::Error::Destroyed) after [`destroy`](Self::destroy).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::Session;
+    ///
+    /// let mut session = Session::new();
+    /// session.set("user", "ada")?;
+    /// session.set("cart", [1, 2])?;
+    /// let old = session.id().clone();
+    /// session.start_over()?;
+    /// session.set("user", "grace")?;
+    /// assert_ne!(session.id(), &old);
+    /// assert_eq!(session.get::<Vec<u32>>("cart")?, None);
+    /// assert!(session.started_over());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn start_over(&mut self) -> Result<()> {
+        self.ensure_live()?;
+        self.values.clear();
+        self.flash_in.clear();
+        self.flash_out.clear();
+        self.touched.clear();
+        self.id = SessionId::generate();
+        self.regeneration = Some(OldId::Delete);
+        self.started_over = true;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Returns whether [`start_over`](Self::start_over) ran in this request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!session::Session::new().started_over());
+    /// ```
+    #[must_use]
+    pub fn started_over(&self) -> bool {
+        self.started_over
     }
 
     /// Destroys the session: saving deletes it and clears the cookie. Reads then see nothing

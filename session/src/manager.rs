@@ -373,6 +373,7 @@ impl<S: Storage> SessionManager<S> {
             match protocol::write(store, loaded, self.policy(), now).await? {
                 Saved::Written(id) => Commit::Set(self.set_cookie(id.as_str(), written, now)?),
                 Saved::Forwarded => Commit::Forwarded,
+                Saved::Superseded => Commit::Superseded,
                 Saved::Interrupted => Commit::Interrupted(self.cookie.to_clear_cookie()),
             },
         )

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 pub use plan::{Expect, Found, OwnedWritePlan, Retire, Write, WritePlan};
 pub use record::Record;
-pub(crate) use record::{Entry, forward_json, parse_entry};
+pub(crate) use record::{Entry, forward_json, parse_entry, superseded_json};
 
 use crate::error::Result;
 use crate::id::SessionId;
@@ -114,6 +114,10 @@ pub enum Stored {
         /// The id the session moved to.
         to: SessionId,
     },
+    /// The id of a session that was [started over](crate::Session::start_over), kept for a
+    /// short grace window so that requests which loaded it before drop their changes quietly
+    /// instead of clearing the new cookie. A load never serves it.
+    Superseded,
 }
 
 /// What executing a [`WritePlan`] did.
@@ -138,6 +142,9 @@ pub enum WriteOutcome {
         /// The id the session moved to.
         to: SessionId,
     },
+    /// The base was [started over](crate::Session::start_over) by another request: this
+    /// request's changes belonged to the old session, and nothing was written.
+    Superseded,
 }
 
 /// Where a server-side storage keeps records: the contract every store implements, in this

@@ -85,6 +85,7 @@ macro_rules! store_conformance {
             an_expired_session_is_not_served_and_is_deleted,
             a_clock_step_back_deletes_nothing,
             the_deepest_value_allowed_reads_back,
+            starting_over_carries_nothing_and_a_late_save_is_dropped,
             thousands_of_keys_survive_a_save_an_update_and_a_regeneration
         );
     };

@@ -13,6 +13,7 @@ use session::{SessionId, SessionStore};
 enum Entry {
     Record { record: Record, version: Version },
     Forward { to: SessionId, until: u64 },
+    Superseded { until: u64 },
 }
 
 /// Sessions in a `BTreeMap`.
@@ -31,7 +32,7 @@ impl Inner {
     /// The live entry under `id` at `now`: forwards past their time are gone.
     fn live(&self, id: &SessionId, now: u64) -> Option<&Entry> {
         self.entries.get(id).filter(|entry| match entry {
-            Entry::Forward { until, .. } => *until >= now,
+            Entry::Forward { until, .. } | Entry::Superseded { until } => *until >= now,
             Entry::Record { .. } => true,
         })
     }
@@ -51,6 +52,7 @@ impl SessionStore for BTreeMapStore {
                 version: *version,
             },
             Entry::Forward { to, .. } => Stored::Forward { to: to.clone() },
+            Entry::Superseded { .. } => Stored::Superseded,
         }))
     }
 
@@ -61,6 +63,7 @@ impl SessionStore for BTreeMapStore {
         let found = match &current {
             None => Found::Nothing,
             Some(Entry::Forward { to, .. }) => Found::Forward(to),
+            Some(Entry::Superseded { .. }) => Found::Superseded,
             Some(Entry::Record { version, .. }) => Found::Record(*version),
         };
         let write = match plan.check(found) {
@@ -92,6 +95,10 @@ impl SessionStore for BTreeMapStore {
                         until,
                     };
                     inner.entries.insert(plan.base().clone(), forward);
+                }
+                Retire::Supersede { until } => {
+                    let marker = Entry::Superseded { until };
+                    inner.entries.insert(plan.base().clone(), marker);
                 }
                 _ => {}
             }

@@ -34,6 +34,10 @@ pub enum Commit {
     /// request's changes were saved into the regenerated session. Send no `Set-Cookie`: the
     /// new id reaches the browser only through the response that regenerated it.
     Forwarded,
+    /// A concurrent request [started the session over](crate::Session::start_over) (a login
+    /// as someone else) while this one ran: this request's changes belonged to the old
+    /// session and were dropped. Send no `Set-Cookie`: the browser keeps the new session's.
+    Superseded,
 }
 
 impl Commit {
@@ -48,7 +52,7 @@ impl Commit {
     #[must_use]
     pub fn header(&self) -> Option<&str> {
         match self {
-            Self::Unchanged | Self::Forwarded => None,
+            Self::Unchanged | Self::Forwarded | Self::Superseded => None,
             Self::Set(header) | Self::Cleared(header) | Self::Interrupted(header) => Some(header),
         }
     }
@@ -64,7 +68,7 @@ impl Commit {
     #[must_use]
     pub fn into_header(self) -> Option<String> {
         match self {
-            Self::Unchanged | Self::Forwarded => None,
+            Self::Unchanged | Self::Forwarded | Self::Superseded => None,
             Self::Set(header) | Self::Cleared(header) | Self::Interrupted(header) => Some(header),
         }
     }
@@ -75,6 +79,7 @@ impl fmt::Debug for Commit {
         let (name, header) = match self {
             Self::Unchanged => return f.write_str("Unchanged"),
             Self::Forwarded => return f.write_str("Forwarded"),
+            Self::Superseded => return f.write_str("Superseded"),
             Self::Set(header) => ("Set", header),
             Self::Cleared(header) => ("Cleared", header),
             Self::Interrupted(header) => ("Interrupted", header),

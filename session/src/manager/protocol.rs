@@ -32,6 +32,8 @@ pub(crate) enum Saved {
     Forwarded,
     /// The record was destroyed (or expired) by someone else meanwhile: nothing written.
     Interrupted,
+    /// The record was started over by someone else meanwhile: nothing written.
+    Superseded,
 }
 
 /// A session nobody stored yet, under a newly drawn id.
@@ -90,7 +92,7 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
         }
         // A forward is never served: whoever holds the old id of a regenerated session gets
         // a new one, which is what the regeneration was for.
-        Some(Stored::Forward { .. }) | None if policy.use_unknown_ids => {
+        Some(Stored::Forward { .. } | Stored::Superseded) | None if policy.use_unknown_ids => {
             let origin = Origin {
                 cookie,
                 base_id: id.clone(),
@@ -102,7 +104,7 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
                 origin,
             ))
         }
-        Some(Stored::Forward { .. }) | None => Ok(fresh(cookie, now)),
+        Some(Stored::Forward { .. } | Stored::Superseded) | None => Ok(fresh(cookie, now)),
     }
 }
 
@@ -125,10 +127,12 @@ pub(crate) fn first_plan(loaded: &LoadedSession, policy: Policy, now: u64) -> Wr
         Base::Adopted => (&origin.base_id, Expect::Any),
         Base::Stored(version) => (&origin.base_id, Expect::Loaded(version)),
     };
+    let until = now.saturating_add(policy.grace);
     let retire = match session.regeneration() {
-        Some(OldId::Delete) if policy.grace > 0 => Retire::Forward {
-            until: now.saturating_add(policy.grace),
-        },
+        Some(OldId::Delete) if policy.grace > 0 && session.started_over() => {
+            Retire::Supersede { until }
+        }
+        Some(OldId::Delete) if policy.grace > 0 => Retire::Forward { until },
         Some(OldId::Delete) => Retire::Delete,
         Some(OldId::Keep) | None => Retire::Keep,
     };
@@ -205,6 +209,21 @@ pub(crate) async fn write<S: SessionStore + ?Sized>(
                     "session was destroyed by another request; nothing saved"
                 );
                 return Ok(Saved::Interrupted);
+            }
+            WriteOutcome::Superseded => {
+                tracing::info!(
+                    target: "session::security",
+                    reason = "superseded",
+                    "session was started over by another request; this request's changes dropped"
+                );
+                return Ok(Saved::Superseded);
+            }
+            // A session starting over whose base another login moved meanwhile: it carries
+            // nothing over, so it is written under its own new id alone.
+            WriteOutcome::Moved { .. } if first.starts_over() => {
+                base = target.clone();
+                expect = Expect::Vacant;
+                retire = Retire::Keep;
             }
             WriteOutcome::Moved { to } => match expect {
                 // Loaded before a concurrent regeneration moved it: land the changes in the

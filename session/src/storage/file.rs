@@ -19,7 +19,7 @@ use crate::error::{ConfigError, Result};
 use crate::id::SessionId;
 use crate::store::{
     Entry, Found, Retire, SessionStore, Stored, Version, Write, WriteOutcome, WritePlan,
-    forward_json,
+    forward_json, superseded_json,
 };
 
 /// A temp file older than this is debris from a crash.
@@ -261,6 +261,7 @@ impl Layout {
                 version: Version::UNVERSIONED,
             }),
             OnDisk::Entry(Entry::Forward { to, .. }) => Some(Stored::Forward { to }),
+            OnDisk::Entry(Entry::Superseded { .. }) => Some(Stored::Superseded),
             OnDisk::Missing | OnDisk::Unusable => None,
         })
     }
@@ -303,6 +304,7 @@ impl Layout {
             Retire::Keep => {}
             Retire::Delete => remove(&base.file)?,
             Retire::Forward { until } => write_atomic(&base, &forward_json(plan.target(), until))?,
+            Retire::Supersede { until } => write_atomic(&base, &superseded_json(until))?,
         }
         Ok(WriteOutcome::Written)
     }
@@ -369,6 +371,8 @@ fn bytes_for(plan: &WritePlan<'_>, on_disk: OnDisk) -> Result<Vec<u8>, WriteOutc
         OnDisk::Missing => Found::Nothing,
         OnDisk::Entry(Entry::Forward { until, .. }) if *until < plan.now() => Found::Nothing,
         OnDisk::Entry(Entry::Forward { to, .. }) => Found::Forward(to),
+        OnDisk::Entry(Entry::Superseded { until }) if *until < plan.now() => Found::Nothing,
+        OnDisk::Entry(Entry::Superseded { .. }) => Found::Superseded,
         // Written by something else: a record all the same, which this request's state
         // replaces.
         OnDisk::Entry(Entry::Record(_)) | OnDisk::Unusable => Found::Record(Version::UNVERSIONED),

@@ -38,6 +38,8 @@ enum Kind {
     Record(Arc<[u8]>),
     /// A regenerated session's old id.
     Forward(SessionId),
+    /// The old id of a session that started over.
+    Superseded,
 }
 
 impl Entry {
@@ -239,6 +241,7 @@ impl MemoryStorage {
         let found = match live.map(|entry| (&entry.kind, entry.version)) {
             None => Found::Nothing,
             Some((Kind::Forward(to), _)) => Found::Forward(to),
+            Some((Kind::Superseded, _)) => Found::Superseded,
             Some((Kind::Record(_), version)) => Found::Record(Version::new(version)),
         };
         Ok(match (plan.check(found)?, live.map(|entry| &entry.kind)) {
@@ -264,6 +267,7 @@ impl SessionStore for MemoryStorage {
             .cloned();
         Ok(found.and_then(|entry| match entry.kind {
             Kind::Forward(to) => Some(Stored::Forward { to }),
+            Kind::Superseded => Some(Stored::Superseded),
             Kind::Record(bytes) => match Record::from_json(&bytes) {
                 Ok(record) => Some(Stored::Record {
                     record,
@@ -325,6 +329,14 @@ impl SessionStore for MemoryStorage {
                     deadline: Some(until),
                 };
                 self.put(&mut first, base, forward, now);
+            }
+            Retire::Supersede { until } => {
+                let marker = Entry {
+                    version: self.next_version(),
+                    kind: Kind::Superseded,
+                    deadline: Some(until),
+                };
+                self.put(&mut first, base, marker, now);
             }
         }
         Ok(WriteOutcome::Written)

@@ -202,6 +202,7 @@ impl RedisStorage {
                 Retire::Keep => ("K", 0),
                 Retire::Delete => ("D", 0),
                 Retire::Forward { until } => ("F", until.saturating_sub(plan.now()).max(1)),
+                Retire::Supersede { until } => ("S", until.saturating_sub(plan.now()).max(1)),
             };
             let expect = match plan.expect() {
                 Expect::Vacant => "V",
@@ -217,7 +218,10 @@ impl RedisStorage {
                 .arg(plan.ttl().unwrap_or(0))
                 .arg(retire)
                 .arg(forward_ttl)
-                .arg(plan.target().as_str())
+                .arg(match plan.retire() {
+                    Retire::Supersede { .. } => SUPERSEDED,
+                    _ => plan.target().as_str(),
+                })
                 .arg(changes.set.len())
                 .arg(changes.delete.len())
                 .arg(&changes.set)
@@ -230,9 +234,16 @@ impl RedisStorage {
     }
 }
 
-/// What a script's reply says: 1 written, 0 gone, 2 taken, an id: moved there.
+/// What a session's forward key holds when it started over instead of moving.
+const SUPERSEDED: &str = "!";
+
+/// What a script's reply says: 1 written, 0 gone, 2 taken, an id: moved there, `!`: started
+/// over.
 fn outcome(reply: redis::Value) -> Result<WriteOutcome> {
     let moved = |bytes: &[u8]| {
+        if bytes == SUPERSEDED.as_bytes() {
+            return Ok(WriteOutcome::Superseded);
+        }
         std::str::from_utf8(bytes)
             .ok()
             .and_then(|to| to.parse::<SessionId>().ok())

@@ -59,6 +59,14 @@ pub enum Retire {
         /// The last Unix second the forward is followed.
         until: u64,
     },
+    /// The session [started over](crate::Session::start_over): the base record is replaced
+    /// by a marker, kept until the Unix second `until`, that answers a late write of the old
+    /// session with [`Superseded`](crate::store::WriteOutcome::Superseded) (see
+    /// [`Stored::Superseded`](crate::store::Stored::Superseded)). Past `until` it is absent.
+    Supersede {
+        /// The last Unix second the marker is kept.
+        until: u64,
+    },
 }
 
 /// One save, made by the [`SessionManager`](crate::SessionManager) and executed, atomically, by
@@ -130,6 +138,14 @@ impl<'a> WritePlan<'a> {
     #[must_use]
     pub fn retire(&self) -> Retire {
         self.retire
+    }
+
+    /// Returns whether the session [started over](crate::Session::start_over): nothing stored
+    /// under the base carries over, and [`check`](Self::check) answers [`Write::Whole`] for a
+    /// record found there.
+    #[must_use]
+    pub fn starts_over(&self) -> bool {
+        self.session.started_over() && self.moves()
     }
 
     /// Returns each value this request set (`Some`) or removed (`None`).
@@ -239,8 +255,12 @@ impl<'a> WritePlan<'a> {
         match (found, self.expect) {
             (Found::Nothing, Expect::Loaded(_) | Expect::Existing) => Err(WriteOutcome::Gone),
             (Found::Nothing, Expect::Vacant | Expect::Any) => Ok(Write::Whole),
-            (Found::Forward(_) | Found::Record(_), Expect::Vacant) => Err(WriteOutcome::Taken),
+            (Found::Forward(_) | Found::Superseded | Found::Record(_), Expect::Vacant) => {
+                Err(WriteOutcome::Taken)
+            }
             (Found::Forward(to), _) => Err(WriteOutcome::Moved { to: to.clone() }),
+            (Found::Superseded, _) => Err(WriteOutcome::Superseded),
+            (Found::Record(_), _) if self.starts_over() => Ok(Write::Whole),
             (Found::Record(version), Expect::Loaded(loaded))
                 if version == loaded && version != Version::UNVERSIONED =>
             {
@@ -262,11 +282,14 @@ impl<'a> WritePlan<'a> {
 /// assert!(matches!(found, Found::Record(_)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Found<'a> {
-    /// Nothing, or a forward past its time.
+    /// Nothing, or a forward or marker past its time.
     Nothing,
     /// A live forward to this id.
     Forward(&'a SessionId),
+    /// A live marker left by a session that [started over](crate::Session::start_over).
+    Superseded,
     /// A record of this version ([`Version::UNVERSIONED`] for a store that keeps none, or for
     /// a record it cannot read).
     Record(Version),

@@ -286,11 +286,12 @@ impl Record {
     }
 }
 
-/// The JSON form of a forward: `{"v":1,"to":"<id>","e":until}`.
+/// The JSON form of a forward, `{"v":1,"to":"<id>","e":until}`, and of the marker a session
+/// that started over leaves, `{"v":1,"to":null,"e":until}`.
 #[derive(Serialize, Deserialize)]
 struct ForwardWire<S> {
     v: u32,
-    to: S,
+    to: Option<S>,
     e: u64,
 }
 
@@ -303,6 +304,10 @@ pub(crate) enum Entry {
         to: crate::id::SessionId,
         until: u64,
     },
+    /// The old id of a session that started over, kept until the Unix second `until`.
+    Superseded {
+        until: u64,
+    },
 }
 
 impl Entry {
@@ -310,7 +315,7 @@ impl Entry {
     pub(crate) fn deadline(&self) -> Option<u64> {
         match self {
             Self::Record(record) => record.deadline(),
-            Self::Forward { until, .. } => Some(*until),
+            Self::Forward { until, .. } | Self::Superseded { until } => Some(*until),
         }
     }
 }
@@ -319,7 +324,17 @@ impl Entry {
 pub(crate) fn forward_json(to: &crate::id::SessionId, until: u64) -> Vec<u8> {
     serde_json::to_vec(&ForwardWire {
         v: FORMAT_VERSION,
-        to: to.as_str(),
+        to: Some(to.as_str()),
+        e: until,
+    })
+    .unwrap_or_default()
+}
+
+/// Serializes the marker of a session that started over, kept until `until`.
+pub(crate) fn superseded_json(until: u64) -> Vec<u8> {
+    serde_json::to_vec(&ForwardWire::<&str> {
+        v: FORMAT_VERSION,
+        to: None,
         e: until,
     })
     .unwrap_or_default()
@@ -333,10 +348,13 @@ pub(crate) fn parse_entry(bytes: &[u8]) -> Result<Entry, serde_json::Error> {
             let Ok(forward) = serde_json::from_slice::<ForwardWire<String>>(bytes) else {
                 return Err(error);
             };
-            let to = forward.to.parse().map_err(serde::de::Error::custom)?;
             if forward.v != FORMAT_VERSION {
                 return Err(error);
             }
+            let Some(to) = forward.to else {
+                return Ok(Entry::Superseded { until: forward.e });
+            };
+            let to = to.parse().map_err(serde::de::Error::custom)?;
             Ok(Entry::Forward {
                 to,
                 until: forward.e,

@@ -7,7 +7,8 @@
 pub(super) const UPDATE: &str = r"
 -- KEYS[1]: the session's hash; KEYS[2]: its forward key. ARGV[1]: TTL in seconds (> 0).
 -- Then (field, JSON) pairs, the 'm' timestamps included.
--- Returns 1 written; 0, writing nothing, if the session is gone; the forward's id if it moved.
+-- Returns 1 written; 0, writing nothing, if the session is gone; the forward's id if it moved
+-- ('!' if it started over).
 if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then
   return redis.call('GET', KEYS[2]) or 0
 end
@@ -24,12 +25,13 @@ pub(super) const SAVE: &str = r"
 -- KEYS[1]: the base hash; KEYS[2]: the target hash; KEYS[3], KEYS[4]: their forward keys.
 -- ARGV[1]: what the base must hold: 'L' a record, 'V' nothing (the target is the base), 'A'
 -- anything. ARGV[2]: TTL in seconds ('0': none). ARGV[3]: when the session moves, what
--- becomes of the base: 'K' kept, 'D' deleted, 'F' forwarded to ARGV[5] for ARGV[4] seconds.
+-- becomes of the base: 'K' kept, 'D' deleted, 'F' forwarded to ARGV[5] for ARGV[4] seconds,
+-- 'S' started over: nothing copied from it, and replaced by the marker ARGV[5] ('!') likewise.
 -- ARGV[6]: s, ARGV[7]: d. Then s (field, JSON) arguments to HSET (the 'm' timestamps
 -- included), d fields to HDEL, and (field, JSON) pairs of the flash this request consumed,
 -- each deleted only if it still holds that JSON.
 -- Returns 1 written; 0 the base record is gone; 2 the target is taken; the forward's id if
--- the base moved. Only 1 writes anything.
+-- the base moved ('!' if it started over). Only 1 writes anything.
 local expect, moved = ARGV[1], KEYS[1] ~= KEYS[2]
 local sets, dels = tonumber(ARGV[6]), tonumber(ARGV[7])
 -- Runs a command on KEYS[2] with list[from..to] as arguments, in slices that Lua can unpack.
@@ -47,8 +49,10 @@ else
 end
 if moved then
   if redis.call('EXISTS', KEYS[2], KEYS[4]) > 0 then return 2 end
-  local all = redis.call('HGETALL', KEYS[1])
-  sliced('HSET', all, 1, #all)
+  if ARGV[3] ~= 'S' then
+    local all = redis.call('HGETALL', KEYS[1])
+    sliced('HSET', all, 1, #all)
+  end
 end
 local first = 8 + sets
 sliced('HDEL', ARGV, first, first + dels - 1)
@@ -65,7 +69,7 @@ elseif expect ~= 'V' then
 end
 if moved and ARGV[3] ~= 'K' then
   redis.call('DEL', KEYS[1])
-  if ARGV[3] == 'F' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4]) end
+  if ARGV[3] ~= 'D' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4]) end
 end
 return 1
 ";

@@ -324,3 +324,58 @@ pub async fn thousands_of_keys_survive_a_save_an_update_and_a_regeneration<S: Se
         "the flash was consumed"
     );
 }
+
+/// A user switch: request A loads the session and starts it over (a login as someone else)
+/// while request C, which loaded it too, stores a key A never saw, and request B, loaded
+/// before A saved, saves after. The new session holds only what A set after starting over;
+/// B's changes are dropped with no `Set-Cookie`, so the browser keeps A's cookie; the old
+/// cookie loads a fresh session.
+pub async fn starting_over_carries_nothing_and_a_late_save_is_dropped<S: SessionStore>(
+    store: S,
+    expiry: Expiry,
+) {
+    let (sessions, _) = manager(store, expiry);
+    let mut browser = Browser::default();
+    let _ = browser
+        .request(&sessions, |s| s.set("user", "ada").expect("set"))
+        .await;
+    let old = browser.clone();
+    let mut switch = browser.load(&sessions).await;
+    let mut late = browser.load(&sessions).await;
+    let mut unseen = browser.clone();
+    let _ = unseen
+        .request(&sessions, |s| s.set("cart", [1, 2, 3]).expect("set"))
+        .await;
+    switch.start_over().expect("start over");
+    switch.set("user", "grace").expect("set");
+    assert!(matches!(
+        browser.commit(&sessions, &switch).await,
+        Commit::Set(_)
+    ));
+    late.set("count", 7).expect("set");
+    let commit = sessions.commit(&late).await.expect("commit");
+    assert_eq!(commit, Commit::Superseded, "dropped, and no cookie");
+    let after = browser.load(&sessions).await;
+    assert_eq!(after.id(), switch.id(), "the browser keeps the new cookie");
+    assert_eq!(
+        after.values().len(),
+        1,
+        "only what the switch set: {:?}",
+        after.values().keys()
+    );
+    assert_eq!(
+        after.get::<String>("user").expect("a string").as_deref(),
+        Some("grace")
+    );
+    assert!(
+        old.load(&sessions).await.is_empty(),
+        "the old cookie is revoked"
+    );
+    assert!(
+        matches!(
+            sessions.storage().load(switch.id()).await.expect("load"),
+            Some(Stored::Record { .. })
+        ),
+        "the new session is stored"
+    );
+}
