@@ -340,3 +340,45 @@ async fn clones_are_handles_on_the_same_sessions() {
     assert_eq!(loaded.id(), &id);
     assert_eq!(loaded.get::<u32>("n").unwrap(), Some(1));
 }
+
+#[tokio::test]
+async fn a_flood_of_new_sessions_does_not_evict_the_sessions_in_use() {
+    // Review defect 6: at capacity each insert scanned the whole shard, and a flood of
+    // anonymous sessions evicted the oldest first, active or not.
+    let storage = MemoryStorage::builder().capacity(1_600).build();
+    let direct = direct(storage.clone());
+    let mut active = Vec::new();
+    for _ in 0..50 {
+        let id = direct.create().await;
+        // Written again: a session someone came back to.
+        let mut session = direct.load(Some(id.as_str())).await.unwrap();
+        session.set("n", 2).unwrap();
+        let _ = direct.save(&session).await.unwrap();
+        active.push(id);
+    }
+    for _ in 0..20_000 {
+        let _ = direct.create().await;
+    }
+    assert!(storage.len() <= 1_600, "{}", storage.len());
+    for id in &active {
+        let session = direct.load(Some(id.as_str())).await.unwrap();
+        assert_eq!(
+            session.id(),
+            id,
+            "an active session was evicted by the flood"
+        );
+        assert_eq!(session.get::<u32>("n").unwrap(), Some(2));
+    }
+}
+
+#[test]
+fn memory_storage_is_bounded_by_default() {
+    assert_eq!(
+        MemoryStorage::new().capacity(),
+        Some(MemoryStorage::DEFAULT_CAPACITY)
+    );
+    assert_eq!(
+        MemoryStorage::builder().unbounded().build().capacity(),
+        None
+    );
+}

@@ -2,7 +2,6 @@
 //! merges one request's changes onto the stored record under the shard locks, so concurrent
 //! requests on one session do not lose each other's writes.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +9,8 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Result;
 use crate::id::SessionId;
+
+mod shard;
 use crate::store::{
     Found, Record, Retire, SessionStore, Stored, Version, Write, WriteOutcome, WritePlan,
 };
@@ -48,7 +49,17 @@ impl Entry {
     }
 }
 
-type Shard = HashMap<Box<str>, Entry>;
+type Shard = shard::Shard<Entry>;
+
+impl shard::Ordered for Entry {
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    fn deadline(&self) -> Option<u64> {
+        self.deadline
+    }
+}
 
 /// Sessions in this process's memory: fast, and gone on restart.
 ///
@@ -57,7 +68,8 @@ type Shard = HashMap<Box<str>, Entry>;
 /// survive; on the same key, the last save wins. When the record is still the one the request
 /// loaded, the request's state is written as it is, without parsing the stored copy. Expired
 /// records are swept every so many writes or on [`sweep_expired`](Self::sweep_expired); an
-/// optional capacity evicts the least recently written records first.
+/// capacity (by default [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)) evicts sessions written
+/// only once before those written again, least recently written first.
 ///
 /// # Examples
 ///
@@ -99,10 +111,7 @@ impl fmt::Debug for MemoryStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStorage")
             .field("entries", &self.len())
-            .field(
-                "capacity",
-                &self.shared.shard_capacity.map(|each| each * SHARDS),
-            )
+            .field("capacity", &self.capacity())
             .finish_non_exhaustive()
     }
 }
@@ -114,12 +123,15 @@ impl Default for MemoryStorage {
 }
 
 impl MemoryStorage {
-    /// Makes an unbounded memory storage.
+    /// Makes a memory storage bounded at [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)
+    /// entries; see [`MemoryStorageBuilder`] for another bound or none.
     ///
     /// # Examples
     ///
     /// ```
-    /// assert!(session::MemoryStorage::new().is_empty());
+    /// let storage = session::MemoryStorage::new();
+    /// assert!(storage.is_empty());
+    /// assert_eq!(storage.capacity(), Some(session::MemoryStorage::DEFAULT_CAPACITY));
     /// ```
     #[must_use]
     pub fn new() -> Self {
@@ -135,7 +147,33 @@ impl MemoryStorage {
     /// assert!(storage.is_empty());
     /// ```
     pub fn builder() -> MemoryStorageBuilder {
-        MemoryStorageBuilder { capacity: None }
+        MemoryStorageBuilder {
+            capacity: Some(Self::DEFAULT_CAPACITY),
+        }
+    }
+
+    /// The default bound: 100,000 entries (sessions and the short-lived markers regeneration
+    /// leaves), spread over 16 shards. At about 1 KiB a session that is about 100 MiB, so a
+    /// flood of new sessions cannot exhaust the process's memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(session::MemoryStorage::DEFAULT_CAPACITY, 100_000);
+    /// ```
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    /// Returns the most entries the storage holds (`None`: unbounded): 16 shards of a
+    /// sixteenth each, rounded up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(session::MemoryStorage::builder().unbounded().build().capacity(), None);
+    /// ```
+    #[must_use]
+    pub fn capacity(&self) -> Option<usize> {
+        self.shared.shard_capacity.map(|each| each * SHARDS)
     }
 
     /// Returns how many entries are stored (expired ones not yet swept and forwards included).
@@ -182,7 +220,7 @@ impl MemoryStorage {
         self.shared
             .shards
             .iter()
-            .map(|shard| sweep(&mut write(shard), now))
+            .map(|shard| write(shard).sweep(now))
             .sum()
     }
 
@@ -194,28 +232,11 @@ impl MemoryStorage {
         self.shared.clock.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Inserts or replaces `id`, keeping the shard within its capacity.
-    fn put(&self, shard: &mut Shard, id: &SessionId, entry: Entry, now: u64) {
-        if let Some(slot) = shard.get_mut(id.as_str()) {
-            *slot = entry;
-            return;
-        }
-        if let Some(capacity) = self.shared.shard_capacity {
-            if shard.len() >= capacity {
-                sweep(shard, now);
-            }
-            while shard.len() >= capacity {
-                let oldest = shard
-                    .iter()
-                    .min_by_key(|(_, entry)| entry.version)
-                    .map(|(key, _)| key.clone());
-                match oldest {
-                    Some(key) => shard.remove(&key),
-                    None => break,
-                };
-            }
-        }
-        shard.insert(id.as_str().into(), entry);
+    /// Inserts or replaces `id`, keeping the shard within its capacity: a record written
+    /// again is protected from eviction by a flood of new ones (see [`shard`]).
+    fn put(&self, shard: &mut Shard, id: &SessionId, entry: Entry) {
+        let protect = matches!(entry.kind, Kind::Record(_));
+        shard.put(id.as_str(), entry, protect, self.shared.shard_capacity);
     }
 
     fn record_entry(&self, bytes: Vec<u8>, deadline: Option<u64>) -> Entry {
@@ -230,7 +251,7 @@ impl MemoryStorage {
         let writes = self.shared.writes.fetch_add(1, Ordering::Relaxed);
         if writes % SWEEP_EVERY == SWEEP_EVERY - 1 {
             let index = usize::try_from((writes / SWEEP_EVERY) % SHARDS as u64).unwrap_or(0);
-            sweep(&mut write(&self.shared.shards[index]), now);
+            write(&self.shared.shards[index]).sweep(now);
         }
     }
 
@@ -306,7 +327,7 @@ impl SessionStore for MemoryStorage {
         };
         let entry = self.record_entry(bytes, plan.deadline());
         if !plan.moves() {
-            self.put(&mut first, target, entry, now);
+            self.put(&mut first, target, entry);
             return Ok(WriteOutcome::Written);
         }
         let target_map = second.as_deref_mut().unwrap_or(&mut first);
@@ -316,11 +337,11 @@ impl SessionStore for MemoryStorage {
         {
             return Ok(WriteOutcome::Taken);
         }
-        self.put(target_map, target, entry, now);
+        self.put(target_map, target, entry);
         match plan.retire() {
             Retire::Keep => {}
             Retire::Delete => {
-                first.remove(base.as_str());
+                first.take(base.as_str());
             }
             Retire::Forward { until } => {
                 let forward = Entry {
@@ -328,7 +349,7 @@ impl SessionStore for MemoryStorage {
                     kind: Kind::Forward(target.clone()),
                     deadline: Some(until),
                 };
-                self.put(&mut first, base, forward, now);
+                self.put(&mut first, base, forward);
             }
             Retire::Supersede { until } => {
                 let marker = Entry {
@@ -336,7 +357,7 @@ impl SessionStore for MemoryStorage {
                     kind: Kind::Superseded,
                     deadline: Some(until),
                 };
-                self.put(&mut first, base, marker, now);
+                self.put(&mut first, base, marker);
             }
         }
         Ok(WriteOutcome::Written)
@@ -344,7 +365,7 @@ impl SessionStore for MemoryStorage {
 
     async fn delete(&self, ids: &[&SessionId]) -> Result<()> {
         for id in ids {
-            write(&self.shared.shards[self.shard_of(id.as_str())]).remove(id.as_str());
+            write(&self.shared.shards[self.shard_of(id.as_str())]).take(id.as_str());
         }
         Ok(())
     }
@@ -365,8 +386,10 @@ pub struct MemoryStorageBuilder {
 }
 
 impl MemoryStorageBuilder {
-    /// Bounds the number of entries (spread over 16 shards, so each shard holds a sixteenth).
-    /// A full shard first drops its expired entries, then its least recently written.
+    /// Bounds the number of entries ([`MemoryStorage::DEFAULT_CAPACITY`] unless set; spread
+    /// over 16 shards, so each shard holds a sixteenth). A full shard evicts in O(log n):
+    /// first the least recently written session that was written only once (a flood of new,
+    /// anonymous sessions churns only those), then the least recently written of the rest.
     ///
     /// # Examples
     ///
@@ -376,6 +399,21 @@ impl MemoryStorageBuilder {
     /// ```
     pub fn capacity(mut self, records: usize) -> Self {
         self.capacity = Some(records);
+        self
+    }
+
+    /// Removes the bound: the storage grows with every session until they expire and are
+    /// swept. Only for a process whose sessions are few and trusted, since a flood of
+    /// requests without cookies creates one session each.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let storage = session::MemoryStorage::builder().unbounded().build();
+    /// assert_eq!(storage.capacity(), None);
+    /// ```
+    pub fn unbounded(mut self) -> Self {
+        self.capacity = None;
         self
     }
 
@@ -390,7 +428,7 @@ impl MemoryStorageBuilder {
     #[must_use]
     pub fn build(self) -> MemoryStorage {
         let shards = Sessions {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             shard_capacity: self.capacity.map(|records| records.div_ceil(SHARDS).max(1)),
             clock: AtomicU64::new(0),
@@ -400,13 +438,6 @@ impl MemoryStorageBuilder {
             shared: Arc::new(shards),
         }
     }
-}
-
-/// Removes entries whose deadline is before `now`.
-fn sweep(shard: &mut Shard, now: u64) -> usize {
-    let before = shard.len();
-    shard.retain(|_, entry| entry.is_live(now));
-    before - shard.len()
 }
 
 // A panic while a lock is held cannot leave a shard half-written (every write is one
