@@ -61,6 +61,13 @@ pub fn contenders(scenario: Scenario) -> Vec<Box<dyn Contender>> {
                     Policy::NoExpiry => "ours",
                     Policy::Idle14d => "ours-idle-14d",
                 });
+                // `FileStorage` refuses a directory its group or others can write, which
+                // `file_dir` may make under a permissive umask.
+                std::fs::set_permissions(
+                    &dir,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                )
+                .expect("a private session dir");
                 let storage = FileStorage::new(&dir).expect("session FileStorage");
                 v.push(Ours::boxed("FileStorage", policy, storage));
             }

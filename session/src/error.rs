@@ -201,6 +201,16 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// A storage directory that another user owns or can write to: they could plant a
+    /// forged session, or hold its locks.
+    #[error("the session directory {path:?} is not private: {reason}")]
+    UnsafeDirectory {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
     /// A timeout of zero seconds would expire every session at once.
     #[error("the {which} timeout must be at least one second")]
     ZeroTimeout {

@@ -477,3 +477,119 @@ fn ticker_runs_during_saves(runtime: &tokio::runtime::Runtime) {
         );
     });
 }
+
+/// The directory error `FileStorage::new` gives for `dir`, as its reason.
+fn unsafe_reason(dir: &Path) -> &'static str {
+    match FileStorage::new(dir) {
+        Err(Error::Config(ConfigError::UnsafeDirectory { reason, .. })) => reason,
+        other => panic!("not refused as unsafe: {other:?}"),
+    }
+}
+
+#[test]
+fn a_root_others_can_write_is_refused_with_what_was_planted_in_it() {
+    // Review defect 5: an existing root was trusted whatever its owner and mode, so another
+    // local user could plant a shard directory with a forged record.
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let forged: SessionId = "forged-session-id-000000000".parse().unwrap();
+    let path = storage.path_of(&forged);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, br#"{"v":1,"d":[{"admin":true},{}],"t":[0,0]}"#).unwrap();
+    drop(storage);
+    for mode in [0o777, 0o770, 0o702] {
+        std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(mode)).unwrap();
+        assert!(unsafe_reason(&dir.0).contains("can write"), "mode {mode:o}");
+    }
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(FileStorage::new(&dir.0).is_ok(), "private again");
+}
+
+#[test]
+fn a_symlinked_or_shared_locks_directory_is_refused() {
+    let dir = TempDir::new();
+    drop(FileStorage::new(&dir.0).unwrap());
+    let locks = dir.0.join(".locks");
+    std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert!(unsafe_reason(&dir.0).contains("can write"));
+    std::fs::remove_dir_all(&locks).unwrap();
+    let elsewhere = TempDir::new();
+    std::fs::create_dir_all(&elsewhere.0).unwrap();
+    symlink(&elsewhere.0, &locks).unwrap();
+    assert_eq!(unsafe_reason(&dir.0), "it is a symlink");
+}
+
+#[test]
+fn a_root_another_user_owns_is_refused() {
+    let dir = TempDir::new();
+    drop(FileStorage::new(&dir.0).unwrap());
+    // Giving a directory away takes root; as any other user, one owned by root stands in.
+    let status = Command::new("chown")
+        .args(["65534", dir.0.to_str().unwrap()])
+        .stderr(Stdio::null())
+        .status();
+    let target = if status.is_ok_and(|status| status.success()) {
+        dir.0.clone()
+    } else {
+        PathBuf::from("/")
+    };
+    let reason = match FileStorage::new(&target) {
+        Err(Error::Config(ConfigError::UnsafeDirectory { reason, .. })) => reason,
+        // Not root and `/` is not writable: the probe that finds the owner is refused.
+        Err(Error::Io(error)) if error.kind() == std::io::ErrorKind::PermissionDenied => return,
+        other => panic!("not refused: {other:?}"),
+    };
+    assert_eq!(reason, "another user owns it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_lock_held_elsewhere_times_out_with_a_typed_error_and_changes_nothing() {
+    // Review defect 5: the shard lock had no timeout, so a stuck holder hung a blocking
+    // thread for good.
+    let dir = TempDir::new();
+    let storage = FileStorage::builder(&dir.0)
+        .lock_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let direct = direct(&storage);
+    let id = direct.create().await;
+    let shard = storage
+        .path_of(&id)
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // Another holder of the lock: a separate open file description, as another process has.
+    let held = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(dir.0.join(".locks").join(format!("{shard}.lock")))
+        .unwrap();
+    held.lock().unwrap();
+    let mut session = direct.load(Some(id.as_str())).await.unwrap();
+    session.set("n", 2).unwrap();
+    let started = std::time::Instant::now();
+    let err = direct.save(&session).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded wait");
+    assert!(
+        matches!(&err, Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut),
+        "{err:?}"
+    );
+    held.unlock().unwrap();
+    let loaded = direct.load(Some(id.as_str())).await.unwrap();
+    assert_eq!(
+        loaded.get::<u32>("n").unwrap(),
+        Some(1),
+        "the last good record"
+    );
+    let _ = direct.save(&session).await.unwrap();
+    let loaded = direct.load(Some(id.as_str())).await.unwrap();
+    assert_eq!(
+        loaded.get::<u32>("n").unwrap(),
+        Some(2),
+        "saves again once released"
+    );
+}

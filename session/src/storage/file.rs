@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use self::blocking::Bridge;
 use self::fs::{
-    LOCKS, OnDisk, Paths, TEMP_PREFIX, create_dirs, is_hex, lock, read, remove, write_atomic,
+    LOCKS, OnDisk, Paths, TEMP_PREFIX, check_private, create_dirs, is_hex, lock, read, remove,
+    write_atomic,
 };
 use crate::error::{ConfigError, Result};
 use crate::id::SessionId;
@@ -107,8 +108,20 @@ impl FileStorage {
     pub fn builder(dir: impl AsRef<Path>) -> FileStorageBuilder {
         FileStorageBuilder {
             dir: dir.as_ref().to_path_buf(),
+            lock_timeout: FileStorage::DEFAULT_LOCK_TIMEOUT,
         }
     }
+
+    /// How long a write waits for its shard's lock by default before it gives up with an
+    /// error: a process that holds a lock this long is stuck, and a blocking thread that
+    /// waited forever would be lost with it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(session::FileStorage::DEFAULT_LOCK_TIMEOUT.as_secs(), 5);
+    /// ```
+    pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// Returns the storage's absolute root directory.
     ///
@@ -210,15 +223,43 @@ impl SessionStore for FileStorage {
 #[must_use]
 pub struct FileStorageBuilder {
     dir: PathBuf,
+    lock_timeout: Duration,
 }
 
 impl FileStorageBuilder {
+    /// Bounds how long a write waits for its shard's lock
+    /// ([`FileStorage::DEFAULT_LOCK_TIMEOUT`] unless set); past it the write fails with
+    /// [`Error::Io`](crate::Error::Io) of kind [`TimedOut`](io::ErrorKind::TimedOut) and
+    /// changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("sessions-lock-{}", std::process::id()));
+    /// let storage = session::FileStorage::builder(&dir)
+    ///     .lock_timeout(std::time::Duration::from_millis(500))
+    ///     .build()?;
+    /// # let _ = storage;
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
     /// Checks the directory, creating it (`0700`) if missing, and builds the storage.
+    ///
+    /// An existing directory must be private to this process's user: owned by it, and
+    /// writable by neither its group nor others (on Unix), and so must its `.locks`
+    /// directory, which must not be a symlink. Anyone else who can write there could plant
+    /// a forged session or hold every lock.
     ///
     /// # Errors
     ///
-    /// [`ConfigError::NotADirectory`] when the path names something else; [`Error::Io`](crate::Error::Io) when
-    /// it cannot be created or inspected.
+    /// [`ConfigError::NotADirectory`] when the path names something else;
+    /// [`ConfigError::UnsafeDirectory`] when another user owns it or can write to it;
+    /// [`Error::Io`](crate::Error::Io) when it cannot be created or inspected.
     ///
     /// # Examples
     ///
@@ -237,9 +278,15 @@ impl FileStorageBuilder {
             Err(error) if error.kind() == io::ErrorKind::NotFound => create_dirs(&root)?,
             Err(error) => return Err(error.into()),
         }
-        create_dirs(&root.join(LOCKS))?;
+        check_private(&root)?;
+        let locks = root.join(LOCKS);
+        create_dirs(&locks)?;
+        check_private(&locks)?;
         Ok(FileStorage {
-            layout: Arc::new(Layout { root }),
+            layout: Arc::new(Layout {
+                root,
+                lock_timeout: self.lock_timeout,
+            }),
         })
     }
 }
@@ -247,6 +294,7 @@ impl FileStorageBuilder {
 #[derive(Debug)]
 struct Layout {
     root: PathBuf,
+    lock_timeout: Duration,
 }
 
 impl Layout {
@@ -269,7 +317,7 @@ impl Layout {
     fn write(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
         let base = self.paths(plan.base());
         if !plan.moves() {
-            let _guard = lock(&self.root, &base.shard)?;
+            let _guard = lock(&self.root, self.lock_timeout, &base.shard)?;
             return Ok(match bytes_for(plan, read(&base)?) {
                 Ok(bytes) => {
                     write_atomic(&base, &bytes)?;
@@ -285,11 +333,11 @@ impl Layout {
         } else {
             (&target.shard, &base.shard)
         };
-        let _low = lock(&self.root, low)?;
+        let _low = lock(&self.root, self.lock_timeout, low)?;
         let _high = if low == high {
             None
         } else {
-            Some(lock(&self.root, high)?)
+            Some(lock(&self.root, self.lock_timeout, high)?)
         };
         let bytes = match bytes_for(plan, read(&base)?) {
             Ok(bytes) => bytes,
@@ -312,7 +360,7 @@ impl Layout {
     fn delete(&self, ids: &[SessionId]) -> Result<()> {
         for id in ids {
             let paths = self.paths(id);
-            let _guard = lock(&self.root, &paths.shard)?;
+            let _guard = lock(&self.root, self.lock_timeout, &paths.shard)?;
             remove(&paths.file)?;
         }
         Ok(())
@@ -327,7 +375,7 @@ impl Layout {
                 continue;
             }
             let Some(shard) = name.to_str() else { continue };
-            let _guard = lock(&self.root, shard)?;
+            let _guard = lock(&self.root, self.lock_timeout, shard)?;
             let dir = entry.path();
             for file in std_fs::read_dir(&dir)? {
                 let file = file?;

@@ -3,13 +3,14 @@
 //! fsync), and the permission and symlink rules.
 
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::id::SessionId;
 use crate::store::{Entry, parse_entry};
 
@@ -52,15 +53,75 @@ pub(super) enum OnDisk {
     Unusable,
 }
 
-/// Takes the exclusive lock of a shard; it is released when the file is dropped.
-pub(super) fn lock(root: &Path, shard: &str) -> io::Result<File> {
+/// Takes the exclusive lock of a shard, waiting at most `timeout`; it is released when the
+/// file is dropped.
+pub(super) fn lock(root: &Path, timeout: Duration, shard: &str) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     restrict(&mut options);
     no_follow(&mut options);
     let file = options.open(root.join(LOCKS).join(format!("{shard}.lock")))?;
-    file.lock()?;
-    Ok(file)
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::Error(error)) => return Err(error),
+            Err(TryLockError::WouldBlock) if Instant::now() >= deadline => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("session shard {shard} stayed locked for more than {timeout:?}"),
+                ));
+            }
+            Err(TryLockError::WouldBlock) => {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// The user this process creates files as: the owner of a probe file made in `dir` (this
+/// also proves the directory writable), with no `unsafe` call to `geteuid`.
+#[cfg(unix)]
+fn own_uid(dir: &Path) -> io::Result<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).map_err(|error| io::Error::other(error.to_string()))?;
+    let probe = dir.join(format!("{TEMP_PREFIX}owner-{}", to_hex(&suffix)));
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    restrict(&mut options);
+    no_follow(&mut options);
+    let uid = options.open(&probe)?.metadata()?.uid();
+    fs::remove_file(&probe)?;
+    Ok(uid)
+}
+
+/// Refuses a directory that another user owns or that its group or others can write, or
+/// that is a symlink (the root itself may be one: only what it names is checked).
+pub(super) fn check_private(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let unsafe_dir = |reason| ConfigError::UnsafeDirectory {
+            path: dir.to_path_buf(),
+            reason,
+        };
+        if dir.file_name() == Some(OsStr::new(LOCKS)) && is_symlink(dir) {
+            return Err(unsafe_dir("it is a symlink").into());
+        }
+        let meta = fs::metadata(dir)?;
+        if meta.uid() != own_uid(dir)? {
+            return Err(unsafe_dir("another user owns it").into());
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(unsafe_dir("its group or others can write to it (chmod 700 it)").into());
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// Reads a session file without following symlinks, sorting out what it holds.
