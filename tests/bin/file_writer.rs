@@ -6,6 +6,8 @@
 //! session-file-writer loop   <dir> <id>                 saves complete records until killed
 //! session-file-writer hammer <dir> <id> <name> <threads> <writes>
 //!                                                       each thread increments its own key
+//! session-file-writer login  <dir> <id>                 regenerates <id> (OldId::Delete) and
+//!                                                       prints the new id
 //! ```
 //!
 //! Exit codes: 0 saved, 3 the save failed with `Error::Io`, 4 any other error.
@@ -43,6 +45,17 @@ async fn write(sessions: &Manager, id: &str, key: &str, bytes: usize) -> session
     let mut session = sessions.load(Some(&header(sessions, id))).await?;
     session.set(key, "x".repeat(bytes))?;
     sessions.commit(&session).await.map(drop)
+}
+
+/// Regenerates `id` the way a login does, and prints the new id.
+async fn login(sessions: &Manager, id: &str) -> session::Result<()> {
+    let mut session = sessions.load(Some(&header(sessions, id))).await?;
+    session.regenerate_id(session::OldId::Delete)?;
+    session.set("user", "ada")?;
+    let commit = sessions.commit(&session).await?;
+    assert!(commit.header().is_some(), "a login sends the new cookie");
+    println!("{}", session.id());
+    Ok(())
 }
 
 /// Saves records whose keys `a`, `b` and `c` all hold the same counter, forever.
@@ -100,6 +113,7 @@ fn main() -> ExitCode {
             let bytes = bytes.parse().expect("a size");
             runtime.block_on(write(&manager(dir), id, key, bytes))
         }
+        ["login", dir, id] => runtime.block_on(login(&manager(dir), id)),
         ["loop", dir, id] => runtime.block_on(write_forever(&manager(dir), id)),
         ["hammer", dir, id, name, threads, writes] => {
             hammer(

@@ -9,6 +9,7 @@ mod cookie;
 mod derive;
 pub mod derive_hygiene;
 mod expiry;
+mod faults;
 mod integrity;
 mod interop;
 mod properties;

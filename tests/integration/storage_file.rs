@@ -593,3 +593,68 @@ async fn a_shard_lock_held_elsewhere_times_out_with_a_typed_error_and_changes_no
         "saves again once released"
     );
 }
+
+/// Sets the modification time of `path` to `ago` before now.
+fn age(path: &Path, ago: Duration) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - ago)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_sweep_removes_corrupt_files_and_long_unwritten_undated_records() {
+    // Review defect 9: corrupt files and records without a deadline (`Expiry::none()`) were
+    // never swept, so the disk filled forever.
+    let dir = TempDir::new();
+    let storage = FileStorage::builder(&dir.0)
+        .undated_max_age(Some(Duration::from_hours(24)))
+        .build()
+        .unwrap();
+    let undated = direct(&storage);
+    let (old, recent) = (undated.create().await, undated.create().await);
+    age(&storage.path_of(&old), Duration::from_hours(25));
+    let corrupt_id: SessionId = "corrupt-session-id-00000000000".parse().unwrap();
+    let fresh_corrupt_id: SessionId = "corrupt-session-id-00000000001".parse().unwrap();
+    let newer_id: SessionId = "newer-format-session-id-000000".parse().unwrap();
+    for (id, bytes) in [
+        (&corrupt_id, b"{\"v\":1,\"d\":[".as_slice()),
+        (&fresh_corrupt_id, b"\x00garbage"),
+        (&newer_id, br#"{"v":2,"whatever":"a later release wrote"}"#),
+    ] {
+        let path = storage.path_of(id);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+    }
+    age(&storage.path_of(&corrupt_id), Duration::from_hours(2));
+    age(
+        &storage.path_of(&newer_id),
+        Duration::from_hours(24 * 1_000),
+    );
+
+    assert_eq!(storage.sweep_expired(0).await.unwrap(), 2);
+    assert!(
+        !storage.path_of(&old).exists(),
+        "undated, unwritten for 25 h"
+    );
+    assert!(!storage.path_of(&corrupt_id).exists(), "corrupt, 2 h old");
+    assert!(storage.path_of(&recent).exists());
+    assert!(
+        storage.path_of(&fresh_corrupt_id).exists(),
+        "corrupt, but under an hour old"
+    );
+    assert!(
+        storage.path_of(&newer_id).exists(),
+        "a newer format is left to its release"
+    );
+
+    let keep_all = FileStorage::builder(&dir.0)
+        .undated_max_age(None)
+        .build()
+        .unwrap();
+    age(&storage.path_of(&recent), Duration::from_hours(24 * 10_000));
+    assert_eq!(keep_all.sweep_expired(0).await.unwrap(), 0);
+    assert_eq!(
+        FileStorage::DEFAULT_UNDATED_MAX_AGE,
+        Duration::from_hours(400 * 24)
+    );
+}

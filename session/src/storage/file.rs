@@ -109,6 +109,7 @@ impl FileStorage {
         FileStorageBuilder {
             dir: dir.as_ref().to_path_buf(),
             lock_timeout: FileStorage::DEFAULT_LOCK_TIMEOUT,
+            undated_max_age: Some(FileStorage::DEFAULT_UNDATED_MAX_AGE),
         }
     }
 
@@ -122,6 +123,17 @@ impl FileStorage {
     /// assert_eq!(session::FileStorage::DEFAULT_LOCK_TIMEOUT.as_secs(), 5);
     /// ```
     pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// How long the sweep keeps a record that has no deadline (one written under
+    /// [`Expiry::none`](crate::Expiry::none)) after its last write, by default: 400 days,
+    /// the longest a browser keeps a cookie, so no cookie can still name it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(session::FileStorage::DEFAULT_UNDATED_MAX_AGE.as_secs(), 400 * 86_400);
+    /// ```
+    pub const DEFAULT_UNDATED_MAX_AGE: Duration = Duration::from_hours(400 * 24);
 
     /// Returns the storage's absolute root directory.
     ///
@@ -158,9 +170,12 @@ impl FileStorage {
         Paths::of(&self.layout.root, id).file
     }
 
-    /// Deletes every session file whose deadline passed before `now` (Unix seconds), the temp
-    /// files a crash left behind, and shard directories left empty; nothing else. Returns how
-    /// many sessions went. Call it on a schedule.
+    /// Deletes every session file whose deadline passed before `now` (Unix seconds), records
+    /// without a deadline left unwritten for
+    /// [`undated_max_age`](FileStorageBuilder::undated_max_age), corrupt files and the temp
+    /// files a crash left behind once they are an hour old, and shard directories left empty.
+    /// A file of a newer format version stays. Returns how many session files went. Call it
+    /// on a schedule.
     ///
     /// # Errors
     ///
@@ -224,6 +239,7 @@ impl SessionStore for FileStorage {
 pub struct FileStorageBuilder {
     dir: PathBuf,
     lock_timeout: Duration,
+    undated_max_age: Option<Duration>,
 }
 
 impl FileStorageBuilder {
@@ -245,6 +261,27 @@ impl FileStorageBuilder {
     /// ```
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// Sets how long [`sweep_expired`](FileStorage::sweep_expired) keeps a record without a
+    /// deadline after its last write ([`FileStorage::DEFAULT_UNDATED_MAX_AGE`] unless set);
+    /// `None` keeps such records until they are deleted. Records with a deadline go when it
+    /// passes, whatever this says.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("sessions-undated-{}", std::process::id()));
+    /// let storage = session::FileStorage::builder(&dir)
+    ///     .undated_max_age(Some(std::time::Duration::from_secs(30 * 86_400)))
+    ///     .build()?;
+    /// # let _ = storage;
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn undated_max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.undated_max_age = max_age;
         self
     }
 
@@ -286,6 +323,7 @@ impl FileStorageBuilder {
             layout: Arc::new(Layout {
                 root,
                 lock_timeout: self.lock_timeout,
+                undated_max_age: self.undated_max_age,
             }),
         })
     }
@@ -295,6 +333,8 @@ impl FileStorageBuilder {
 struct Layout {
     root: PathBuf,
     lock_timeout: Duration,
+    /// How long a record without a deadline may go unwritten before the sweep removes it.
+    undated_max_age: Option<Duration>,
 }
 
 impl Layout {
@@ -366,6 +406,22 @@ impl Layout {
         Ok(())
     }
 
+    /// Whether the sweep removes a session file holding `bytes`, last written `untouched`
+    /// ago: an entry past its deadline; a record with no deadline (written under
+    /// `Expiry::none()`) untouched for `undated_max_age`; a file that is no entry at all
+    /// (corrupt) untouched for an hour. A file of a newer format version is left for the
+    /// version that wrote it.
+    fn sweeps(&self, bytes: &[u8], untouched: Duration, now: u64) -> bool {
+        match crate::store::parse_entry(bytes) {
+            Ok(entry) => match entry.deadline() {
+                Some(deadline) => deadline < now,
+                None => self.undated_max_age.is_some_and(|max| untouched > max),
+            },
+            Err(_) if crate::store::is_newer_format(bytes) => false,
+            Err(_) => untouched > STALE_TEMP,
+        }
+    }
+
     fn sweep(&self, now: u64) -> Result<usize> {
         let mut removed = 0;
         for entry in std_fs::read_dir(&self.root)? {
@@ -384,12 +440,12 @@ impl Layout {
                 }
                 let name = file.file_name();
                 if is_hex(&name, 62) {
-                    let expired = std_fs::read(file.path())
-                        .ok()
-                        .and_then(|bytes| crate::store::parse_entry(&bytes).ok())
-                        .and_then(|entry| entry.deadline())
-                        .is_some_and(|deadline| deadline < now);
-                    if expired {
+                    let untouched = file
+                        .metadata()?
+                        .modified()?
+                        .elapsed()
+                        .unwrap_or(Duration::ZERO);
+                    if self.sweeps(&std_fs::read(file.path())?, untouched, now) {
                         remove(&file.path())?;
                         removed += 1;
                     }

@@ -340,6 +340,17 @@ pub(crate) fn superseded_json(until: u64) -> Vec<u8> {
     .unwrap_or_default()
 }
 
+/// Whether `bytes` are a JSON object whose `"v"` is a format version after this one: an
+/// entry a newer release wrote, which this one must leave alone.
+pub(crate) fn is_newer_format(bytes: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Versioned {
+        v: u64,
+    }
+    serde_json::from_slice::<Versioned>(bytes)
+        .is_ok_and(|entry| entry.v > u64::from(FORMAT_VERSION))
+}
+
 /// Parses a stored entry: a record or a forward, of this format version.
 pub(crate) fn parse_entry(bytes: &[u8]) -> Result<Entry, serde_json::Error> {
     match Record::from_json(bytes) {

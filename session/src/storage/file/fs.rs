@@ -154,7 +154,8 @@ pub(super) fn read(paths: &Paths) -> Result<OnDisk> {
 }
 
 /// Writes `bytes` to the session file atomically: temp file, fsync, rename, directory fsync.
-/// On failure the old file is intact and the temp file is gone.
+/// On failure the old file is intact and the temp file is gone; once the rename is done the
+/// write has happened, and a failing directory fsync is logged, not returned.
 pub(super) fn write_atomic(paths: &Paths, bytes: &[u8]) -> Result<()> {
     if is_symlink(&paths.dir) {
         return Err(Error::Io(io::Error::other(format!(
@@ -181,13 +182,20 @@ pub(super) fn write_atomic(paths: &Paths, bytes: &[u8]) -> Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        fs::rename(&temp, &paths.file)?;
-        File::open(&paths.dir)?.sync_all()
+        fs::rename(&temp, &paths.file)
     })();
-    if result.is_err() {
+    if let Err(error) = result {
         let _ = fs::remove_file(&temp);
+        return Err(Error::Io(error));
     }
-    result.map_err(Error::Io)
+    // The new record is in place and every reader sees it: a failing directory fsync only
+    // leaves the rename's durability across a power loss in doubt. Reporting the save as
+    // failed would be false, and would leave a regeneration half done (the new id written,
+    // the old one not retired), so it is logged instead.
+    if let Err(error) = File::open(&paths.dir).and_then(|dir| dir.sync_all()) {
+        tracing::warn!(dir = %paths.dir.display(), %error, "fsync of the session directory failed after the rename; the save stands");
+    }
+    Ok(())
 }
 
 /// Removes a file; one already gone is fine.
