@@ -82,6 +82,40 @@ pub mod __private {
     pub use crate::private::*;
 }
 
+/// The decoders the fuzz targets in `fuzz/` drive directly; not an API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Decodes a stored entry (a record, a forward or a start-over marker) as the file and
+    /// memory stores do; a record that decodes must encode and decode to itself.
+    #[must_use]
+    pub fn entry(bytes: &[u8]) -> bool {
+        match crate::store::parse_entry(bytes) {
+            Ok(crate::store::Entry::Record(record)) => {
+                let again = crate::store::Record::from_json(&record.to_json());
+                assert_eq!(again.ok().as_ref(), Some(&record), "a record round-trips");
+                true
+            }
+            Ok(_) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Decodes the fields of a Redis session hash as `RedisStorage` does.
+    #[cfg(feature = "redis")]
+    #[must_use]
+    pub fn redis_hash(fields: Vec<Vec<u8>>) -> bool {
+        crate::storage::redis_hash(fields)
+    }
+
+    /// Repairs lone surrogates the way a Remix payload is read; the result is valid JSON
+    /// whenever the input was, apart from those escapes.
+    #[must_use]
+    pub fn replace_lone_surrogates(text: &str) -> Option<String> {
+        crate::json::replace_lone_surrogates(text)
+    }
+}
+
 /// Derives [`SessionSchema`](trait@SessionSchema): typed accessors over a [`Session`] for each
 /// field of a struct. The attribute reference is on the trait.
 #[cfg(feature = "derive")]

@@ -10,6 +10,8 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
+#[cfg(all(feature = "redis", feature = "fuzzing"))]
+pub(crate) use self::redis::redis_hash;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};

@@ -180,3 +180,40 @@ fn every_single_byte_replacement_of_one_cookie_is_rejected() {
     }
     assert!(checked > 10_000);
 }
+
+/// A neighbour pair of the `Cookie` header as Remix's grammar reads one: a name of neither
+/// `=`, `;` nor whitespace, and an unquoted value without `;` (non-ASCII, spaces and `=`
+/// included) or a quoted one with escapes; or a bare name.
+fn neighbour() -> impl Strategy<Value = String> {
+    let name = "[A-Za-z0-9_.!#$%&'*+^`|~-][A-Za-z0-9_.!#$%&'*+^`|~é-]{0,8}";
+    prop_oneof![
+        (name, "[^;\"\\\\]{0,16}").prop_map(|(n, v)| format!("{n}={v}")),
+        (name, "([^\"\\\\;]|\\\\[a-z\"])*").prop_map(|(n, v)| format!("{n}=\"{v}\"")),
+        name.prop_map(|n| n.clone()),
+    ]
+    .prop_filter("another session pair", |pair| !pair.starts_with("sid"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_session_cookie_is_found_among_any_well_formed_neighbours(
+        before in proptest::collection::vec(neighbour(), 0..5),
+        after in proptest::collection::vec(neighbour(), 0..5),
+        spaces in "[ \t]{0,2}",
+    ) {
+        // The issue's property: the parser against the Remix grammar, on headers that really
+        // hold the session cookie among others, whatever their bytes.
+        let set_cookie = cookie().to_set_cookie("the-value", None).unwrap();
+        let pair = set_cookie.split(';').next().unwrap().to_owned();
+        let mut pairs = before.clone();
+        pairs.push(pair);
+        pairs.extend(after.iter().cloned());
+        let header = pairs.join(&format!(";{spaces}"));
+        match cookie().read(Some(&header)) {
+            Incoming::Verified { value, .. } => prop_assert_eq!(value, "the-value"),
+            other => prop_assert!(false, "{header:?} gave {other:?}"),
+        }
+    }
+}

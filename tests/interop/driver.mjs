@@ -37,8 +37,11 @@ async function run(task) {
   throw new Error(`unknown op ${task.op}`)
 }
 
-let input = ''
-for await (const chunk of process.stdin) input += chunk
+// Bytes first, decoded once: `input += chunk` decoded each chunk on its own, so a character
+// split across two chunks of stdin became U+FFFD (seed 1032217041999421 hit it).
+const chunks = []
+for await (const chunk of process.stdin) chunks.push(chunk)
+const input = Buffer.concat(chunks).toString('utf8')
 const results = []
 for (const task of JSON.parse(input)) results.push(await run(task))
 process.stdout.write(JSON.stringify(results))

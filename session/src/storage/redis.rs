@@ -262,6 +262,12 @@ fn outcome(reply: redis::Value) -> Result<WriteOutcome> {
     }
 }
 
+/// Whether the fields of an `HGETALL` reply decode as a session: the fuzz targets' entry.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn redis_hash(fields: Vec<Vec<u8>>) -> bool {
+    parse_hash(fields.into_iter().map(redis::Value::BulkString).collect()).is_some()
+}
+
 impl SessionStore for RedisStorage {
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
         self.read(id).await
