@@ -305,3 +305,124 @@ async fn a_stalled_redis_times_out_and_late_replies_never_reach_another_request(
     }
     drop(server);
 }
+
+/// A connection to `url` for commands a test sends behind the storage's back.
+async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_between_the_load_and_the_script_is_a_typed_error_or_a_whole_save() {
+    // Faults: Redis drops the storage's connection after it loaded a session and before it
+    // runs the save script. The save is a typed error (the record as it was) or, if the
+    // reconnect came first, the whole save; never half of one. Then the storage recovers.
+    let server = RedisServer::start(None);
+    let storage = RedisStorage::builder(server.url())
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let direct = crate::common::Direct::new(storage.clone(), Expiry::none(), 1_000);
+    let id = direct.create().await;
+    let mut session = direct.load(Some(id.as_str())).await.unwrap();
+    session.set("n", 2).unwrap();
+    session.set("more", "data").unwrap();
+    let mut admin = admin(&server.url()).await;
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert!(killed >= 1, "the storage's connection was dropped");
+    let saved = direct.save(&session).await;
+    let stored = async || direct.load(Some(id.as_str())).await;
+    let mut after = None;
+    for _ in 0..50 {
+        if let Ok(session) = stored().await {
+            after = Some(session);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = after.expect("the storage recovers once Redis answers again");
+    match saved {
+        Ok(_) => {
+            assert_eq!(after.get::<u32>("n").unwrap(), Some(2));
+            assert_eq!(
+                after.get::<String>("more").unwrap().as_deref(),
+                Some("data")
+            );
+        }
+        Err(Error::Storage(_)) => {
+            assert_eq!(
+                after.get::<u32>("n").unwrap(),
+                Some(1),
+                "the last good record"
+            );
+            assert!(!after.contains_key("more"), "nothing of the failed save");
+        }
+        Err(other) => panic!("an untyped failure: {other:?}"),
+    }
+    let _ = direct.save(&session).await.expect("saves again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regeneration_that_timed_out_but_ran_leaves_the_session_whole_under_its_new_id() {
+    // Faults: Redis is slow (writes paused) past the storage's timeout, so a login's save is
+    // a typed error, but the script runs when Redis resumes. The session is then whole under
+    // its new id and the old id forwards there, so the data is neither lost nor split; the
+    // browser, which never got the new cookie, gets a fresh session, as after any login
+    // whose response was lost.
+    let server = RedisServer::start(None);
+    let storage = RedisStorage::builder(server.url())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let direct = crate::common::Direct::new(storage.clone(), Expiry::none(), 1_000);
+    let id = direct.create().await;
+    let mut login = direct.load(Some(id.as_str())).await.unwrap();
+    login.regenerate_id(session::OldId::Delete).unwrap();
+    login.set("user", "ada").unwrap();
+    let mut admin = admin(&server.url()).await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(800)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = direct.save(&login).await.unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "bounded by the timeout"
+    );
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+
+    let forward: Option<String> = admin.get(format!("session:>{id}")).await.unwrap();
+    assert_eq!(
+        forward.as_deref(),
+        Some(login.id().as_str()),
+        "the script ran"
+    );
+    let moved = direct.load(Some(login.id().as_str())).await.unwrap();
+    assert_eq!(moved.id(), login.id());
+    assert_eq!(
+        moved.get::<u32>("n").unwrap(),
+        Some(1),
+        "the data moved whole"
+    );
+    assert_eq!(moved.get::<String>("user").unwrap().as_deref(), Some("ada"));
+    assert!(
+        direct.load(Some(id.as_str())).await.unwrap().is_empty(),
+        "the old id is retired"
+    );
+}
