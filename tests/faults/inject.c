@@ -5,10 +5,13 @@
  *   fsync-eio                fsync(2) of a session temp file fails
  *   rename-eio               rename(2) of a session temp file fails
  *   dir-fsync-eio            fsync(2) of a directory fails (after the rename)
+ *   eacces:<text>            open(2) or mkdir(2) of a path holding <text> is refused
  *
  * Everything else goes to the real libc. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,4 +66,60 @@ int rename(const char *from, const char *to) {
         return -1;
     }
     return real(from, to);
+}
+
+static int denied(const char *path) {
+    const char *set = getenv("SESSION_FAULT");
+    return set != NULL && strncmp(set, "eacces:", 7) == 0 && path != NULL &&
+           strstr(path, set + 7) != NULL;
+}
+
+#define OPEN_SHIM(name)                                                   \
+    int name(const char *path, int flags, ...) {                          \
+        static int (*real)(const char *, int, ...);                       \
+        if (!real) real = dlsym(RTLD_NEXT, #name);                        \
+        mode_t mode = 0;                                                  \
+        if (flags & (O_CREAT | O_TMPFILE)) {                              \
+            va_list args;                                                 \
+            va_start(args, flags);                                        \
+            mode = va_arg(args, mode_t);                                  \
+            va_end(args);                                                 \
+        }                                                                 \
+        if (denied(path)) {                                               \
+            errno = EACCES;                                               \
+            return -1;                                                    \
+        }                                                                 \
+        return real(path, flags, mode);                                   \
+    }
+OPEN_SHIM(open)
+OPEN_SHIM(open64)
+
+#define OPENAT_SHIM(name)                                                 \
+    int name(int dir, const char *path, int flags, ...) {                 \
+        static int (*real)(int, const char *, int, ...);                  \
+        if (!real) real = dlsym(RTLD_NEXT, #name);                        \
+        mode_t mode = 0;                                                  \
+        if (flags & (O_CREAT | O_TMPFILE)) {                              \
+            va_list args;                                                 \
+            va_start(args, flags);                                        \
+            mode = va_arg(args, mode_t);                                  \
+            va_end(args);                                                 \
+        }                                                                 \
+        if (denied(path)) {                                               \
+            errno = EACCES;                                               \
+            return -1;                                                    \
+        }                                                                 \
+        return real(dir, path, flags, mode);                              \
+    }
+OPENAT_SHIM(openat)
+OPENAT_SHIM(openat64)
+
+int mkdir(const char *path, mode_t mode) {
+    static int (*real)(const char *, mode_t);
+    if (!real) real = dlsym(RTLD_NEXT, "mkdir");
+    if (denied(path)) {
+        errno = EACCES;
+        return -1;
+    }
+    return real(path, mode);
 }

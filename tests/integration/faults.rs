@@ -127,3 +127,61 @@ fn a_directory_fsync_failing_after_the_rename_does_not_report_a_visible_save_as_
         "the old id is retired (a forward), not orphaned: {old}"
     );
 }
+
+#[test]
+fn permission_denied_on_the_root_a_shard_or_the_locks_is_a_typed_error_and_changes_nothing() {
+    // Faults: the tests run as root, which no `chmod` stops, so the refusal is injected.
+    let dir = TempDir::new();
+    let root = dir.0.to_str().unwrap().to_owned();
+    let id = "fault-test-session-id-0000000003";
+    assert!(
+        writer(None, &["write", &root, id, "blob", "10"])
+            .status
+            .success()
+    );
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let file = storage.path_of(&id.parse::<SessionId>().unwrap());
+    let shard = file
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let before = std::fs::read(&file).unwrap();
+    for (what, fault) in [
+        (
+            "the shard's lock file",
+            format!("eacces:/.locks/{shard}.lock"),
+        ),
+        ("a temp file in the shard", format!("eacces:/{shard}/.tmp-")),
+    ] {
+        let failed = writer(Some(&fault), &["write", &root, id, "blob", "20"]);
+        assert_eq!(
+            failed.status.code(),
+            Some(3),
+            "{what}: Error::Io: {failed:?}"
+        );
+        assert!(String::from_utf8_lossy(&failed.stdout).contains("Permission denied"));
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            before,
+            "{what}: the last good record"
+        );
+        assert!(others_beside(&file).is_empty(), "{what}: no temp file left");
+    }
+    // A new session whose shard directory does not exist yet: making it is refused.
+    let fresh = "fault-test-session-id-0000000004";
+    let fresh_file = storage.path_of(&fresh.parse::<SessionId>().unwrap());
+    let fresh_shard = fresh_file.parent().unwrap();
+    let _ = std::fs::remove_dir_all(fresh_shard);
+    let fault = format!("eacces:{}", fresh_shard.display());
+    let failed = writer(Some(&fault), &["write", &root, fresh, "blob", "20"]);
+    assert_eq!(
+        failed.status.code(),
+        Some(3),
+        "the root: Error::Io: {failed:?}"
+    );
+    assert!(!fresh_file.exists());
+}
