@@ -562,13 +562,24 @@ async fn a_shard_lock_held_elsewhere_times_out_with_a_typed_error_and_changes_no
         .to_str()
         .unwrap()
         .to_owned();
-    // Another holder of the lock: a separate open file description, as another process has.
-    let held = std::fs::File::options()
+    // Another process holds the shard's lock (util-linux `flock`), until it is killed.
+    let lock_file = dir.0.join(".locks").join(format!("{shard}.lock"));
+    // `-o`: only `flock` itself holds the lock, not the `sleep` it runs.
+    let mut holder = Command::new("flock")
+        .args(["-o", "-x"])
+        .arg(&lock_file)
+        .args(["sleep", "5"])
+        .spawn()
+        .expect("flock is installed (util-linux)");
+    let probe = std::fs::File::options()
         .read(true)
         .write(true)
-        .open(dir.0.join(".locks").join(format!("{shard}.lock")))
+        .open(&lock_file)
         .unwrap();
-    held.lock().unwrap();
+    while probe.try_lock().is_ok() {
+        probe.unlock().unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let mut session = direct.load(Some(id.as_str())).await.unwrap();
     session.set("n", 2).unwrap();
     let started = std::time::Instant::now();
@@ -578,7 +589,8 @@ async fn a_shard_lock_held_elsewhere_times_out_with_a_typed_error_and_changes_no
         matches!(&err, Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut),
         "{err:?}"
     );
-    held.unlock().unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
     let loaded = direct.load(Some(id.as_str())).await.unwrap();
     assert_eq!(
         loaded.get::<u32>("n").unwrap(),
@@ -656,5 +668,43 @@ async fn the_sweep_removes_corrupt_files_and_long_unwritten_undated_records() {
     assert_eq!(
         FileStorage::DEFAULT_UNDATED_MAX_AGE,
         Duration::from_hours(400 * 24)
+    );
+}
+
+#[tokio::test]
+async fn a_symlinked_lock_file_is_never_followed() {
+    // Review defect 5: a lock file planted as a symlink must not be opened through it.
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let direct = direct(&storage);
+    let id = direct.create().await;
+    let shard = storage
+        .path_of(&id)
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_owned();
+    let lock_file = dir
+        .0
+        .join(".locks")
+        .join(format!("{}.lock", shard.to_str().unwrap()));
+    let outside = TempDir::new();
+    std::fs::create_dir_all(&outside.0).unwrap();
+    let victim = outside.0.join("victim");
+    std::fs::write(&victim, b"untouched").unwrap();
+    let _ = std::fs::remove_file(&lock_file);
+    symlink(&victim, &lock_file).unwrap();
+    let mut session = direct.load(Some(id.as_str())).await.unwrap();
+    session.set("n", 2).unwrap();
+    let err = direct.save(&session).await.unwrap_err();
+    assert!(matches!(err, Error::Io(_)), "{err:?}");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+    std::fs::remove_file(&lock_file).unwrap();
+    let loaded = direct.load(Some(id.as_str())).await.unwrap();
+    assert_eq!(
+        loaded.get::<u32>("n").unwrap(),
+        Some(1),
+        "the last good record"
     );
 }
