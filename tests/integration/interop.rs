@@ -345,6 +345,89 @@ async fn remix_and_this_crate_read_each_other_s_cookies() {
     check_we_read_theirs(&theirs, &results[SESSIONS_EACH_WAY..]).await;
 }
 
+/// One neighbour of a generated `Cookie` header, in the shapes Remix's regex has to sort out:
+/// plain, quoted with escapes, escaped `;`, bare names, JavaScript whitespace (NBSP, U+FEFF,
+/// U+2028), non-ASCII, and decoy session pairs that are not validly signed.
+fn neighbour(rng: &mut Rng) -> String {
+    let spaces = ["", " ", "\t", "\u{a0}", "\u{feff}", "\u{2028}"];
+    let space = rng.pick(&spaces);
+    let name = rng.pick(&[
+        "theme",
+        "a",
+        "x_y",
+        "é",
+        "__session2",
+        "session",
+        "__Session",
+    ]);
+    match rng.below(8) {
+        0 => format!("{space}{name}={space}v{}", rng.below(100)),
+        1 => format!("{name}=\"q\\\"uo;ted\""),
+        2 => format!("{name}=esc\\;aped"),
+        3 => name.to_owned(),
+        4 => format!("{name}=日本{space}語"),
+        5 => "__session=not.signed".to_owned(),
+        6 => "__session=".to_owned(),
+        _ => format!("{name} = {space}spaced{space}"),
+    }
+}
+
+#[tokio::test]
+async fn remix_and_this_crate_pick_the_same_session_cookie_out_of_generated_headers() {
+    // The header parser against Remix's own (`@remix-run/headers`), not a model of it: 300
+    // headers holding a validly signed session cookie among generated neighbours, or only
+    // decoys, read by both; both must find the same session or none.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
+    if !dir.join("node_modules/@remix-run/session").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the Remix packages"
+        );
+        return;
+    }
+    let mut rng = Rng(0x5eed_cafe_f00d_0001);
+    let secrets: &[&str] = &["secret1"];
+    let sessions = SessionManager::new(remix_like_cookie(secrets), CookieStorage::new())
+        .with_expiry(Expiry::none());
+    let mut tasks = Vec::new();
+    let mut headers = Vec::new();
+    for i in 0..300 {
+        let id = format!("generated-header-session-{i:05}");
+        let signed = remix_like_cookie(secrets)
+            .to_set_cookie(&json!({"i": id, "d": [{"n": i}, {}]}).to_string(), None)
+            .unwrap();
+        let session_pair = pair_of(&signed).unwrap();
+        let mut pairs: Vec<String> = (0..rng.below(5)).map(|_| neighbour(&mut rng)).collect();
+        if rng.below(4) != 0 {
+            let at = rng.below(pairs.len() + 1);
+            pairs.insert(at, session_pair);
+        }
+        let separator = rng.pick(&[";", "; ", ";\t", " ; "]);
+        let header = pairs.join(separator);
+        tasks.push(json!({
+            "op": "read", "name": "__session", "secrets": secrets, "cookie": header,
+            "flashKeys": [],
+        }));
+        headers.push((id, header));
+    }
+    let results = run_driver(&dir, &tasks);
+    let mut found = 0;
+    for ((id, header), result) in headers.iter().zip(&results) {
+        let remix_found = result["parsed"] == json!(true) && result["id"] == json!(id);
+        found += usize::from(remix_found);
+        let ours = sessions.load(Some(header)).await.unwrap();
+        assert_eq!(
+            ours.id().as_str() == id,
+            remix_found,
+            "header {header:?}: Remix {result}, ours {:?}",
+            ours.id()
+        );
+    }
+    // Both verdicts occur often enough to mean something: decoys before the real pair hide
+    // it, as the first pair with the name wins.
+    assert!((100..=250).contains(&found), "{found} of 300 found");
+}
+
 /// A session carrying a Remix-made id, through the public API: a signed payload holding it,
 /// loaded by `sessions`.
 async fn session_for_interop(
