@@ -356,7 +356,7 @@ fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Value> {
         key: key.to_owned(),
         source,
     })?;
-    if depth(&value) > Session::MAX_DEPTH {
+    if nests_deeper_than(&value, Session::MAX_DEPTH) {
         return Err(Error::TooDeep {
             key: key.to_owned(),
             limit: Session::MAX_DEPTH,
@@ -365,20 +365,34 @@ fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Value> {
     Ok(value)
 }
 
-/// How many arrays and objects deep `value` nests (a scalar: 0), without recursion.
-fn depth(value: &Value) -> usize {
-    let mut deepest = 0;
-    let mut pending = vec![(value, 0)];
-    while let Some((value, above)) = pending.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(map) => Box::new(map.values()),
-            _ => continue,
-        };
-        deepest = deepest.max(above + 1);
-        pending.extend(children.map(|child| (child, above + 1)));
+/// Whether `value` nests more than `limit` arrays and objects deep, without recursion. A
+/// scalar (most values) costs one match and no allocation; containers are walked only until
+/// the limit is passed.
+fn nests_deeper_than(value: &Value, limit: usize) -> bool {
+    fn children(value: &Value) -> Option<Box<dyn Iterator<Item = &Value> + '_>> {
+        match value {
+            Value::Array(items) => Some(Box::new(items.iter())),
+            Value::Object(map) => Some(Box::new(map.values())),
+            _ => None,
+        }
     }
-    deepest
+    let Some(top) = children(value) else {
+        return false;
+    };
+    // Each entry: the children of a container, and how deep that container is.
+    let mut pending = vec![(top, 1)];
+    while let Some((mut siblings, level)) = pending.pop() {
+        if level > limit {
+            return true;
+        }
+        if let Some(child) = siblings.next() {
+            pending.push((siblings, level));
+            if let Some(grandchildren) = children(child) {
+                pending.push((grandchildren, level + 1));
+            }
+        }
+    }
+    false
 }
 
 fn decode<T: DeserializeOwned>(key: &str, value: &Value) -> Result<T> {
