@@ -53,16 +53,41 @@ fn others_beside(file: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// A store holding one good record under `id`, written by the child writer.
+struct Seeded {
+    /// Removed with the test.
+    dir: TempDir,
+    root: String,
+    storage: FileStorage,
+    /// The record's file.
+    file: PathBuf,
+}
+
+fn seeded(id: &str) -> Seeded {
+    let dir = TempDir::new();
+    let root = dir.0.to_str().unwrap().to_owned();
+    let good = writer(None, &["write", &root, id, "blob", "10"]);
+    assert!(good.status.success(), "{good:?}");
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let file = storage.path_of(&id.parse::<SessionId>().unwrap());
+    Seeded {
+        dir,
+        root,
+        storage,
+        file,
+    }
+}
+
 #[test]
 fn a_failing_step_before_the_rename_is_a_typed_error_and_keeps_the_last_good_record() {
     for fault in ["write-enospc", "write-eio", "fsync-eio", "rename-eio"] {
-        let dir = TempDir::new();
-        let root = dir.0.to_str().unwrap().to_owned();
         let id = "fault-test-session-id-0000000001";
-        let good = writer(None, &["write", &root, id, "blob", "10"]);
-        assert!(good.status.success(), "{good:?}");
-        let storage = FileStorage::new(&dir.0).unwrap();
-        let file = storage.path_of(&id.parse::<SessionId>().unwrap());
+        let Seeded {
+            dir: _dir,
+            root,
+            file,
+            ..
+        } = seeded(id);
         let before = std::fs::read(&file).unwrap();
 
         let failed = writer(Some(fault), &["write", &root, id, "blob", "20"]);
@@ -94,16 +119,13 @@ fn a_failing_step_before_the_rename_is_a_typed_error_and_keeps_the_last_good_rec
 fn a_directory_fsync_failing_after_the_rename_does_not_report_a_visible_save_as_lost() {
     // Review defect 9: the save was reported failed although every reader saw it, and a
     // regeneration was left half done (the new id written, the old one not retired).
-    let dir = TempDir::new();
-    let root = dir.0.to_str().unwrap().to_owned();
     let id = "fault-test-session-id-0000000002";
-    assert!(
-        writer(None, &["write", &root, id, "blob", "10"])
-            .status
-            .success()
-    );
-    let storage = FileStorage::new(&dir.0).unwrap();
-    let file = storage.path_of(&id.parse::<SessionId>().unwrap());
+    let Seeded {
+        dir: _dir,
+        root,
+        storage,
+        file,
+    } = seeded(id);
 
     let saved = writer(Some("dir-fsync-eio"), &["write", &root, id, "blob", "20"]);
     assert!(saved.status.success(), "the save stands: {saved:?}");
@@ -131,16 +153,13 @@ fn a_directory_fsync_failing_after_the_rename_does_not_report_a_visible_save_as_
 #[test]
 fn permission_denied_on_the_root_a_shard_or_the_locks_is_a_typed_error_and_changes_nothing() {
     // Faults: the tests run as root, which no `chmod` stops, so the refusal is injected.
-    let dir = TempDir::new();
-    let root = dir.0.to_str().unwrap().to_owned();
     let id = "fault-test-session-id-0000000003";
-    assert!(
-        writer(None, &["write", &root, id, "blob", "10"])
-            .status
-            .success()
-    );
-    let storage = FileStorage::new(&dir.0).unwrap();
-    let file = storage.path_of(&id.parse::<SessionId>().unwrap());
+    let Seeded {
+        dir: _dir,
+        root,
+        storage,
+        file,
+    } = seeded(id);
     let shard = file
         .parent()
         .unwrap()

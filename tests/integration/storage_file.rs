@@ -553,17 +553,8 @@ async fn a_shard_lock_held_elsewhere_times_out_with_a_typed_error_and_changes_no
         .unwrap();
     let direct = direct(&storage);
     let id = direct.create().await;
-    let shard = storage
-        .path_of(&id)
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
     // Another process holds the shard's lock (util-linux `flock`), until it is killed.
-    let lock_file = dir.0.join(".locks").join(format!("{shard}.lock"));
+    let lock_file = lock_file_of(&storage, &id);
     // `-o`: only `flock` itself holds the lock, not the `sleep` it runs.
     let mut holder = Command::new("flock")
         .args(["-o", "-x"])
@@ -604,6 +595,19 @@ async fn a_shard_lock_held_elsewhere_times_out_with_a_typed_error_and_changes_no
         Some(2),
         "saves again once released"
     );
+}
+
+/// The lock file of the shard `id` is stored in: `<root>/.locks/<shard>.lock`.
+fn lock_file_of(storage: &FileStorage, id: &SessionId) -> PathBuf {
+    let file = storage.path_of(id);
+    let shard = file
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    storage.root().join(".locks").join(format!("{shard}.lock"))
 }
 
 /// Sets the modification time of `path` to `ago` before now.
@@ -678,17 +682,7 @@ async fn a_symlinked_lock_file_is_never_followed() {
     let storage = FileStorage::new(&dir.0).unwrap();
     let direct = direct(&storage);
     let id = direct.create().await;
-    let shard = storage
-        .path_of(&id)
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_owned();
-    let lock_file = dir
-        .0
-        .join(".locks")
-        .join(format!("{}.lock", shard.to_str().unwrap()));
+    let lock_file = lock_file_of(&storage, &id);
     let outside = TempDir::new();
     std::fs::create_dir_all(&outside.0).unwrap();
     let victim = outside.0.join("victim");
