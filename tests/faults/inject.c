@@ -3,9 +3,14 @@
  *
  *   write-enospc, write-eio  a write(2) to a session temp file (".tmp-" in its path) fails
  *   fsync-eio                fsync(2) of a session temp file fails
- *   rename-eio               rename(2) of a session temp file fails
+ *   rename-eio               rename(2) or renameat(2) of a session temp file fails
  *   dir-fsync-eio            fsync(2) of a directory fails (after the rename)
- *   eacces:<text>            open(2) or mkdir(2) of a path holding <text> is refused
+ *   eacces:<text>            open(2), openat(2), mkdir(2) or mkdirat(2) of a path holding
+ *                            <text> is refused
+ *
+ * The store opens names relative to directory descriptors, so an `*at` call's path is
+ * resolved against its descriptor (through /proc/self/fd) before it is matched. The test
+ * binary builds rustix with its libc backend, so these calls go through libc.
  *
  * Everything else goes to the real libc. */
 #define _GNU_SOURCE
@@ -31,6 +36,18 @@ static int is_temp_fd(int fd) {
     if (n < 0) return 0;
     path[n] = '\0';
     return strstr(path, "/.tmp-") != NULL;
+}
+
+/* The full path `path` names relative to `dir` (AT_FDCWD or a descriptor), in `out`. */
+static const char *resolve(int dir, const char *path, char *out, size_t size) {
+    if (path == NULL || path[0] == '/' || dir == AT_FDCWD) return path;
+    char link[64], base[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", dir);
+    ssize_t n = readlink(link, base, sizeof base - 1);
+    if (n < 0) return path;
+    base[n] = '\0';
+    snprintf(out, size, "%s/%s", base, path);
+    return out;
 }
 
 static int is_dir_fd(int fd) {
@@ -66,6 +83,17 @@ int rename(const char *from, const char *to) {
         return -1;
     }
     return real(from, to);
+}
+
+int renameat(int from_dir, const char *from, int to_dir, const char *to) {
+    static int (*real)(int, const char *, int, const char *);
+    if (!real) real = dlsym(RTLD_NEXT, "renameat");
+    char full[4096];
+    if (fault("rename-eio") && strstr(resolve(from_dir, from, full, sizeof full), "/.tmp-") != NULL) {
+        errno = EIO;
+        return -1;
+    }
+    return real(from_dir, from, to_dir, to);
 }
 
 static int denied(const char *path) {
@@ -105,7 +133,8 @@ OPEN_SHIM(open64)
             mode = va_arg(args, mode_t);                                  \
             va_end(args);                                                 \
         }                                                                 \
-        if (denied(path)) {                                               \
+        char full[4096];                                                  \
+        if (denied(resolve(dir, path, full, sizeof full))) {              \
             errno = EACCES;                                               \
             return -1;                                                    \
         }                                                                 \
@@ -122,4 +151,15 @@ int mkdir(const char *path, mode_t mode) {
         return -1;
     }
     return real(path, mode);
+}
+
+int mkdirat(int dir, const char *path, mode_t mode) {
+    static int (*real)(int, const char *, mode_t);
+    if (!real) real = dlsym(RTLD_NEXT, "mkdirat");
+    char full[4096];
+    if (denied(resolve(dir, path, full, sizeof full))) {
+        errno = EACCES;
+        return -1;
+    }
+    return real(dir, path, mode);
 }

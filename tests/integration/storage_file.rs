@@ -702,3 +702,44 @@ async fn a_symlinked_lock_file_is_never_followed() {
         "the last good record"
     );
 }
+
+#[tokio::test]
+async fn a_root_swapped_after_the_check_is_never_used() {
+    // Review defect 5: every file was reached by path from the root, so a root (or shard)
+    // replaced after `build()` checked it redirected reads and writes. The store now holds
+    // the directory it checked, and names everything relative to it.
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let id = create(&storage, "count", 1).await;
+    let checked = dir.0.with_extension("checked");
+    std::fs::rename(&dir.0, &checked).unwrap();
+    // In its place: a world-writable directory with a forged record under the same id.
+    std::fs::create_dir(&dir.0).unwrap();
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let forged = storage.path_of(&id);
+    std::fs::create_dir_all(forged.parent().unwrap()).unwrap();
+    std::fs::write(
+        &forged,
+        br#"{"v":1,"d":[{"count":999,"admin":true},{}],"t":[0,0]}"#,
+    )
+    .unwrap();
+
+    let mut loaded = direct(&storage).load(Some(id.as_str())).await.unwrap();
+    assert_eq!(
+        loaded.get::<u64>("count").unwrap(),
+        Some(1),
+        "read from the checked root"
+    );
+    assert_eq!(loaded.get::<bool>("admin").unwrap(), None);
+    loaded.set("count", 2).unwrap();
+    let _ = direct(&storage).save(&loaded).await.unwrap();
+    let relative = forged.strip_prefix(&dir.0).unwrap();
+    let written = std::fs::read_to_string(checked.join(relative)).unwrap();
+    assert!(
+        written.contains(r#""count":2"#),
+        "written to the checked root: {written}"
+    );
+    let planted = std::fs::read_to_string(&forged).unwrap();
+    assert!(planted.contains("999"), "the planted file is untouched");
+    std::fs::remove_dir_all(&checked).unwrap();
+}

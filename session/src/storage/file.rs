@@ -3,6 +3,7 @@
 //! file work off the async executor.
 
 mod blocking;
+mod dir;
 mod fs;
 
 use std::fs as std_fs;
@@ -12,9 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::blocking::Bridge;
+use self::dir::{Dir, Kind, Open, is_symlink_error};
 use self::fs::{
-    LOCKS, OnDisk, Paths, TEMP_PREFIX, check_private, create_dirs, is_hex, lock, read, remove,
-    write_atomic,
+    LOCKS, Names, OnDisk, TEMP_PREFIX, check_private, create_dirs, is_hex, lock, read, remove,
+    remove_in, write_atomic,
 };
 use crate::error::{ConfigError, Result};
 use crate::id::SessionId;
@@ -36,8 +38,10 @@ const STALE_TEMP: Duration = Duration::from_hours(1);
 ///   request's changes and writes it back while holding an exclusive lock on the session's
 ///   shard (`<root>/.locks/<h[0..2]>.lock`; a regeneration holds both shards' locks).
 ///   Requests that touch different keys all survive; on the same key the last save wins.
-/// - **Hardened:** files are created `0600` and directories `0700`; a symlink planted in the
-///   store is never followed; a corrupt or truncated file (written by something else) serves
+/// - **Hardened:** files are created `0600` and directories `0700`; the root and its `.locks`
+///   must be private to this process's user; on Unix every file is reached relative to the
+///   directories checked at build (`openat` and friends), so a path swapped later is never
+///   used; a symlink planted in the store is never followed; a corrupt or truncated file (written by something else) serves
 ///   a fresh session and logs a warning; I/O failures are [`Error::Io`](crate::Error::Io).
 /// - **Expiry:** expired records are not served and are deleted when met;
 ///   [`sweep_expired`](Self::sweep_expired) removes the rest.
@@ -151,7 +155,9 @@ impl FileStorage {
         &self.layout.root
     }
 
-    /// Returns the file a session id is stored in (whether or not it exists).
+    /// Returns the file a session id is stored in (whether or not it exists), under the root
+    /// as configured. The store itself reaches it through the directory it opened at build,
+    /// even if something has since been moved to this path.
     ///
     /// # Examples
     ///
@@ -167,7 +173,7 @@ impl FileStorage {
     /// ```
     #[must_use]
     pub fn path_of(&self, id: &SessionId) -> PathBuf {
-        Paths::of(&self.layout.root, id).file
+        Names::of(id).path(&self.layout.root)
     }
 
     /// Deletes every session file whose deadline passed before `now` (Unix seconds), records
@@ -315,13 +321,31 @@ impl FileStorageBuilder {
             Err(error) if error.kind() == io::ErrorKind::NotFound => create_dirs(&root)?,
             Err(error) => return Err(error.into()),
         }
-        check_private(&root)?;
-        let locks = root.join(LOCKS);
-        create_dirs(&locks)?;
+        // From here on the store reaches everything through these two handles, so what was
+        // checked is what is used.
+        let dir = Dir::open(&root)?;
+        check_private(&dir)?;
+        match dir.create_dir(LOCKS) {
+            Err(error) if error.kind() != io::ErrorKind::AlreadyExists => return Err(error.into()),
+            _ => {}
+        }
+        let locks = match dir.open_dir(LOCKS) {
+            Ok(locks) => locks,
+            Err(error) if is_symlink_error(&error) => {
+                return Err(ConfigError::UnsafeDirectory {
+                    path: root.join(LOCKS),
+                    reason: "it is a symlink",
+                }
+                .into());
+            }
+            Err(error) => return Err(error.into()),
+        };
         check_private(&locks)?;
         Ok(FileStorage {
             layout: Arc::new(Layout {
                 root,
+                dir,
+                locks,
                 lock_timeout: self.lock_timeout,
                 undated_max_age: self.undated_max_age,
             }),
@@ -332,18 +356,18 @@ impl FileStorageBuilder {
 #[derive(Debug)]
 struct Layout {
     root: PathBuf,
+    /// The root, opened once at build; every file is reached through it.
+    dir: Dir,
+    /// `<root>/.locks`, opened once at build.
+    locks: Dir,
     lock_timeout: Duration,
     /// How long a record without a deadline may go unwritten before the sweep removes it.
     undated_max_age: Option<Duration>,
 }
 
 impl Layout {
-    fn paths(&self, id: &SessionId) -> Paths {
-        Paths::of(&self.root, id)
-    }
-
     fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
-        Ok(match read(&self.paths(id))? {
+        Ok(match read(&self.dir, &Names::of(id))? {
             OnDisk::Entry(Entry::Record(record)) => Some(Stored::Record {
                 record,
                 version: Version::UNVERSIONED,
@@ -355,53 +379,57 @@ impl Layout {
     }
 
     fn write(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
-        let base = self.paths(plan.base());
+        let base = Names::of(plan.base());
         if !plan.moves() {
-            let _guard = lock(&self.root, self.lock_timeout, &base.shard)?;
-            return Ok(match bytes_for(plan, read(&base)?) {
+            let _guard = lock(&self.locks, self.lock_timeout, &base.shard)?;
+            return Ok(match bytes_for(plan, read(&self.dir, &base)?) {
                 Ok(bytes) => {
-                    write_atomic(&base, &bytes)?;
+                    write_atomic(&self.dir, &base, &bytes)?;
                     WriteOutcome::Written
                 }
                 Err(outcome) => outcome,
             });
         }
-        let target = self.paths(plan.target());
+        let target = Names::of(plan.target());
         // Both shard locks, in name order, held for the whole write.
         let (low, high) = if base.shard <= target.shard {
             (&base.shard, &target.shard)
         } else {
             (&target.shard, &base.shard)
         };
-        let _low = lock(&self.root, self.lock_timeout, low)?;
+        let _low = lock(&self.locks, self.lock_timeout, low)?;
         let _high = if low == high {
             None
         } else {
-            Some(lock(&self.root, self.lock_timeout, high)?)
+            Some(lock(&self.locks, self.lock_timeout, high)?)
         };
-        let bytes = match bytes_for(plan, read(&base)?) {
+        let bytes = match bytes_for(plan, read(&self.dir, &base)?) {
             Ok(bytes) => bytes,
             Err(outcome) => return Ok(outcome),
         };
-        if !matches!(read(&target)?, OnDisk::Missing) {
+        if !matches!(read(&self.dir, &target)?, OnDisk::Missing) {
             return Ok(WriteOutcome::Taken);
         }
         // The new file first, then the old one goes.
-        write_atomic(&target, &bytes)?;
+        write_atomic(&self.dir, &target, &bytes)?;
         match plan.retire() {
             Retire::Keep => {}
-            Retire::Delete => remove(&base.file)?,
-            Retire::Forward { until } => write_atomic(&base, &forward_json(plan.target(), until))?,
-            Retire::Supersede { until } => write_atomic(&base, &superseded_json(until))?,
+            Retire::Delete => remove(&self.dir, &base)?,
+            Retire::Forward { until } => {
+                write_atomic(&self.dir, &base, &forward_json(plan.target(), until))?;
+            }
+            Retire::Supersede { until } => {
+                write_atomic(&self.dir, &base, &superseded_json(until))?;
+            }
         }
         Ok(WriteOutcome::Written)
     }
 
     fn delete(&self, ids: &[SessionId]) -> Result<()> {
         for id in ids {
-            let paths = self.paths(id);
-            let _guard = lock(&self.root, self.lock_timeout, &paths.shard)?;
-            remove(&paths.file)?;
+            let names = Names::of(id);
+            let _guard = lock(&self.locks, self.lock_timeout, &names.shard)?;
+            remove(&self.dir, &names)?;
         }
         Ok(())
     }
@@ -424,44 +452,62 @@ impl Layout {
 
     fn sweep(&self, now: u64) -> Result<usize> {
         let mut removed = 0;
-        for entry in std_fs::read_dir(&self.root)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            if !is_hex(&name, 2) || !entry.file_type()?.is_dir() {
+        for (name, kind) in self.dir.entries()? {
+            if kind != Kind::Dir || !is_hex(&name, 2) {
                 continue;
             }
-            let Some(shard) = name.to_str() else { continue };
-            let _guard = lock(&self.root, self.lock_timeout, shard)?;
-            let dir = entry.path();
-            for file in std_fs::read_dir(&dir)? {
-                let file = file?;
-                if !file.file_type()?.is_file() {
+            let _guard = lock(&self.locks, self.lock_timeout, &name)?;
+            let shard = match self.dir.open_dir(&name) {
+                Ok(shard) => shard,
+                // Gone since the listing, or swapped for a symlink: nothing of ours to sweep.
+                Err(error)
+                    if error.kind() == io::ErrorKind::NotFound || is_symlink_error(&error) =>
+                {
                     continue;
                 }
-                let name = file.file_name();
-                if is_hex(&name, 62) {
-                    let untouched = file
-                        .metadata()?
-                        .modified()?
-                        .elapsed()
-                        .unwrap_or(Duration::ZERO);
-                    if self.sweeps(&std_fs::read(file.path())?, untouched, now) {
-                        remove(&file.path())?;
-                        removed += 1;
+                Err(error) => return Err(error.into()),
+            };
+            for (file, kind) in shard.entries()? {
+                if kind != Kind::File {
+                    continue;
+                }
+                let is_session = is_hex(&file, 62);
+                if !is_session && !file.starts_with(TEMP_PREFIX) {
+                    continue;
+                }
+                let mut opened = match shard.open_file(&file, Open::Read) {
+                    Ok(opened) => opened,
+                    Err(error)
+                        if error.kind() == io::ErrorKind::NotFound || is_symlink_error(&error) =>
+                    {
+                        continue;
                     }
-                } else if name.to_string_lossy().starts_with(TEMP_PREFIX) {
-                    let age = file
-                        .metadata()?
-                        .modified()?
-                        .elapsed()
-                        .unwrap_or(Duration::ZERO);
-                    if age > STALE_TEMP {
-                        remove(&file.path())?;
-                    }
+                    Err(error) => return Err(error.into()),
+                };
+                let untouched = opened
+                    .metadata()?
+                    .modified()?
+                    .elapsed()
+                    .unwrap_or(Duration::ZERO);
+                let goes = if is_session {
+                    let mut bytes = Vec::new();
+                    io::Read::read_to_end(&mut opened, &mut bytes)?;
+                    self.sweeps(&bytes, untouched, now)
+                } else {
+                    untouched > STALE_TEMP
+                };
+                if goes {
+                    remove_in(&shard, &file)?;
+                    removed += usize::from(is_session);
                 }
             }
-            if std_fs::read_dir(&dir)?.next().is_none() {
-                std_fs::remove_dir(&dir)?;
+            if shard.entries()?.is_empty() {
+                match self.dir.remove_dir(&name) {
+                    // A writer holding no lock of this shard cannot be in it, but a file
+                    // may have been made by something else since: leave the directory.
+                    Err(error) if error.kind() == io::ErrorKind::DirectoryNotEmpty => {}
+                    removed_dir => removed_dir?,
+                }
             }
         }
         Ok(removed)
