@@ -1,4 +1,4 @@
-//! [`MemoryStorage`]: records in a sharded in-process map of serialized records. A write
+//! [`MemoryStorage`]: records in a sharded in-process map, shared and never changed in place. A write
 //! merges one request's changes onto the stored record under the shard locks, so concurrent
 //! requests on one session do not lose each other's writes.
 
@@ -34,9 +34,10 @@ struct Entry {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    /// The record's JSON: a load gets a private copy, so changing what it read never changes
-    /// the store.
-    Record(Arc<[u8]>),
+    /// The record, never changed in place: a load clones it outside the lock, and a write
+    /// puts a new one, so what a request read never changes under it. No JSON is parsed
+    /// or written in memory.
+    Record(Arc<Record>),
     /// A regenerated session's old id.
     Forward(SessionId),
     /// The old id of a session that started over.
@@ -66,7 +67,7 @@ impl shard::Ordered for Entry {
 /// A write applies only what its request changed onto the stored record, atomically (a
 /// regeneration holds the locks of both ids), so two requests that write different keys both
 /// survive; on the same key, the last save wins. When the record is still the one the request
-/// loaded, the request's state is written as it is, without parsing the stored copy. Expired
+/// loaded, the request's state is written as it is, without merging onto the stored copy. Expired
 /// records are swept every so many writes or on [`sweep_expired`](Self::sweep_expired); an
 /// capacity (by default [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)) evicts sessions written
 /// only once before those written again, least recently written first.
@@ -239,11 +240,11 @@ impl MemoryStorage {
         shard.put(id.as_str(), entry, protect, self.shared.shard_capacity);
     }
 
-    fn record_entry(&self, bytes: Vec<u8>, deadline: Option<u64>) -> Entry {
+    fn record_entry(&self, record: Record) -> Entry {
         Entry {
             version: self.next_version(),
-            kind: Kind::Record(bytes.into()),
-            deadline,
+            deadline: record.deadline(),
+            kind: Kind::Record(Arc::new(record)),
         }
     }
 
@@ -255,9 +256,9 @@ impl MemoryStorage {
         }
     }
 
-    /// The bytes a plan leaves given what `base` holds; `Err` for an outcome that writes
+    /// The record a plan leaves given what `base` holds; `Err` for an outcome that writes
     /// nothing.
-    fn result(plan: &WritePlan<'_>, base: Option<&Entry>) -> Result<Vec<u8>, WriteOutcome> {
+    fn result(plan: &WritePlan<'_>, base: Option<&Entry>) -> Result<Record, WriteOutcome> {
         let live = base.filter(|entry| entry.is_live(plan.now()));
         let found = match live.map(|entry| (&entry.kind, entry.version)) {
             None => Found::Nothing,
@@ -266,17 +267,12 @@ impl MemoryStorage {
             Some((Kind::Record(_), version)) => Found::Record(Version::new(version)),
         };
         Ok(match (plan.check(found)?, live.map(|entry| &entry.kind)) {
-            (Write::Merge, Some(Kind::Record(bytes))) => match Record::from_json(bytes) {
-                Ok(mut record) => {
-                    record.apply(plan);
-                    record.to_json()
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "unreadable session record replaced by this request's state");
-                    plan.to_record_json()
-                }
-            },
-            _ => plan.to_record_json(),
+            (Write::Merge, Some(Kind::Record(stored))) => {
+                let mut record = Record::clone(stored);
+                record.apply(plan);
+                record
+            }
+            _ => plan.to_record(),
         })
     }
 }
@@ -286,18 +282,12 @@ impl SessionStore for MemoryStorage {
         let found = read(&self.shared.shards[self.shard_of(id.as_str())])
             .get(id.as_str())
             .cloned();
-        Ok(found.and_then(|entry| match entry.kind {
-            Kind::Forward(to) => Some(Stored::Forward { to }),
-            Kind::Superseded => Some(Stored::Superseded),
-            Kind::Record(bytes) => match Record::from_json(&bytes) {
-                Ok(record) => Some(Stored::Record {
-                    record,
-                    version: Version::new(entry.version),
-                }),
-                Err(error) => {
-                    tracing::warn!(%error, "unreadable session record; serving a fresh session");
-                    None
-                }
+        Ok(found.map(|entry| match entry.kind {
+            Kind::Forward(to) => Stored::Forward { to },
+            Kind::Superseded => Stored::Superseded,
+            Kind::Record(record) => Stored::Record {
+                record: Arc::unwrap_or_clone(record),
+                version: Version::new(entry.version),
             },
         }))
     }
@@ -321,11 +311,11 @@ impl SessionStore for MemoryStorage {
                 (high_guard, Some(low_guard))
             }
         };
-        let bytes = match Self::result(plan, first.get(base.as_str())) {
-            Ok(bytes) => bytes,
+        let record = match Self::result(plan, first.get(base.as_str())) {
+            Ok(record) => record,
             Err(outcome) => return Ok(outcome),
         };
-        let entry = self.record_entry(bytes, plan.deadline());
+        let entry = self.record_entry(record);
         if !plan.moves() {
             self.put(&mut first, target, entry);
             return Ok(WriteOutcome::Written);
