@@ -13,7 +13,7 @@ use base64::Engine as _;
 use crate::error::{Error, Result};
 pub use builder::SessionCookieBuilder;
 pub use signing::MIN_SECRET_LEN;
-use signing::{Keys, STRICT_STANDARD, SecretIndex};
+use signing::{Keys, SIGNATURE_LEN, STRICT_STANDARD, SecretIndex};
 
 /// Browsers drop a cookie whose `name=value` passes this many bytes (RFC 6265 §6.1).
 pub const MAX_COOKIE_SIZE: usize = 4096;
@@ -245,9 +245,36 @@ impl SessionCookie {
     /// ```
     #[must_use]
     pub fn read(&self, cookie_header: Option<&str>) -> Incoming {
+        self.read_keeping_signature(cookie_header).0
+    }
+
+    /// [`read`](Self::read), and the signed text as it arrived when sending it again is the
+    /// same as signing its value anew: the current secret verified it and it is in the exact
+    /// form [`to_set_cookie`](Self::to_set_cookie) writes (padded base64 value, unpadded
+    /// signature). HMAC is deterministic, so a response that re-sends the same value can
+    /// copy this instead of computing the MAC again.
+    pub(crate) fn read_keeping_signature(
+        &self,
+        cookie_header: Option<&str>,
+    ) -> (Incoming, Option<Box<str>>) {
         let Some(raw) = cookie_header.and_then(|header| header::find(header, &self.name)) else {
-            return Incoming::Absent;
+            return (Incoming::Absent, None);
         };
+        let incoming = self.verify_raw(&raw);
+        let reusable = match &incoming {
+            Incoming::Verified {
+                stale_secret: false,
+                ..
+            } => raw
+                .rsplit_once('.')
+                .filter(|(value, tag)| value.len() % 4 == 0 && tag.len() == SIGNATURE_LEN)
+                .map(|_| raw.as_ref().into()),
+            _ => None,
+        };
+        (incoming, reusable)
+    }
+
+    fn verify_raw(&self, raw: &str) -> Incoming {
         if raw.is_empty() {
             return Incoming::Empty;
         }
@@ -255,7 +282,7 @@ impl SessionCookie {
             crate::audit::rejected("oversized-cookie");
             return Incoming::Rejected;
         }
-        let Some((signed, SecretIndex(index))) = self.keys.verify(&raw) else {
+        let Some((signed, SecretIndex(index))) = self.keys.verify(raw) else {
             crate::audit::rejected("bad-signature");
             return Incoming::Rejected;
         };
@@ -300,6 +327,21 @@ impl SessionCookie {
         let start = out.len();
         STRICT_STANDARD.encode_string(value, &mut out);
         self.keys.sign_tail(&mut out, start);
+        self.finish(out, max_age)
+    }
+
+    /// The `Set-Cookie` for a value signed already (by
+    /// [`read_keeping_signature`](Self::read_keeping_signature)): byte for byte what
+    /// [`to_set_cookie`](Self::to_set_cookie) makes of its value.
+    pub(crate) fn to_set_cookie_signed(
+        &self,
+        signed: &str,
+        max_age: Option<u64>,
+    ) -> Result<String> {
+        let mut out = String::with_capacity(self.name.len() + signed.len() + 160);
+        out.push_str(&self.name);
+        out.push('=');
+        out.push_str(signed);
         self.finish(out, max_age)
     }
 

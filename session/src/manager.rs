@@ -296,7 +296,8 @@ impl<S: Storage> SessionManager<S> {
     /// ```
     pub async fn load(&self, cookie_header: Option<&str>) -> Result<LoadedSession> {
         let now = self.clock.now();
-        let (value, arrival) = match self.cookie.read(cookie_header) {
+        let (incoming, signed) = self.cookie.read_keeping_signature(cookie_header);
+        let (value, arrival) = match incoming {
             Incoming::Verified {
                 value,
                 stale_secret,
@@ -311,7 +312,12 @@ impl<S: Storage> SessionManager<S> {
         match self.storage.mode() {
             Mode::Cookie => Ok(self.load_cookie(value.as_deref(), arrival, now)),
             Mode::Store(store) => {
-                protocol::load(store, value.as_deref(), arrival, self.policy(), now).await
+                let mut loaded =
+                    protocol::load(store, value.as_deref(), arrival, self.policy(), now).await?;
+                if value.as_deref() == Some(loaded.origin.base_id.as_str()) {
+                    loaded.origin.signed_base = signed;
+                }
+                Ok(loaded)
             }
         }
     }
@@ -371,7 +377,16 @@ impl<S: Storage> SessionManager<S> {
         };
         Ok(
             match protocol::write(store, loaded, self.policy(), now).await? {
-                Saved::Written(id) => Commit::Set(self.set_cookie(id.as_str(), written, now)?),
+                Saved::Written(id) => {
+                    let max_age = self.expiry.max_age(written, now);
+                    Commit::Set(match &loaded.origin.signed_base {
+                        // The same id, signed by the current secret already: no new MAC.
+                        Some(signed) if id == loaded.origin.base_id => {
+                            self.cookie.to_set_cookie_signed(signed, max_age)?
+                        }
+                        _ => self.cookie.to_set_cookie(id.as_str(), max_age)?,
+                    })
+                }
                 Saved::Forwarded => Commit::Forwarded,
                 Saved::Superseded => Commit::Superseded,
                 Saved::Interrupted => Commit::Interrupted(self.cookie.to_clear_cookie()),
@@ -444,6 +459,7 @@ impl<S: Storage> SessionManager<S> {
             base_id: session.id().clone(),
             base: Base::Fresh,
             timestamps,
+            signed_base: None,
         };
         LoadedSession::new(session, origin)
     }

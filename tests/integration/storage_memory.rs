@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use session::store::{Stored, WriteOutcome, WritePlan};
-use session::{Commit, Error, Expiry, MemoryStorage, Session, SessionId, SessionStore};
+use session::{
+    Commit, Error, Expiry, MemoryStorage, Session, SessionCookie, SessionId, SessionManager,
+    SessionStore,
+};
 
 use crate::common::{Browser, Direct, cookie, manager};
 
@@ -381,4 +384,54 @@ fn memory_storage_is_bounded_by_default() {
         MemoryStorage::builder().unbounded().build().capacity(),
         None
     );
+}
+
+#[tokio::test]
+async fn a_resent_id_cookie_is_exactly_a_fresh_signature_whatever_form_it_arrived_in() {
+    // The manager copies a verified id cookie instead of signing the id again, when that is
+    // the same thing. The MAC covers the value's exact text, so the one other form a valid
+    // cookie can arrive in is a `=`-padded signature; it, and a cookie an old secret signed,
+    // must still leave with the canonical signature of the current secret.
+    let sessions = manager(MemoryStorage::new());
+    let mut session = sessions.load(None).await.unwrap();
+    session.set("n", 1).unwrap();
+    let first = sessions
+        .commit(&session)
+        .await
+        .unwrap()
+        .into_header()
+        .unwrap();
+    let id = session.id().as_str().to_owned();
+    let canonical = cookie().to_set_cookie(&id, None).unwrap();
+    assert_eq!(first, canonical);
+    let pair = first.split(';').next().unwrap().to_owned();
+    let (name_and_value, tag) = pair.rsplit_once('.').unwrap();
+    let padded = format!("{name_and_value}.{tag}=");
+    for (form, header) in [("as sent", pair.clone()), ("padded signature", padded)] {
+        let mut loaded = sessions.load(Some(&header)).await.unwrap();
+        assert_eq!(loaded.id().as_str(), id, "{form}: {header}");
+        loaded.set("n", 2).unwrap();
+        let resent = sessions.commit(&loaded).await.unwrap().into_header();
+        assert_eq!(resent.as_deref(), Some(canonical.as_str()), "{form}");
+    }
+    let rotated = SessionManager::new(
+        SessionCookie::builder("sid")
+            .secret([42u8; 32])
+            .secret(crate::common::SECRET)
+            .build()
+            .unwrap(),
+        sessions.storage().clone(),
+    )
+    .with_expiry(Expiry::none());
+    let mut loaded = rotated.load(Some(&pair)).await.unwrap();
+    assert_eq!(loaded.id().as_str(), id, "the old secret still verifies");
+    loaded.set("n", 3).unwrap();
+    let resigned = rotated
+        .commit(&loaded)
+        .await
+        .unwrap()
+        .into_header()
+        .unwrap();
+    assert_eq!(resigned, rotated.cookie().to_set_cookie(&id, None).unwrap());
+    assert_ne!(resigned, canonical, "signed by the new secret");
 }

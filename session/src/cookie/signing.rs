@@ -22,6 +22,9 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// Bytes in an HMAC-SHA256 tag.
 const MAC_LEN: usize = 32;
 
+/// Characters in the signature [`Keys::sign_tail`] writes: the tag in unpadded base64.
+pub(crate) const SIGNATURE_LEN: usize = MAC_LEN.div_ceil(3) * 4 - 1;
+
 /// Standard base64 that accepts padded and unpadded input but rejects non-zero trailing bits.
 pub(crate) const STRICT_STANDARD: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,

@@ -34,7 +34,7 @@ pub struct LoadedSession {
 }
 
 /// Where a session came from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Origin {
     /// Whether the request carried a verified session cookie, and whether only an old secret
     /// verified it (so it must be sent again, signed by the current one).
@@ -45,6 +45,9 @@ pub(crate) struct Origin {
     pub(crate) base: Base,
     /// When the session was created and last written, as loaded.
     pub(crate) timestamps: Timestamps,
+    /// The cookie's signed text, when it names `base_id` and re-sending it is the same as
+    /// signing `base_id` again (see `SessionCookie::read_keeping_signature`).
+    pub(crate) signed_base: Option<Box<str>>,
 }
 
 /// What the request's `Cookie` header held.

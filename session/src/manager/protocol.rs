@@ -44,6 +44,7 @@ pub(crate) fn fresh(cookie: Arrival, now: u64) -> LoadedSession {
         base_id: session.id().clone(),
         base: Base::Fresh,
         timestamps: Timestamps::at(now),
+        signed_base: None,
     };
     LoadedSession::new(session, origin)
 }
@@ -84,6 +85,7 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
                 base_id: id.clone(),
                 base: Base::Stored(version),
                 timestamps,
+                signed_base: None,
             };
             Ok(LoadedSession::new(
                 Session::from_parts(id, values, flash),
@@ -98,6 +100,7 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
                 base_id: id.clone(),
                 base: Base::Adopted,
                 timestamps: Timestamps::at(now),
+                signed_base: None,
             };
             Ok(LoadedSession::new(
                 Session::from_parts(id, Map::new(), Map::new()),
