@@ -8,15 +8,16 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use serde_json::Value;
-
 use crate::error::Result;
 use crate::id::SessionId;
 
 mod access;
+mod json;
+mod map;
 
-/// An insertion-ordered JSON object: the values or the flash of a session.
-pub type Map = serde_json::Map<String, Value>;
+pub use self::json::Json;
+pub(crate) use self::map::Borrowed;
+pub use self::map::Map;
 
 /// What [`Session::regenerate_id`] does with the record stored under the id the session had.
 ///
@@ -115,15 +116,14 @@ impl Session {
     /// # Examples
     ///
     /// ```
-    /// use serde_json::json;
-    /// use session::{Session, SessionId};
+    /// use session::{Map, Session, SessionId};
     ///
-    /// let values = json!({"hello": "world"}).as_object().unwrap().clone();
-    /// let flash = json!({"notice": "saved"}).as_object().unwrap().clone();
+    /// let values: Map = serde_json::from_str(r#"{"hello": "world"}"#)?;
+    /// let flash: Map = serde_json::from_str(r#"{"notice": "saved"}"#)?;
     /// let session = Session::from_parts(SessionId::generate(), values, flash);
     /// assert_eq!(session.get::<String>("notice")?.as_deref(), Some("saved"));
     /// assert!(session.is_dirty());
-    /// # Ok::<(), session::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
     pub fn from_parts(id: SessionId, values: Map, flash: Map) -> Self {

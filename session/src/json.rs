@@ -7,63 +7,223 @@
 
 use std::io;
 
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use serde_json::Value;
+use serde::Serialize;
 use serde_json::ser::Formatter;
+
+/// Serializes `value` as JavaScript's `JSON.stringify` would, returning the text and how
+/// deeply it nests. serde_json writes keys in the order the value gives them; only when an
+/// object has an integer-like key (which JavaScript puts first) is the text rewritten, with
+/// those keys moved to the front and everything else as it was.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<(String, usize)> {
+    let mut out = Vec::with_capacity(16);
+    write(&mut out, value)?;
+    let shape = shape(&out);
+    let mut text = String::from_utf8(out).map_err(serde::ser::Error::custom)?;
+    // Deeper values are refused by `set` anyway; the rewrite recurses, so it never sees one.
+    if shape.index_keys && shape.depth <= MAX_READ_DEPTH {
+        let mut reordered = Vec::with_capacity(text.len());
+        write_in_js_order(&mut reordered, &text, false)?;
+        text = String::from_utf8(reordered).map_err(serde::ser::Error::custom)?;
+    }
+    Ok((text, shape.depth))
+}
+
+/// JSON text as `JSON.stringify` would write the value it holds: no whitespace, integer-like
+/// keys first, ECMAScript numbers, strings escaped as serde_json (and JavaScript) escape them.
+/// For text from outside the crate; text this crate or JavaScript wrote is that already.
+pub(crate) fn canonical(text: &str) -> serde_json::Result<String> {
+    if shape(text.as_bytes()).depth > MAX_READ_DEPTH {
+        return Err(serde::de::Error::custom("JSON nests too deeply"));
+    }
+    let mut out = Vec::with_capacity(text.len());
+    write_canonical(&mut out, text.trim())?;
+    String::from_utf8(out).map_err(serde::de::Error::custom)
+}
+
+fn write_canonical(out: &mut Vec<u8>, text: &str) -> serde_json::Result<()> {
+    match text.as_bytes().first() {
+        Some(b'{' | b'[') => write_in_js_order(out, text, true),
+        Some(b'"') => {
+            match serde_json::from_str::<String>(text) {
+                Ok(string) => write_str(out, &string),
+                // A lone surrogate, which no Rust string holds: kept as written.
+                Err(_) => out.extend_from_slice(text.as_bytes()),
+            }
+            Ok(())
+        }
+        Some(b'-' | b'0'..=b'9') => {
+            let integer = text.strip_prefix('-').unwrap_or(text);
+            if integer.bytes().all(|b| b.is_ascii_digit())
+                && (integer == "0" || !integer.starts_with('0'))
+            {
+                out.extend_from_slice(if text == "-0" { b"0" } else { text.as_bytes() });
+            } else {
+                let number: f64 = serde_json::from_str(text)?;
+                out.extend_from_slice(js_number(number).as_bytes());
+            }
+            Ok(())
+        }
+        _ => {
+            out.extend_from_slice(text.as_bytes());
+            Ok(())
+        }
+    }
+}
+
+/// Copies the JSON `text` with every object's integer-like keys moved first (ascending), the
+/// other keys in their order; scalars as they were, or (`canonical`) as
+/// [`write_canonical`] writes them.
+fn write_in_js_order(out: &mut Vec<u8>, text: &str, canonical: bool) -> serde_json::Result<()> {
+    use serde_json::value::RawValue;
+    match text.as_bytes().first() {
+        Some(b'{') => {
+            let crate::data::Borrowed(map) = serde_json::from_str(text)?;
+            let mut fields = Vec::with_capacity(map.len());
+            for (key, value) in map.iter() {
+                let mut inner = Vec::with_capacity(value.as_str().len());
+                write_in_js_order(&mut inner, value.as_str(), canonical)?;
+                fields.push((key, inner));
+            }
+            let index = |key: &str| array_index(key).map_or((1, 0), |index| (0, index));
+            // Stable: keys that are not indices keep their order.
+            fields.sort_by_key(|&(key, _)| index(key));
+            out.push(b'{');
+            for (n, (key, inner)) in fields.into_iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_str(out, key);
+                out.push(b':');
+                out.extend_from_slice(&inner);
+            }
+            out.push(b'}');
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text)?;
+            out.push(b'[');
+            for (n, item) in items.into_iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_in_js_order(out, item.get(), canonical)?;
+            }
+            out.push(b']');
+        }
+        _ if canonical => write_canonical(out, text)?,
+        _ => out.extend_from_slice(text.as_bytes()),
+    }
+    Ok(())
+}
+
+/// The deepest nesting the crate reads: serde_json's own parser limit, which a payload or a
+/// record nesting deeper would have hit before values were kept as text. Deeper input is
+/// refused as malformed, so `get` can always decode what was loaded.
+pub(crate) const MAX_READ_DEPTH: usize = 128;
+
+/// What [`shape`] finds in a JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Levels of arrays and objects (a scalar: 0).
+    pub(crate) depth: usize,
+    /// Whether some object has a key JavaScript orders first (an array index).
+    pub(crate) index_keys: bool,
+}
+
+/// One pass over valid JSON text: how deeply it nests and whether an object holds an
+/// integer-like key. Allocates nothing.
+pub(crate) fn shape(text: &[u8]) -> Shape {
+    // Bit `n` of `objects`: the container at level `n` (for the first 128) is an object.
+    let mut objects: u128 = 0;
+    let mut level = 0usize;
+    let mut depth = 0usize;
+    let mut expect_key = false;
+    let mut index_keys = false;
+    let in_object = |objects: u128, level: usize| {
+        level > 0 && level <= 128 && objects & (1u128 << (level - 1)) != 0
+    };
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+                if expect_key {
+                    let key = text.get(start..i).unwrap_or_default();
+                    index_keys |=
+                        std::str::from_utf8(key).is_ok_and(|key| array_index(key).is_some());
+                }
+                expect_key = false;
+            }
+            open @ (b'{' | b'[') => {
+                level += 1;
+                depth = depth.max(level);
+                if level <= 128 {
+                    if open == b'{' {
+                        objects |= 1u128 << (level - 1);
+                    } else {
+                        objects &= !(1u128 << (level - 1));
+                    }
+                }
+                expect_key = open == b'{';
+            }
+            b'}' | b']' => {
+                level = level.saturating_sub(1);
+                expect_key = false;
+            }
+            b',' => expect_key = in_object(objects, level),
+            _ => {}
+        }
+        i += 1;
+    }
+    Shape { depth, index_keys }
+}
+
+/// Appends `map` as a JSON object: keys in the map's order, or in JavaScript's
+/// (integer-like keys first, ascending) when `js_order`; each value's text as it is.
+pub(crate) fn write_object(out: &mut Vec<u8>, map: &crate::data::Map, js_order: bool) {
+    let entry = |out: &mut Vec<u8>, first: &mut bool, key: &str, value: &crate::data::Json| {
+        if !std::mem::take(first) {
+            out.push(b',');
+        }
+        write_str(out, key);
+        out.push(b':');
+        out.extend_from_slice(value.as_str().as_bytes());
+    };
+    let mut first = true;
+    out.push(b'{');
+    if js_order && map.keys().any(|key| array_index(key).is_some()) {
+        let mut indices: Vec<(u32, &str, &crate::data::Json)> = map
+            .iter()
+            .filter_map(|(key, value)| array_index(key).map(|index| (index, key, value)))
+            .collect();
+        indices.sort_unstable_by_key(|&(index, _, _)| index);
+        for (_, key, value) in indices {
+            entry(out, &mut first, key, value);
+        }
+        for (key, value) in map.iter().filter(|(key, _)| array_index(key).is_none()) {
+            entry(out, &mut first, key, value);
+        }
+    } else {
+        for (key, value) in map.iter() {
+            entry(out, &mut first, key, value);
+        }
+    }
+    out.push(b'}');
+}
+
+/// Appends `text` as a JSON string, escaped as `JSON.stringify` escapes it.
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
 
 /// Serializes `value` as JavaScript would, appending to `out`.
 pub(crate) fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(out, JsNumbers);
     value.serialize(&mut ser)
-}
-
-/// A borrowed JSON value whose objects serialize in JavaScript property order.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct JsOrder<'a>(pub(crate) &'a Value);
-
-/// A borrowed JSON object that serializes in JavaScript property order.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct JsObject<'a>(pub(crate) &'a serde_json::Map<String, Value>);
-
-impl Serialize for JsOrder<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Object(map) => JsObject(map).serialize(serializer),
-            Value::Array(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(&JsOrder(item))?;
-                }
-                seq.end()
-            }
-            scalar => scalar.serialize(serializer),
-        }
-    }
-}
-
-impl Serialize for JsObject<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let map = self.0;
-        let mut out = serializer.serialize_map(Some(map.len()))?;
-        if map.keys().any(|key| array_index(key).is_some()) {
-            let mut indices: Vec<(u32, &String, &Value)> = map
-                .iter()
-                .filter_map(|(key, value)| array_index(key).map(|index| (index, key, value)))
-                .collect();
-            indices.sort_unstable_by_key(|&(index, _, _)| index);
-            for (_, key, value) in indices {
-                out.serialize_entry(key, &JsOrder(value))?;
-            }
-            for (key, value) in map.iter().filter(|(key, _)| array_index(key).is_none()) {
-                out.serialize_entry(key, &JsOrder(value))?;
-            }
-        } else {
-            for (key, value) in map {
-                out.serialize_entry(key, &JsOrder(value))?;
-            }
-        }
-        out.end()
-    }
 }
 
 /// Returns the index if `key` is a canonical array index (`0` to `4294967294`), the keys that
@@ -234,11 +394,10 @@ fn escaped_unit(bytes: &[u8], at: usize) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn js(value: &Value) -> String {
-        let mut out = Vec::new();
-        write(&mut out, &JsOrder(value)).unwrap();
-        String::from_utf8(out).unwrap()
+        encode(value).unwrap().0
     }
 
     /// Where doubles are 1/64 apart, so `x.125` lies halfway between two shortest strings.
@@ -273,12 +432,72 @@ mod tests {
 
     #[test]
     fn integer_like_keys_come_first() {
-        let value: Value =
-            serde_json::from_str(r#"{"b":1,"a":2,"10":3,"2":4,"01":5,"4294967295":6}"#).unwrap();
+        let text = r#"{"b":1,"a":2,"10":3,"2":4,"01":5,"4294967295":6}"#;
+        let map: crate::data::Map = serde_json::from_str(text).unwrap();
+        let mut out = Vec::new();
+        write_object(&mut out, &map, true);
         assert_eq!(
-            js(&value),
+            String::from_utf8(out).unwrap(),
             r#"{"2":4,"10":3,"b":1,"a":2,"01":5,"4294967295":6}"#
         );
+        let mut out = Vec::new();
+        write_object(&mut out, &map, false);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            text,
+            "a record keeps the map's order"
+        );
+    }
+
+    #[test]
+    fn encoding_writes_javascript_text_and_reorders_only_when_it_must() {
+        #[derive(serde::Serialize)]
+        struct Order {
+            zeta: f64,
+            alpha: [u8; 0],
+            nested: std::collections::BTreeMap<&'static str, u8>,
+        }
+        let order = Order {
+            zeta: 1.0,
+            alpha: [],
+            nested: [("10", 1), ("9", 2), ("x", 3)].into(),
+        };
+        let (text, depth) = encode(&order).unwrap();
+        assert_eq!(
+            text,
+            r#"{"zeta":1,"alpha":[],"nested":{"9":2,"10":1,"x":3}}"#
+        );
+        assert_eq!(depth, 2);
+        // No integer-like key: serde's order, untouched.
+        let (text, _) = encode(&serde_json::json!(["z", {"b": 1e21}])).unwrap();
+        assert_eq!(text, r#"["z",{"b":1e+21}]"#);
+    }
+
+    #[test]
+    fn the_shape_of_a_text_is_its_nesting_and_its_keys() {
+        let shape = |text: &str| shape(text.as_bytes());
+        assert_eq!(
+            shape("1"),
+            Shape {
+                depth: 0,
+                index_keys: false
+            }
+        );
+        assert_eq!(
+            shape(r#"[[{"a":[]}]]"#),
+            Shape {
+                depth: 4,
+                index_keys: false
+            }
+        );
+        assert!(shape(r#"{"a":{"1":0}}"#).index_keys);
+        assert!(
+            !shape(r#"{"a":"1","b":["1"]}"#).index_keys,
+            "values are not keys"
+        );
+        assert!(!shape(r#"{"a\"1":0,"01":1}"#).index_keys);
+        assert!(shape(r#"[{"x":0},{"y":0,"7":1}]"#).index_keys);
+        assert_eq!(shape(&"[".repeat(300)).depth, 300);
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub use session_derive::SessionSchema;
 // What a handler needs is here; what a configuration or a store author needs is in `cookie`,
 // `expiry`, `storage` and `store`.
 pub use crate::cookie::{SameSite, SessionCookie};
-pub use crate::data::{Map, OldId, Session};
+pub use crate::data::{Json, Map, OldId, Session};
 pub use crate::error::{ConfigError, Error, Result};
 pub use crate::expiry::Expiry;
 pub use crate::id::{InvalidSessionId, SessionId};

@@ -86,8 +86,8 @@ fn round_trip<S: Storage>(storage: S, values: &[(String, Value)], flash: &[(Stri
                 let mut values = s.values().clone();
                 values.remove("__anchor");
                 (
-                    normalize(&Value::Object(values)),
-                    normalize(&Value::Object(s.incoming_flash().clone())),
+                    normalize(&values.to_value()),
+                    normalize(&s.incoming_flash().to_value()),
                 )
             })
             .await;

@@ -3,16 +3,15 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
-use super::{Map, Session};
+use super::{Json, Map, Session};
 use crate::error::{Error, Result};
 
 impl Session {
-    /// How many arrays and objects deep a value may nest. Every store reads back what it
-    /// wrote up to serde_json's limit of 128 levels, and a stored record wraps each value in
-    /// up to three of its own; a deeper value is refused at [`set`](Self::set) and
-    /// [`flash`](Self::flash) rather than written and then lost on load.
+    /// How many arrays and objects deep a value may nest. serde_json's parser stops at 128
+    /// levels, and a record or cookie payload wraps each value in up to three of its own; a
+    /// deeper value is refused at [`set`](Self::set) and [`flash`](Self::flash) rather than
+    /// written and then unreadable.
     ///
     /// # Examples
     ///
@@ -56,22 +55,22 @@ impl Session {
         self.value(key).map(|value| decode(key, value)).transpose()
     }
 
-    /// Returns the raw JSON under `key`, by the same rules as [`get`](Self::get).
+    /// Returns the JSON text under `key`, by the same rules as [`get`](Self::get).
     ///
     /// # Examples
     ///
     /// ```
     /// let mut session = session::Session::new();
-    /// session.set("n", 1)?;
-    /// assert_eq!(session.value("n"), Some(&serde_json::json!(1)));
+    /// session.set("n", [1.0, 2.5])?;
+    /// assert_eq!(session.value("n").map(session::Json::as_str), Some("[1,2.5]"));
     /// # Ok::<(), session::Error>(())
     /// ```
     #[must_use]
-    pub fn value(&self, key: &str) -> Option<&Value> {
+    pub fn value(&self, key: &str) -> Option<&Json> {
         if self.destroyed {
             return None;
         }
-        let present = |value: &&Value| !value.is_null();
+        let present = |value: &&Json| !value.is_null();
         self.values
             .get(key)
             .filter(present)
@@ -88,15 +87,14 @@ impl Session {
     /// # Examples
     ///
     /// ```
-    /// use serde_json::json;
-    /// use session::{Session, SessionId};
+    /// use session::{Map, Session, SessionId};
     ///
-    /// let values = json!({"notice": "stored"}).as_object().unwrap().clone();
-    /// let flash = json!({"notice": "flashed"}).as_object().unwrap().clone();
+    /// let values: Map = serde_json::from_str(r#"{"notice": "stored"}"#)?;
+    /// let flash: Map = serde_json::from_str(r#"{"notice": "flashed"}"#)?;
     /// let session = Session::from_parts(SessionId::generate(), values, flash);
     /// assert_eq!(session.get::<String>("notice")?.as_deref(), Some("stored"));
     /// assert_eq!(session.flashed::<String>("notice")?.as_deref(), Some("flashed"));
-    /// # Ok::<(), session::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn flashed<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         if self.destroyed {
@@ -152,9 +150,7 @@ impl Session {
         let value = encode(key, &value)?;
         self.dirty = true;
         if value.is_null() {
-            self.values.shift_remove(key);
-        } else if let Some(slot) = self.values.get_mut(key) {
-            *slot = value;
+            self.values.remove(key);
         } else {
             self.values.insert(key.to_owned(), value);
         }
@@ -181,7 +177,7 @@ impl Session {
     pub fn remove(&mut self, key: &str) -> Result<()> {
         self.ensure_live()?;
         self.dirty = true;
-        self.values.shift_remove(key);
+        self.values.remove(key);
         self.touch(key);
         Ok(())
     }
@@ -205,7 +201,7 @@ impl Session {
     pub fn clear(&mut self) -> Result<()> {
         self.ensure_live()?;
         self.dirty = true;
-        let keys: Vec<String> = self.values.keys().cloned().collect();
+        let keys: Vec<String> = self.values.keys().map(str::to_owned).collect();
         self.values.clear();
         self.touched.extend(keys);
         Ok(())
@@ -224,7 +220,8 @@ impl Session {
     /// ```
     /// let mut session = session::Session::new();
     /// session.flash("notice", "Saved")?;
-    /// assert_eq!(session.outgoing_flash().get("notice"), Some(&serde_json::json!("Saved")));
+    /// let notice = session.outgoing_flash().get("notice").unwrap();
+    /// assert_eq!(notice.as_str(), r#""Saved""#);
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn flash(&mut self, key: &str, value: impl Serialize) -> Result<()> {
@@ -276,7 +273,7 @@ impl Session {
     /// let mut session = session::Session::new();
     /// session.set("b", 1)?;
     /// session.set("a", 2)?;
-    /// let keys: Vec<&String> = session.values().keys().collect();
+    /// let keys: Vec<&str> = session.values().keys().collect();
     /// assert_eq!(keys, ["b", "a"]);
     /// # Ok::<(), session::Error>(())
     /// ```
@@ -325,10 +322,11 @@ impl Session {
     /// session.remove("b")?;
     /// let mut changes: Vec<_> = session.changes().collect();
     /// changes.sort_by_key(|(key, _)| *key);
-    /// assert_eq!(changes, [("a", Some(&serde_json::json!(1))), ("b", None)]);
+    /// let changes: Vec<_> = changes.iter().map(|(key, value)| (*key, value.map(|v| v.as_str()))).collect();
+    /// assert_eq!(changes, [("a", Some("1")), ("b", None)]);
     /// # Ok::<(), session::Error>(())
     /// ```
-    pub fn changes(&self) -> impl Iterator<Item = (&str, Option<&Value>)> {
+    pub fn changes(&self) -> impl Iterator<Item = (&str, Option<&Json>)> {
         self.touched
             .iter()
             .map(|key| (key.as_str(), self.values.get(key)))
@@ -351,52 +349,22 @@ impl Session {
 
 /// The JSON of a value to store, if every store can read it back: nested at most
 /// [`Session::MAX_DEPTH`] arrays and objects deep.
-fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Value> {
-    let value = serde_json::to_value(value).map_err(|source| Error::Serialize {
+fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Json> {
+    let (text, depth) = crate::json::encode(value).map_err(|source| Error::Serialize {
         key: key.to_owned(),
         source,
     })?;
-    if nests_deeper_than(&value, Session::MAX_DEPTH) {
+    if depth > Session::MAX_DEPTH {
         return Err(Error::TooDeep {
             key: key.to_owned(),
             limit: Session::MAX_DEPTH,
         });
     }
-    Ok(value)
+    Ok(Json::from_encoded(text))
 }
 
-/// Whether `value` nests more than `limit` arrays and objects deep, without recursion. A
-/// scalar (most values) costs one match and no allocation; containers are walked only until
-/// the limit is passed.
-fn nests_deeper_than(value: &Value, limit: usize) -> bool {
-    fn children(value: &Value) -> Option<Box<dyn Iterator<Item = &Value> + '_>> {
-        match value {
-            Value::Array(items) => Some(Box::new(items.iter())),
-            Value::Object(map) => Some(Box::new(map.values())),
-            _ => None,
-        }
-    }
-    let Some(top) = children(value) else {
-        return false;
-    };
-    // Each entry: the children of a container, and how deep that container is.
-    let mut pending = vec![(top, 1)];
-    while let Some((mut siblings, level)) = pending.pop() {
-        if level > limit {
-            return true;
-        }
-        if let Some(child) = siblings.next() {
-            pending.push((siblings, level));
-            if let Some(grandchildren) = children(child) {
-                pending.push((grandchildren, level + 1));
-            }
-        }
-    }
-    false
-}
-
-fn decode<T: DeserializeOwned>(key: &str, value: &Value) -> Result<T> {
-    T::deserialize(value).map_err(|source| Error::Deserialize {
+fn decode<T: DeserializeOwned>(key: &str, value: &Json) -> Result<T> {
+    value.decode().map_err(|source| Error::Deserialize {
         key: key.to_owned(),
         source,
     })

@@ -2,13 +2,15 @@
 //! `{"i": id, "d": [values, flash]}`, plus a `"t": [created, renewed]` key when expiry is
 //! enforced (Remix ignores keys it does not know): the payload's reader and writer.
 
-use serde::Serialize;
-use serde_json::Value;
+use std::fmt;
 
-use crate::data::{Map, Session};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::data::{Borrowed, Json, Map, Session};
 use crate::expiry::{Expiry, Timestamps};
 use crate::id::SessionId;
-use crate::json::{self, JsObject};
+use crate::json;
 
 /// Keeps the whole session in the cookie: no server state, nothing to clean up.
 ///
@@ -71,37 +73,50 @@ pub(crate) struct Decoded {
 /// and unstamped payloads are not accepted). Without timeouts, a payload without `"t"` counts
 /// as written `now`, as in Remix.
 pub(crate) fn decode_payload(payload: &str, expiry: Expiry, now: u64) -> Option<Decoded> {
-    let Some(Value::Object(mut top)) = parse_payload(payload) else {
-        // Not JSON, or JSON that is not an object: Remix falls back to a fresh session.
+    if json::shape(payload.as_bytes()).depth > json::MAX_READ_DEPTH {
         crate::audit::rejected("malformed-payload");
         return None;
+    }
+    let repaired;
+    let top = if let Ok(top) = serde_json::from_str::<Top<'_>>(payload) {
+        top
+    } else {
+        // A key or the id with a lone surrogate: read them with U+FFFD in its place.
+        repaired = json::replace_lone_surrogates(payload);
+        let Some(top) = repaired
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+        else {
+            // Not JSON, or JSON that is not an object: Remix falls back to a fresh session.
+            crate::audit::rejected("malformed-payload");
+            return None;
+        };
+        top
     };
-    let (timestamps, unstamped) = match top.get("t") {
+    let (timestamps, unstamped) = match top.t {
         None if !expiry.is_enforced() => (Timestamps::at(now), false),
         None if expiry.accepts_unstamped_cookies() => (Timestamps::at(now), true),
         None => {
             crate::audit::rejected("unstamped-payload");
             return None;
         }
-        Some(value) => {
-            let Some(ts) = read_timestamps(value) else {
+        Some(raw) => {
+            let Ok((created, renewed)) = serde_json::from_str::<(u64, u64)>(raw.get()) else {
                 crate::audit::rejected("malformed-timestamps");
                 return None;
             };
-            (ts, false)
+            (Timestamps { created, renewed }, false)
         }
     };
     if let Err(reason) = expiry.check(timestamps, now) {
         crate::audit::expired(reason);
         return None;
     }
-    let id = match top.get("i") {
-        Some(Value::String(id)) => SessionId::from_signed_payload(id),
+    let id = match top.i.map(|raw| serde_json::from_str::<String>(raw.get())) {
+        Some(Ok(id)) => SessionId::from_signed_payload(&id),
         _ => SessionId::generate(),
     };
-    let mut data = top.remove("d").unwrap_or(Value::Null);
-    let values = entries(element(&mut data, 0));
-    let flash = entries(element(&mut data, 1));
+    let (values, flash) = top.d.map_or_else(Default::default, halves);
     Some(Decoded {
         session: Session::from_parts(id, values, flash),
         timestamps,
@@ -109,79 +124,142 @@ pub(crate) fn decode_payload(payload: &str, expiry: Expiry, now: u64) -> Option<
     })
 }
 
-/// Writes the payload for a session, byte-identical to Remix's `JSON.stringify`; `stamp` is
-/// `[created, renewed]` when expiry is enforced.
-pub(crate) fn encode_payload(session: &Session, stamp: Option<Timestamps>) -> String {
-    #[derive(Serialize)]
-    struct Payload<'a> {
-        i: &'a str,
-        d: (JsObject<'a>, JsObject<'a>),
-        #[serde(skip_serializing_if = "Option::is_none")]
-        t: Option<(u64, u64)>,
+/// The payload's keys this crate reads, each left as text until it is needed; other keys
+/// are skipped, and a repeated key counts by its last value, as in `JSON.parse`.
+struct Top<'a> {
+    i: Option<&'a RawValue>,
+    d: Option<&'a RawValue>,
+    t: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for Top<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+
+        impl<'de> Visitor<'de> for Keys {
+            type Value = Top<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a session payload object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Top<'de>, A::Error> {
+                let mut top = Top {
+                    i: None,
+                    d: None,
+                    t: None,
+                };
+                while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let slot = match &*key {
+                        "i" => &mut top.i,
+                        "d" => &mut top.d,
+                        "t" => &mut top.t,
+                        _ => {
+                            access.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(access.next_value()?);
+                }
+                Ok(top)
+            }
+        }
+
+        deserializer.deserialize_map(Keys)
     }
-    let payload = Payload {
-        i: session.id().as_str(),
-        d: (
-            JsObject(session.values()),
-            JsObject(session.outgoing_flash()),
-        ),
-        t: stamp.map(|ts| (ts.created, ts.renewed)),
-    };
-    let mut out = Vec::with_capacity(128);
-    // JSON values always serialize, and serde_json writes UTF-8.
-    let _ = json::write(&mut out, &payload);
-    String::from_utf8(out).unwrap_or_default()
 }
 
-/// The payload's JSON. A string holding a lone UTF-16 surrogate, which `JSON.stringify`
-/// writes for a JavaScript string cut inside a pair, reads as U+FFFD there, so the session is
-/// kept; the text is only rewritten when the first parse fails.
-fn parse_payload(payload: &str) -> Option<Value> {
-    serde_json::from_str(payload).ok().or_else(|| {
-        let repaired = json::replace_lone_surrogates(payload)?;
-        serde_json::from_str(&repaired).ok()
-    })
-}
-
-/// `[created, renewed]` as two non-negative integers, else `None`.
-fn read_timestamps(value: &Value) -> Option<Timestamps> {
-    match value.as_array()?.as_slice() {
-        [created, renewed] => Some(Timestamps {
-            created: created.as_u64()?,
-            renewed: renewed.as_u64()?,
-        }),
-        _ => None,
+/// Remix reads `d[0]` as the values and `d[1]` as the flash, whatever `d` is; so does this:
+/// an array's elements, an object's `"0"` and `"1"`, a string's characters.
+fn halves(data: &RawValue) -> (Map, Map) {
+    let text = data.get();
+    match text.as_bytes().first() {
+        Some(b'[') => match serde_json::from_str::<Vec<&RawValue>>(text) {
+            Ok(items) => (
+                items.first().map_or_else(Map::new, |raw| entries(raw)),
+                items.get(1).map_or_else(Map::new, |raw| entries(raw)),
+            ),
+            Err(_) => (Map::new(), Map::new()),
+        },
+        Some(b'{') => match serde_json::from_str::<Borrowed>(text) {
+            Ok(Borrowed(object)) => (
+                object.get("0").map_or_else(Map::new, json_entries),
+                object.get("1").map_or_else(Map::new, json_entries),
+            ),
+            Err(_) => (Map::new(), Map::new()),
+        },
+        Some(b'"') => {
+            let chars: Vec<char> = serde_json::from_str::<String>(text)
+                .map(|text| text.chars().take(2).collect())
+                .unwrap_or_default();
+            let half = |index: usize| chars.get(index).map_or_else(Map::new, |&c| char_entries(c));
+            (half(0), half(1))
+        }
+        _ => (Map::new(), Map::new()),
     }
 }
 
-/// JavaScript's `data[index]` on whatever `d` turned out to be.
-fn element(data: &mut Value, index: usize) -> Value {
-    match data {
-        Value::Array(items) => items.get_mut(index).map(Value::take),
-        Value::Object(map) => map.remove(&index.to_string()),
-        Value::String(text) => text.chars().nth(index).map(|c| Value::String(c.into())),
-        _ => None,
-    }
-    .unwrap_or(Value::Null)
+fn json_entries(json: &Json) -> Map {
+    serde_json::from_str::<&RawValue>(json.as_str()).map_or_else(|_| Map::new(), entries)
 }
 
-/// JavaScript's `Object.entries` into a map: objects keep their entries, arrays and strings
-/// give index keys, everything else is empty.
-fn entries(value: Value) -> Map {
-    match value {
-        Value::Object(map) => map,
-        Value::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(index, item)| (index.to_string(), item))
-            .collect(),
-        Value::String(text) => text
-            .chars()
-            .enumerate()
-            .map(|(index, c)| (index.to_string(), Value::String(c.into())))
-            .collect(),
+/// `Object.entries` of one half: an object's pairs, an array's or a string's items under
+/// their indices, nothing for anything else.
+fn entries(raw: &RawValue) -> Map {
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'{') => serde_json::from_str::<Borrowed>(text).map_or_else(|_| Map::new(), |b| b.0),
+        Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(text)
+            .map(|items| {
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, item)| (index.to_string(), Json::from_raw(item)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Some(b'"') => serde_json::from_str::<String>(text)
+            .map(|text| {
+                text.chars()
+                    .enumerate()
+                    .map(|(index, c)| (index.to_string(), char_json(c)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         _ => Map::new(),
     }
+}
+
+/// The entries of a one-character string: `{"0": c}`.
+fn char_entries(c: char) -> Map {
+    std::iter::once(("0".to_owned(), char_json(c))).collect()
+}
+
+fn char_json(c: char) -> Json {
+    let mut text = Vec::with_capacity(8);
+    json::write_str(&mut text, c.encode_utf8(&mut [0; 4]));
+    Json::from_text(std::str::from_utf8(&text).unwrap_or("null")).unwrap_or_else(|_| Json::null())
+}
+
+/// The payload `{"i":id,"d":[values,flash]}` (plus `"t"` when stamped), written as Remix's
+/// `JSON.stringify` writes it: integer-like keys first, each value's text as it is.
+pub(crate) fn encode_payload(session: &Session, stamp: Option<Timestamps>) -> String {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(br#"{"i":"#);
+    json::write_str(&mut out, session.id().as_str());
+    out.extend_from_slice(br#","d":["#);
+    json::write_object(&mut out, session.values(), true);
+    out.push(b',');
+    json::write_object(&mut out, session.outgoing_flash(), true);
+    out.push(b']');
+    if let Some(ts) = stamp {
+        use std::io::Write as _;
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, r#","t":[{},{}]"#, ts.created, ts.renewed);
+    }
+    out.push(b'}');
+    // Every part is UTF-8: JSON text and serde_json's strings.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 //! changes apply onto and what must be found there, where the result goes, what happens to the
 //! old id, the changes themselves, and the timestamps and deadline to stamp.
 
-use serde_json::Value;
-
-use crate::data::{Map, Session};
+use crate::data::{Json, Map, Session};
 use crate::expiry::Timestamps;
 use crate::id::SessionId;
 use crate::store::{Record, Version, WriteOutcome, record};
@@ -149,7 +147,7 @@ impl<'a> WritePlan<'a> {
     }
 
     /// Returns each value this request set (`Some`) or removed (`None`).
-    pub fn changes(&self) -> impl Iterator<Item = (&'a str, Option<&'a Value>)> + use<'a> {
+    pub fn changes(&self) -> impl Iterator<Item = (&'a str, Option<&'a Json>)> + use<'a> {
         self.session.changes()
     }
 

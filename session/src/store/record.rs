@@ -1,37 +1,42 @@
 //! [`Record`]: what a store keeps for one session (values, pending flash, timestamps, deadline),
 //! and its one JSON form, `{"v":1,"d":[values,flash],"t":[created,renewed],"e":deadline}`,
-//! defined once by [`Wire`] for every path that writes or reads it.
+//! read by `Wire` and written by `to_json` for every path, each value's text kept as it is.
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::Map;
+use crate::data::{Borrowed, Map};
 use crate::expiry::Timestamps;
 use crate::store::WritePlan;
 
-/// The version written into every record; a record of another version is refused as corrupt.
+/// The version written in `"v"`; a record of any other version is refused.
 const FORMAT_VERSION: u32 = 1;
 
-/// The JSON form of a record, generic over how the two maps are held: owned when reading,
-/// borrowed when writing, so that both directions share this one definition.
-#[derive(Serialize, Deserialize)]
-struct Wire<M> {
+/// The record as it is read: each value's text borrowed from the input until it is copied
+/// into the record's maps.
+#[derive(Deserialize)]
+struct Wire {
     v: u32,
-    d: (M, M),
+    d: (Borrowed, Borrowed),
     t: (u64, u64),
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     e: Option<u64>,
 }
 
-/// Serializes a record's parts without copying them.
+/// The record's JSON, written straight from its parts: each value's text is copied as it is.
 pub(crate) fn to_json(values: &Map, flash: &Map, ts: Timestamps, deadline: Option<u64>) -> Vec<u8> {
-    let wire = Wire {
-        v: FORMAT_VERSION,
-        d: (values, flash),
-        t: (ts.created, ts.renewed),
-        e: deadline,
-    };
-    // A map of JSON values always serializes.
-    serde_json::to_vec(&wire).unwrap_or_default()
+    use std::io::Write as _;
+    let mut out = Vec::with_capacity(64);
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, r#"{{"v":{FORMAT_VERSION},"d":["#);
+    crate::json::write_object(&mut out, values, false);
+    out.push(b',');
+    crate::json::write_object(&mut out, flash, false);
+    let _ = write!(out, r#"],"t":[{},{}]"#, ts.created, ts.renewed);
+    if let Some(deadline) = deadline {
+        let _ = write!(out, r#","e":{deadline}"#);
+    }
+    out.push(b'}');
+    out
 }
 
 /// One stored session: its values, the flash waiting for the next request, its timestamps, and
@@ -49,7 +54,7 @@ pub(crate) fn to_json(values: &Map, flash: &Map, ts: Timestamps, deadline: Optio
 /// use session::store::Record;
 ///
 /// let mut values = Map::new();
-/// values.insert("count".into(), 1.into());
+/// values.insert("count".into(), session::Json::encode(&1)?);
 /// let record = Record::new(values, Map::new(), Timestamps::at(100)).with_deadline(Some(160));
 /// assert_eq!(record.to_json(), br#"{"v":1,"d":[{"count":1},{}],"t":[100,100],"e":160}"#);
 /// assert_eq!(Record::from_json(&record.to_json())?, record);
@@ -128,24 +133,20 @@ impl Record {
         for (key, change) in plan.changes() {
             match change {
                 Some(value) => {
-                    if let Some(slot) = self.values.get_mut(key) {
-                        slot.clone_from(value);
-                    } else {
-                        self.values.insert(key.to_owned(), value.clone());
-                    }
+                    self.values.insert(key.to_owned(), value.clone());
                 }
                 None => {
-                    self.values.shift_remove(key);
+                    self.values.remove(key);
                 }
             }
         }
         for (key, consumed) in plan.consumed_flash() {
             if self.flash.get(key) == Some(consumed) {
-                self.flash.shift_remove(key);
+                self.flash.remove(key);
             }
         }
         for (key, value) in plan.new_flash() {
-            self.flash.insert(key.clone(), value.clone());
+            self.flash.insert(key.to_owned(), value.clone());
         }
         self.timestamps.renewed = plan.timestamps().renewed;
         self.deadline = plan.deadline();
@@ -177,8 +178,9 @@ impl Record {
     /// use session::store::Record;
     ///
     /// let mut flash = Map::new();
-    /// flash.insert("notice".into(), "saved".into());
+    /// flash.insert("notice".into(), session::Json::encode("saved")?);
     /// assert_eq!(Record::new(Map::new(), flash, Timestamps::at(0)).flash().len(), 1);
+    /// # Ok::<(), serde_json::Error>(())
     /// ```
     #[must_use]
     pub fn flash(&self) -> &Map {
@@ -266,14 +268,17 @@ impl Record {
     /// assert!(session::store::Record::from_json(br#"{"v":2,"d":[{},{}],"t":[0,0]}"#).is_err());
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        let wire: Wire<Map> = serde_json::from_slice(bytes)?;
+        if crate::json::shape(bytes).depth > crate::json::MAX_READ_DEPTH {
+            return Err(serde::de::Error::custom("session record nests too deeply"));
+        }
+        let wire: Wire = serde_json::from_slice(bytes)?;
         if wire.v != FORMAT_VERSION {
             return Err(serde::de::Error::custom(format_args!(
                 "unknown session record version {}",
                 wire.v
             )));
         }
-        let (values, flash) = wire.d;
+        let (Borrowed(values), Borrowed(flash)) = wire.d;
         Ok(Self {
             values,
             flash,

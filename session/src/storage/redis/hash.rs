@@ -1,7 +1,7 @@
 //! A session as a Redis hash: the fields a plan writes (values `v:<key>`, flash `f:<key>`, the
 //! timestamps `m`, each JSON text) and the decoding of an `HGETALL` reply back into a record.
 
-use crate::data::Map;
+use crate::data::{Json, Map};
 use crate::expiry::Timestamps;
 use crate::store::{Expect, WritePlan};
 
@@ -42,26 +42,26 @@ impl HashChanges {
         let flash_out = plan.new_flash();
         let mut set = Vec::with_capacity(2 + 2 * flash_out.len());
         set.push(META.as_bytes().to_vec());
-        set.push(json(&(written.created, written.renewed)));
+        set.push(format!("[{},{}]", written.created, written.renewed).into_bytes());
         let mut delete = Vec::new();
         for (key, value) in plan.changes() {
             match value {
                 Some(value) => {
                     set.push(field(VALUE, key));
-                    set.push(json(value));
+                    set.push(text(value));
                 }
                 None => delete.push(field(VALUE, key)),
             }
         }
         for (key, value) in flash_out {
             set.push(field(FLASH, key));
-            set.push(json(value));
+            set.push(text(value));
         }
         let consumed_flash = plan.consumed_flash();
         let mut consumed = Vec::with_capacity(2 * consumed_flash.len());
         for (key, value) in consumed_flash {
             consumed.push(field(FLASH, key));
-            consumed.push(json(value));
+            consumed.push(text(value));
         }
         Self {
             set,
@@ -79,9 +79,14 @@ fn field(prefix: &str, key: &str) -> Vec<u8> {
     field
 }
 
-/// JSON text of a value that cannot fail to serialize (a `Value`, numbers).
-fn json(value: &impl serde::Serialize) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
+/// A value's JSON text, as it is.
+fn text(value: &Json) -> Vec<u8> {
+    value.as_str().as_bytes().to_vec()
+}
+
+/// A stored field's JSON text, checked; `None` if it is not one JSON value.
+fn parse(text: &[u8]) -> Option<Json> {
+    Json::from_stored(std::str::from_utf8(text).ok()?).ok()
 }
 
 /// Splits the flat `field, JSON, ...` reply of `HGETALL` into values, flash and timestamps;
@@ -105,10 +110,10 @@ pub(super) fn parse_hash(fields: Vec<redis::Value>) -> Option<(Map, Map, Timesta
             timestamps = Some(Timestamps { created, renewed });
         } else if field.starts_with(VALUE) {
             field.drain(..VALUE.len());
-            values.insert(field, serde_json::from_slice(&text).ok()?);
+            values.insert(field, parse(&text)?);
         } else if field.starts_with(FLASH) {
             field.drain(..FLASH.len());
-            flash.insert(field, serde_json::from_slice(&text).ok()?);
+            flash.insert(field, parse(&text)?);
         } else {
             return None;
         }

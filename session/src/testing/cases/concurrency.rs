@@ -361,7 +361,7 @@ pub async fn starting_over_carries_nothing_and_a_late_save_is_dropped<S: Session
         after.values().len(),
         1,
         "only what the switch set: {:?}",
-        after.values().keys()
+        after.values()
     );
     assert_eq!(
         after.get::<String>("user").expect("a string").as_deref(),

@@ -1,0 +1,325 @@
+//! [`Map`]: the values or the flash of a session, keys in insertion order, each value its
+//! [`Json`] text. The order is the crate's own (an `IndexMap`), not serde_json's, so it holds
+//! whatever features the application's serde_json has.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use indexmap::IndexMap;
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use super::json::Json;
+
+/// An insertion-ordered map of keys to JSON values: the values or the flash of a session.
+///
+/// `Debug` shows the keys only.
+///
+/// # Examples
+///
+/// ```
+/// use session::{Json, Map};
+///
+/// let mut map = Map::new();
+/// map.insert("b".into(), Json::encode(&1)?);
+/// map.insert("a".into(), Json::encode(&[1, 2])?);
+/// assert_eq!(map.keys().collect::<Vec<_>>(), ["b", "a"]);
+/// assert_eq!(serde_json::to_string(&map)?, r#"{"b":1,"a":[1,2]}"#);
+/// let back: Map = serde_json::from_str(r#"{"z":1,"y":{"k":true}}"#)?;
+/// assert_eq!(back.get("y").unwrap().as_str(), r#"{"k":true}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Map {
+    entries: IndexMap<String, Json>,
+}
+
+impl Map {
+    /// An empty map.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(session::Map::new().is_empty());
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many keys it holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: session::Map = serde_json::from_str(r#"{"a":1}"#)?;
+    /// assert_eq!(map.len(), 1);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds no key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(session::Map::new().is_empty());
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The value of `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: session::Map = serde_json::from_str(r#"{"a":[1]}"#)?;
+    /// assert_eq!(map.get("a").map(session::Json::as_str), Some("[1]"));
+    /// assert!(map.get("b").is_none());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        self.entries.get(key)
+    }
+
+    /// Whether `key` is in the map.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: session::Map = serde_json::from_str(r#"{"a":null}"#)?;
+    /// assert!(map.contains_key("a"));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use]
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// Sets `key`, keeping its place if it was there (else it goes last); returns the value
+    /// it replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{Json, Map};
+    ///
+    /// let mut map = Map::new();
+    /// map.insert("a".into(), Json::encode(&1)?);
+    /// map.insert("b".into(), Json::encode(&2)?);
+    /// let old = map.insert("a".into(), Json::encode(&3)?);
+    /// assert_eq!(old.unwrap().as_str(), "1");
+    /// assert_eq!(map.keys().collect::<Vec<_>>(), ["a", "b"]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn insert(&mut self, key: String, value: Json) -> Option<Json> {
+        self.entries.insert(key, value)
+    }
+
+    /// Removes `key`, keeping the order of the others; returns its value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut map: session::Map = serde_json::from_str(r#"{"a":1,"b":2,"c":3}"#)?;
+    /// assert_eq!(map.remove("a").unwrap().as_str(), "1");
+    /// assert_eq!(map.keys().collect::<Vec<_>>(), ["b", "c"]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn remove(&mut self, key: &str) -> Option<Json> {
+        self.entries.shift_remove(key)
+    }
+
+    /// Removes every key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut map: session::Map = serde_json::from_str(r#"{"a":1}"#)?;
+    /// map.clear();
+    /// assert!(map.is_empty());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// The keys and values, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: session::Map = serde_json::from_str(r#"{"a":1,"b":"x"}"#)?;
+    /// let texts: Vec<_> = map.iter().map(|(key, value)| format!("{key}={value}")).collect();
+    /// assert_eq!(texts, ["a=1", r#"b="x""#]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use = "an iterator does nothing unless used"]
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Json)> + '_ {
+        self.entries
+            .iter()
+            .map(|(key, value)| (key.as_str(), value))
+    }
+
+    /// The keys, in order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: session::Map = serde_json::from_str(r#"{"b":1,"a":2}"#)?;
+    /// assert_eq!(map.keys().collect::<Vec<_>>(), ["b", "a"]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use = "an iterator does nothing unless used"]
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.entries.keys().map(String::as_str)
+    }
+}
+
+impl Map {
+    /// The map as a [`serde_json::Value`] object (values decoded; one that nests past
+    /// serde_json's parser limit becomes `null`). The object's key order is serde_json's
+    /// (sorted unless its `preserve_order` feature is on).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let map: session::Map = serde_json::from_str(r#"{"a":[1]}"#)?;
+    /// assert_eq!(map.to_value(), serde_json::json!({"a": [1]}));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    #[must_use]
+    pub fn to_value(&self) -> serde_json::Value {
+        self.iter()
+            .map(|(key, value)| (key.to_owned(), serde_json::Value::from(value)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
+/// The entries of a serde_json object, in its iteration order (insertion order with
+/// serde_json's `preserve_order` feature, sorted without it).
+///
+/// # Examples
+///
+/// ```
+/// let object = serde_json::json!({"a": 1}).as_object().unwrap().clone();
+/// let map = session::Map::from(object);
+/// assert_eq!(map.get("a").unwrap().as_str(), "1");
+/// ```
+impl From<serde_json::Map<String, serde_json::Value>> for Map {
+    fn from(object: serde_json::Map<String, serde_json::Value>) -> Self {
+        object
+            .into_iter()
+            .map(|(key, value)| {
+                // A `Value` always serializes.
+                let json = Json::encode(&value).unwrap_or_else(|_| Json::null());
+                (key, json)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Debug for Map {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.keys()).finish()
+    }
+}
+
+impl<'a> IntoIterator for &'a Map {
+    type Item = (&'a str, &'a Json);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a Json)> + 'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl FromIterator<(String, Json)> for Map {
+    fn from_iter<I: IntoIterator<Item = (String, Json)>>(iter: I) -> Self {
+        Self {
+            entries: iter.into_iter().collect(),
+        }
+    }
+}
+
+impl Extend<(String, Json)> for Map {
+    fn extend<I: IntoIterator<Item = (String, Json)>>(&mut self, iter: I) {
+        self.entries.extend(iter);
+    }
+}
+
+/// A JSON object, keys in the map's order.
+impl Serialize for Map {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len()))?;
+        for (key, value) in self.iter() {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// A JSON object, keys in document order (a repeated key keeps its first place and its last
+/// value, as `JSON.parse` does), each value written as `JSON.stringify` would write it.
+impl<'de> Deserialize<'de> for Map {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(Entries::<Box<RawValue>>(PhantomData))
+    }
+}
+
+/// A [`Map`] read from text that outlives the parse (a `&str` or `&[u8]` given to
+/// `serde_json`): each value is copied once, straight from the input.
+pub(crate) struct Borrowed(pub(crate) Map);
+
+impl<'de> Deserialize<'de> for Borrowed {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(Entries::<&'de RawValue>(PhantomData))
+            .map(Borrowed)
+    }
+}
+
+/// A value as the parser hands it over.
+trait Raw {
+    fn json(&self) -> Json;
+}
+
+impl Raw for &RawValue {
+    fn json(&self) -> Json {
+        Json::from_raw(self)
+    }
+}
+
+/// Text from outside the crate, written the way `JSON.stringify` writes it.
+impl Raw for Box<RawValue> {
+    fn json(&self) -> Json {
+        Json::from_text(self.get()).unwrap_or_else(|_| Json::from_raw(self))
+    }
+}
+
+struct Entries<V>(PhantomData<V>);
+
+impl<'de, V: Raw + Deserialize<'de>> Visitor<'de> for Entries<V> {
+    type Value = Map;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Map, A::Error> {
+        let mut entries = IndexMap::with_capacity(access.size_hint().unwrap_or(0).min(64));
+        while let Some((key, value)) = access.next_entry::<String, V>()? {
+            entries.insert(key, value.json());
+        }
+        Ok(Map { entries })
+    }
+}
