@@ -32,7 +32,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<(St
 /// keys first, ECMAScript numbers, strings escaped as serde_json (and JavaScript) escape them.
 /// For text from outside the crate; text this crate or JavaScript wrote is that already.
 pub(crate) fn canonical(text: &str) -> serde_json::Result<String> {
-    if shape(text.as_bytes()).depth > MAX_READ_DEPTH {
+    if nests_too_deeply(text.as_bytes()) {
         return Err(serde::de::Error::custom("JSON nests too deeply"));
     }
     let mut out = Vec::with_capacity(text.len());
@@ -120,6 +120,12 @@ fn write_in_js_order(out: &mut Vec<u8>, text: &str, canonical: bool) -> serde_js
 /// refused as malformed, so `get` can always decode what was loaded.
 pub(crate) const MAX_READ_DEPTH: usize = 128;
 
+/// Whether valid JSON `text` nests deeper than [`MAX_READ_DEPTH`]; text too short to do so
+/// is not scanned.
+pub(crate) fn nests_too_deeply(text: &[u8]) -> bool {
+    text.len() > 2 * MAX_READ_DEPTH && shape(text).depth > MAX_READ_DEPTH
+}
+
 /// What [`shape`] finds in a JSON text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Shape {
@@ -147,8 +153,19 @@ pub(crate) fn shape(text: &[u8]) -> Shape {
             b'"' => {
                 let start = i + 1;
                 i += 1;
-                while i < text.len() && text[i] != b'"' {
-                    i += if text[i] == b'\\' { 2 } else { 1 };
+                loop {
+                    let next = text
+                        .get(i..)
+                        .and_then(|rest| rest.iter().position(|&b| b == b'"' || b == b'\\'));
+                    let Some(at) = next else {
+                        i = text.len(); // unterminated: the rest is string
+                        break;
+                    };
+                    i += at;
+                    if text[i] == b'"' {
+                        break;
+                    }
+                    i += 2; // an escape and the byte it escapes
                 }
                 if expect_key {
                     let key = text.get(start..i).unwrap_or_default();

@@ -357,3 +357,17 @@ fn a_million_ids_are_distinct_and_well_formed() {
         assert!(seen.insert(id));
     }
 }
+
+#[test]
+fn the_crate_leaves_the_application_s_serde_json_maps_sorted() {
+    // Issue 12: the crate turned on serde_json's `preserve_order` for every crate in the
+    // build, reordering their maps. It keeps its own order now; a `Value` map stays sorted,
+    // while the session keeps insertion order.
+    let value = json!({"b": 1, "a": 2});
+    let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["a", "b"], "serde_json's default order");
+    let mut session = Session::new();
+    session.set("b", 1).unwrap();
+    session.set("a", 2).unwrap();
+    assert_eq!(session.values().keys().collect::<Vec<_>>(), ["b", "a"]);
+}

@@ -268,7 +268,7 @@ impl Record {
     /// assert!(session::store::Record::from_json(br#"{"v":2,"d":[{},{}],"t":[0,0]}"#).is_err());
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        if crate::json::shape(bytes).depth > crate::json::MAX_READ_DEPTH {
+        if crate::json::nests_too_deeply(bytes) {
             return Err(serde::de::Error::custom("session record nests too deeply"));
         }
         let wire: Wire = serde_json::from_slice(bytes)?;
