@@ -82,6 +82,7 @@ impl Json {
     }
 
     /// Text a store holds, checked to be one JSON value and kept as it is.
+    #[cfg(feature = "redis")]
     pub(crate) fn from_stored(text: &str) -> Result<Self, serde_json::Error> {
         let raw: &RawValue = serde_json::from_str(text)?;
         Ok(Self::from_raw(raw))

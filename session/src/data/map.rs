@@ -31,10 +31,40 @@ use super::json::Json;
 /// assert_eq!(back.get("y").unwrap().as_str(), r#"{"k":true}"#);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Map {
-    entries: IndexMap<String, Json>,
+    entries: Entries,
 }
+
+/// Most sessions hold a handful of keys, where a scan of a `Vec` beats hashing every key;
+/// a map that outgrows [`SMALL`] moves to an index and stays there.
+#[derive(Clone)]
+enum Entries {
+    Small(Vec<(String, Json)>),
+    Large(IndexMap<String, Json>),
+}
+
+/// The most keys kept in a `Vec`.
+const SMALL: usize = 16;
+
+impl Default for Entries {
+    fn default() -> Self {
+        Self::Small(Vec::new())
+    }
+}
+
+/// Equal when they hold the same keys with the same values, in any order (as
+/// `serde_json::Map` compares).
+impl PartialEq for Map {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .all(|(key, value)| other.get(key) == Some(value))
+    }
+}
+
+impl Eq for Map {}
 
 impl Map {
     /// An empty map.
@@ -60,7 +90,10 @@ impl Map {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.entries {
+            Entries::Small(entries) => entries.len(),
+            Entries::Large(entries) => entries.len(),
+        }
     }
 
     /// Whether it holds no key.
@@ -72,7 +105,7 @@ impl Map {
     /// ```
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// The value of `key`.
@@ -87,7 +120,10 @@ impl Map {
     /// ```
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Json> {
-        self.entries.get(key)
+        match &self.entries {
+            Entries::Small(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Entries::Large(entries) => entries.get(key),
+        }
     }
 
     /// Whether `key` is in the map.
@@ -101,7 +137,7 @@ impl Map {
     /// ```
     #[must_use]
     pub fn contains_key(&self, key: &str) -> bool {
-        self.entries.contains_key(key)
+        self.get(key).is_some()
     }
 
     /// Sets `key`, keeping its place if it was there (else it goes last); returns the value
@@ -121,7 +157,23 @@ impl Map {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn insert(&mut self, key: String, value: Json) -> Option<Json> {
-        self.entries.insert(key, value)
+        match &mut self.entries {
+            Entries::Small(entries) => {
+                if let Some((_, slot)) = entries.iter_mut().find(|(k, _)| *k == key) {
+                    return Some(std::mem::replace(slot, value));
+                }
+                if entries.len() < SMALL {
+                    entries.push((key, value));
+                    return None;
+                }
+                let mut large: IndexMap<String, Json> =
+                    std::mem::take(entries).into_iter().collect();
+                large.insert(key, value);
+                self.entries = Entries::Large(large);
+                None
+            }
+            Entries::Large(entries) => entries.insert(key, value),
+        }
     }
 
     /// Removes `key`, keeping the order of the others; returns its value.
@@ -135,7 +187,13 @@ impl Map {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn remove(&mut self, key: &str) -> Option<Json> {
-        self.entries.shift_remove(key)
+        match &mut self.entries {
+            Entries::Small(entries) => {
+                let at = entries.iter().position(|(k, _)| k == key)?;
+                Some(entries.remove(at).1)
+            }
+            Entries::Large(entries) => entries.shift_remove(key),
+        }
     }
 
     /// Removes every key.
@@ -149,7 +207,7 @@ impl Map {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.entries = Entries::default();
     }
 
     /// The keys and values, in order.
@@ -164,9 +222,14 @@ impl Map {
     /// ```
     #[must_use = "an iterator does nothing unless used"]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Json)> + '_ {
-        self.entries
-            .iter()
-            .map(|(key, value)| (key.as_str(), value))
+        let (small, large) = match &self.entries {
+            Entries::Small(entries) => (entries.as_slice(), None),
+            Entries::Large(entries) => (&[][..], Some(entries)),
+        };
+        Iter {
+            small: small.iter(),
+            large: large.map(IndexMap::iter),
+        }
     }
 
     /// The keys, in order.
@@ -180,7 +243,7 @@ impl Map {
     /// ```
     #[must_use = "an iterator does nothing unless used"]
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.entries.keys().map(String::as_str)
+        self.iter().map(|(key, _)| key)
     }
 }
 
@@ -228,6 +291,33 @@ impl From<serde_json::Map<String, serde_json::Value>> for Map {
     }
 }
 
+/// The entries of either representation, in order.
+struct Iter<'a> {
+    small: std::slice::Iter<'a, (String, Json)>,
+    large: Option<indexmap::map::Iter<'a, String, Json>>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, &'a Json);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.large {
+            Some(large) => large.next().map(|(key, value)| (key.as_str(), value)),
+            None => self.small.next().map(|(key, value)| (key.as_str(), value)),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self
+            .large
+            .as_ref()
+            .map_or(self.small.len(), ExactSizeIterator::len);
+        (len, Some(len))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
 impl fmt::Debug for Map {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.keys()).finish()
@@ -245,15 +335,17 @@ impl<'a> IntoIterator for &'a Map {
 
 impl FromIterator<(String, Json)> for Map {
     fn from_iter<I: IntoIterator<Item = (String, Json)>>(iter: I) -> Self {
-        Self {
-            entries: iter.into_iter().collect(),
-        }
+        let mut map = Self::new();
+        map.extend(iter);
+        map
     }
 }
 
 impl Extend<(String, Json)> for Map {
     fn extend<I: IntoIterator<Item = (String, Json)>>(&mut self, iter: I) {
-        self.entries.extend(iter);
+        for (key, value) in iter {
+            self.insert(key, value);
+        }
     }
 }
 
@@ -272,7 +364,7 @@ impl Serialize for Map {
 /// value, as `JSON.parse` does), each value written as `JSON.stringify` would write it.
 impl<'de> Deserialize<'de> for Map {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(Entries::<Box<RawValue>>(PhantomData))
+        deserializer.deserialize_map(Visit::<Box<RawValue>>(PhantomData))
     }
 }
 
@@ -283,7 +375,7 @@ pub(crate) struct Borrowed(pub(crate) Map);
 impl<'de> Deserialize<'de> for Borrowed {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer
-            .deserialize_map(Entries::<&'de RawValue>(PhantomData))
+            .deserialize_map(Visit::<&'de RawValue>(PhantomData))
             .map(Borrowed)
     }
 }
@@ -306,9 +398,9 @@ impl Raw for Box<RawValue> {
     }
 }
 
-struct Entries<V>(PhantomData<V>);
+struct Visit<V>(PhantomData<V>);
 
-impl<'de, V: Raw + Deserialize<'de>> Visitor<'de> for Entries<V> {
+impl<'de, V: Raw + Deserialize<'de>> Visitor<'de> for Visit<V> {
     type Value = Map;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -316,10 +408,59 @@ impl<'de, V: Raw + Deserialize<'de>> Visitor<'de> for Entries<V> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Map, A::Error> {
-        let mut entries = IndexMap::with_capacity(access.size_hint().unwrap_or(0).min(64));
+        let mut map = Map::new();
         while let Some((key, value)) = access.next_entry::<String, V>()? {
-            entries.insert(key, value.json());
+            map.insert(key, value.json());
         }
-        Ok(Map { entries })
+        Ok(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Json, Map, SMALL};
+
+    fn number(n: usize) -> Json {
+        Json::encode(&n).unwrap()
+    }
+
+    #[test]
+    fn order_lookups_and_removals_hold_across_the_move_to_an_index() {
+        let mut map = Map::new();
+        let keys: Vec<String> = (0..SMALL * 3).rev().map(|n| format!("k{n}")).collect();
+        for (n, key) in keys.iter().enumerate() {
+            assert_eq!(map.insert(key.clone(), number(n)), None);
+            assert_eq!(map.len(), n + 1);
+            assert_eq!(map.get(key), Some(&number(n)), "{key}");
+        }
+        assert_eq!(
+            map.keys().collect::<Vec<_>>(),
+            keys.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        // Replacing keeps the place; removing keeps the others' order.
+        assert_eq!(map.insert(keys[3].clone(), number(99)), Some(number(3)));
+        assert_eq!(map.keys().nth(3), Some(keys[3].as_str()));
+        assert_eq!(map.remove(&keys[0]), Some(number(0)));
+        assert_eq!(map.remove(&keys[0]), None);
+        assert_eq!(map.keys().next(), Some(keys[1].as_str()));
+        assert_eq!(map.iter().len(), keys.len() - 1);
+        let small: Map = keys[1..]
+            .iter()
+            .rev()
+            .map(|key| (key.clone(), map.get(key).unwrap().clone()))
+            .collect();
+        assert_eq!(
+            small, map,
+            "equal whatever the order and the representation"
+        );
+        map.clear();
+        assert!(map.is_empty() && map.get(&keys[1]).is_none());
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_place_and_its_last_value() {
+        let map: Map = serde_json::from_str(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(map.get("a").unwrap().as_str(), "3");
     }
 }
