@@ -5,7 +5,6 @@
 //! record of some version) is the manager's business and lives beside it, in
 //! [`LoadedSession`](crate::LoadedSession).
 
-use std::collections::HashSet;
 use std::fmt;
 
 use crate::error::Result;
@@ -16,8 +15,8 @@ mod json;
 mod map;
 
 pub use self::json::Json;
-pub(crate) use self::map::Borrowed;
 pub use self::map::Map;
+pub(crate) use self::map::{Borrowed, KeySet};
 
 /// What [`Session::regenerate_id`] does with the record stored under the id the session had.
 ///
@@ -83,7 +82,7 @@ pub struct Session {
     flash_out: Map,
     /// Keys of `values` written or removed during this request; their current state in
     /// `values` is the change to apply.
-    touched: HashSet<String>,
+    touched: KeySet,
     /// `true` once `destroy` ran; reads then see nothing and writes fail.
     destroyed: bool,
     /// `true` when the session must be written back: any write, a regeneration, or flash that
@@ -135,7 +134,7 @@ impl Session {
             values,
             flash_in: flash,
             flash_out: Map::new(),
-            touched: HashSet::new(),
+            touched: KeySet::default(),
             destroyed: false,
             dirty,
         }

@@ -152,7 +152,7 @@ impl Session {
         if value.is_null() {
             self.values.remove(key);
         } else {
-            self.values.insert(key.to_owned(), value);
+            self.values.set(key, value);
         }
         self.touch(key);
         Ok(())
@@ -201,9 +201,10 @@ impl Session {
     pub fn clear(&mut self) -> Result<()> {
         self.ensure_live()?;
         self.dirty = true;
-        let keys: Vec<String> = self.values.keys().map(str::to_owned).collect();
+        for key in self.values.keys() {
+            self.touched.insert(key);
+        }
         self.values.clear();
-        self.touched.extend(keys);
         Ok(())
     }
 
@@ -228,7 +229,7 @@ impl Session {
         self.ensure_live()?;
         let value = encode(key, &value)?;
         self.dirty = true;
-        self.flash_out.insert(key.to_owned(), value);
+        self.flash_out.set(key, value);
         Ok(())
     }
 
@@ -327,9 +328,7 @@ impl Session {
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn changes(&self) -> impl Iterator<Item = (&str, Option<&Json>)> {
-        self.touched
-            .iter()
-            .map(|key| (key.as_str(), self.values.get(key)))
+        self.touched.iter().map(|key| (key, self.values.get(key)))
     }
 
     pub(super) fn ensure_live(&self) -> Result<()> {
@@ -341,9 +340,7 @@ impl Session {
     }
 
     fn touch(&mut self, key: &str) {
-        if !self.touched.contains(key) {
-            self.touched.insert(key.to_owned());
-        }
+        self.touched.insert(key);
     }
 }
 

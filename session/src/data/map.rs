@@ -291,6 +291,63 @@ impl From<serde_json::Map<String, serde_json::Value>> for Map {
     }
 }
 
+impl Map {
+    /// Sets `key` to `value`, allocating the key only when it is new.
+    pub(crate) fn set(&mut self, key: &str, value: Json) {
+        let slot = match &mut self.entries {
+            Entries::Small(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            Entries::Large(entries) => entries.get_mut(key),
+        };
+        match slot {
+            Some(slot) => *slot = value,
+            None => {
+                self.insert(key.to_owned(), value);
+            }
+        }
+    }
+}
+
+/// A set of keys in the order they were first added: a `Vec` while few (as [`Map`]), with a
+/// hash index once it passes [`SMALL`].
+#[derive(Clone, Default)]
+pub(crate) struct KeySet {
+    keys: Vec<String>,
+    index: Option<std::collections::HashSet<String>>,
+}
+
+impl KeySet {
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        match &self.index {
+            Some(index) => index.contains(key),
+            None => self.keys.iter().any(|k| k == key),
+        }
+    }
+
+    /// Adds `key` unless it is there.
+    pub(crate) fn insert(&mut self, key: &str) {
+        if self.contains(key) {
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key.to_owned());
+        } else if self.keys.len() >= SMALL {
+            let mut index: std::collections::HashSet<String> = self.keys.iter().cloned().collect();
+            index.insert(key.to_owned());
+            self.index = Some(index);
+        }
+        self.keys.push(key.to_owned());
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.keys.iter().map(String::as_str)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.keys.clear();
+        self.index = None;
+    }
+}
+
 /// The entries of either representation, in order.
 struct Iter<'a> {
     small: std::slice::Iter<'a, (String, Json)>,
@@ -455,6 +512,25 @@ mod tests {
         );
         map.clear();
         assert!(map.is_empty() && map.get(&keys[1]).is_none());
+    }
+
+    #[test]
+    fn a_key_set_keeps_first_insertion_order_without_duplicates_at_any_size() {
+        let mut set = super::KeySet::default();
+        for round in 0..2 {
+            for n in (0..SMALL * 2).rev() {
+                set.insert(&format!("k{n}"));
+            }
+            assert_eq!(set.iter().count(), SMALL * 2, "round {round}");
+        }
+        assert_eq!(
+            set.iter().next(),
+            Some(format!("k{}", SMALL * 2 - 1).as_str())
+        );
+        assert!(set.contains("k0") && !set.contains("k99"));
+        set.clear();
+        assert_eq!(set.iter().count(), 0);
+        assert!(!set.contains("k0"));
     }
 
     #[test]

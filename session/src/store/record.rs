@@ -132,9 +132,7 @@ impl Record {
     pub fn apply(&mut self, plan: &WritePlan<'_>) {
         for (key, change) in plan.changes() {
             match change {
-                Some(value) => {
-                    self.values.insert(key.to_owned(), value.clone());
-                }
+                Some(value) => self.values.set(key, value.clone()),
                 None => {
                     self.values.remove(key);
                 }
@@ -146,7 +144,7 @@ impl Record {
             }
         }
         for (key, value) in plan.new_flash() {
-            self.flash.insert(key.to_owned(), value.clone());
+            self.flash.set(key, value.clone());
         }
         self.timestamps.renewed = plan.timestamps().renewed;
         self.deadline = plan.deadline();
