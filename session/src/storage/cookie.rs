@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::data::{Borrowed, Json, Map, Session};
@@ -116,7 +116,7 @@ pub(crate) fn decode_payload(payload: &str, expiry: Expiry, now: u64) -> Option<
         Some(Ok(id)) => SessionId::from_signed_payload(&id),
         _ => SessionId::generate(),
     };
-    let (values, flash) = top.d.map_or_else(Default::default, halves);
+    let Halves(values, flash) = top.d.unwrap_or_default();
     Some(Decoded {
         session: Session::from_parts(id, values, flash),
         timestamps,
@@ -124,11 +124,11 @@ pub(crate) fn decode_payload(payload: &str, expiry: Expiry, now: u64) -> Option<
     })
 }
 
-/// The payload's keys this crate reads, each left as text until it is needed; other keys
-/// are skipped, and a repeated key counts by its last value, as in `JSON.parse`.
+/// The payload's keys this crate reads, `"d"` read in the same pass; other keys are skipped,
+/// and a repeated key counts by its last value, as in `JSON.parse`.
 struct Top<'a> {
     i: Option<&'a RawValue>,
-    d: Option<&'a RawValue>,
+    d: Option<Halves>,
     t: Option<&'a RawValue>,
 }
 
@@ -150,16 +150,14 @@ impl<'de> Deserialize<'de> for Top<'de> {
                     t: None,
                 };
                 while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let slot = match &*key {
-                        "i" => &mut top.i,
-                        "d" => &mut top.d,
-                        "t" => &mut top.t,
+                    match &*key {
+                        "i" => top.i = Some(access.next_value()?),
+                        "d" => top.d = Some(access.next_value()?),
+                        "t" => top.t = Some(access.next_value()?),
                         _ => {
                             access.next_value::<IgnoredAny>()?;
-                            continue;
                         }
-                    };
-                    *slot = Some(access.next_value()?);
+                    }
                 }
                 Ok(top)
             }
@@ -169,68 +167,127 @@ impl<'de> Deserialize<'de> for Top<'de> {
     }
 }
 
-/// Remix reads `d[0]` as the values and `d[1]` as the flash, whatever `d` is; so does this:
-/// an array's elements, an object's `"0"` and `"1"`, a string's characters.
-fn halves(data: &RawValue) -> (Map, Map) {
-    let text = data.get();
-    // What every Remix payload holds: two objects, read in one pass.
-    if let Ok((Borrowed(values), Borrowed(flash))) = serde_json::from_str(text) {
-        return (values, flash);
-    }
-    match text.as_bytes().first() {
-        Some(b'[') => match serde_json::from_str::<Vec<&RawValue>>(text) {
-            Ok(items) => (
-                items.first().map_or_else(Map::new, |raw| entries(raw)),
-                items.get(1).map_or_else(Map::new, |raw| entries(raw)),
-            ),
-            Err(_) => (Map::new(), Map::new()),
-        },
-        Some(b'{') => match serde_json::from_str::<Borrowed>(text) {
-            Ok(Borrowed(object)) => (
-                object.get("0").map_or_else(Map::new, json_entries),
-                object.get("1").map_or_else(Map::new, json_entries),
-            ),
-            Err(_) => (Map::new(), Map::new()),
-        },
-        Some(b'"') => {
-            let chars: Vec<char> = serde_json::from_str::<String>(text)
-                .map(|text| text.chars().take(2).collect())
-                .unwrap_or_default();
-            let half = |index: usize| chars.get(index).map_or_else(Map::new, |&c| char_entries(c));
-            (half(0), half(1))
+/// The visitor methods of the JSON scalars that give an empty result (Remix's
+/// `Object.entries` of a number, a boolean or `null`).
+macro_rules! scalars_are_empty {
+    ($result:ident) => {
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<$result, E> {
+            Ok($result::default())
         }
-        _ => (Map::new(), Map::new()),
+
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<$result, E> {
+            Ok($result::default())
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<$result, E> {
+            Ok($result::default())
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<$result, E> {
+            Ok($result::default())
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<$result, E> {
+            Ok($result::default())
+        }
+    };
+}
+
+/// `d` as Remix reads it: `d[0]` the values and `d[1]` the flash, whatever `d` is (an
+/// array's elements, an object's `"0"` and `"1"`, a string's characters, else nothing).
+#[derive(Default)]
+struct Halves(Map, Map);
+
+impl<'de> Deserialize<'de> for Halves {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Data;
+
+        impl<'de> Visitor<'de> for Data {
+            type Value = Halves;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Halves, A::Error> {
+                let values = items.next_element::<Half>()?.unwrap_or_default();
+                let flash = items.next_element::<Half>()?.unwrap_or_default();
+                while items.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Halves(values.0, flash.0))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Halves, A::Error> {
+                let mut halves = Halves::default();
+                while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match &*key {
+                        "0" => halves.0 = access.next_value::<Half>()?.0,
+                        "1" => halves.1 = access.next_value::<Half>()?.0,
+                        _ => {
+                            access.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(halves)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Halves, E> {
+                let mut chars = text.chars();
+                let mut half = || chars.next().map_or_else(Map::new, char_entries);
+                Ok(Halves(half(), half()))
+            }
+
+            scalars_are_empty!(Halves);
+        }
+
+        deserializer.deserialize_any(Data)
     }
 }
 
-fn json_entries(json: &Json) -> Map {
-    serde_json::from_str::<&RawValue>(json.as_str()).map_or_else(|_| Map::new(), entries)
-}
+/// One half: `Object.entries` of it (an object's pairs, an array's or a string's items under
+/// their indices, nothing for anything else), each value's text kept as it is.
+#[derive(Default)]
+struct Half(Map);
 
-/// `Object.entries` of one half: an object's pairs, an array's or a string's items under
-/// their indices, nothing for anything else.
-fn entries(raw: &RawValue) -> Map {
-    let text = raw.get();
-    match text.as_bytes().first() {
-        Some(b'{') => serde_json::from_str::<Borrowed>(text).map_or_else(|_| Map::new(), |b| b.0),
-        Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(text)
-            .map(|items| {
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, item)| (index.to_string(), Json::from_raw(item)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Some(b'"') => serde_json::from_str::<String>(text)
-            .map(|text| {
-                text.chars()
-                    .enumerate()
-                    .map(|(index, c)| (index.to_string(), char_json(c)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        _ => Map::new(),
+impl<'de> Deserialize<'de> for Half {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Half;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Half, A::Error> {
+                let Borrowed(map) =
+                    Borrowed::deserialize(serde::de::value::MapAccessDeserializer::new(access))?;
+                Ok(Half(map))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Half, A::Error> {
+                let mut map = Map::new();
+                let mut index = 0usize;
+                while let Some(item) = items.next_element::<&'de RawValue>()? {
+                    map.insert(index.to_string(), Json::from_raw(item));
+                    index += 1;
+                }
+                Ok(Half(map))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Half, E> {
+                Ok(Half(
+                    text.chars()
+                        .enumerate()
+                        .map(|(index, c)| (index.to_string(), char_json(c)))
+                        .collect(),
+                ))
+            }
+
+            scalars_are_empty!(Half);
+        }
+
+        deserializer.deserialize_any(Entries)
     }
 }
 
