@@ -491,6 +491,29 @@ mod tests {
     }
 
     #[test]
+    fn outside_text_is_made_canonical_once_and_for_all() {
+        let cases = [
+            (
+                " [1.0, -0, 1E2, 1e21, 12345678901234567890] ",
+                "[1,0,100,1e+21,12345678901234567890]",
+            ),
+            (
+                r#"{"b" : {"10":1,"9":2}, "a":"\u0041\ud800"}"#,
+                r#"{"b":{"9":2,"10":1},"a":"\u0041\ud800"}"#,
+            ), // a lone surrogate: as written
+            (r#""\u00e9\n""#, r#""é\n""#),
+            ("null", "null"),
+            ("[[], {}, true]", "[[],{},true]"),
+        ];
+        for (text, expected) in cases {
+            let once = canonical(text).unwrap();
+            assert_eq!(once, expected, "{text}");
+            assert_eq!(canonical(&once).unwrap(), once, "idempotent: {text}");
+        }
+        assert!(canonical(&format!("{}1{}", "[".repeat(200), "]".repeat(200))).is_err());
+    }
+
+    #[test]
     fn the_shape_of_a_text_is_its_nesting_and_its_keys() {
         let shape = |text: &str| shape(text.as_bytes());
         assert_eq!(
