@@ -6,6 +6,7 @@ mod builder;
 mod header;
 mod signing;
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use base64::Engine as _;
@@ -253,10 +254,12 @@ impl SessionCookie {
     /// form [`to_set_cookie`](Self::to_set_cookie) writes (padded base64 value, unpadded
     /// signature). HMAC is deterministic, so a response that re-sends the same value can
     /// copy this instead of computing the MAC again.
-    pub(crate) fn read_keeping_signature(
+    /// The signed text borrows from the header where it can, so a caller that has no use for
+    /// it (cookie storage re-signs a new payload anyway) pays nothing.
+    pub(crate) fn read_keeping_signature<'h>(
         &self,
-        cookie_header: Option<&str>,
-    ) -> (Incoming, Option<Box<str>>) {
+        cookie_header: Option<&'h str>,
+    ) -> (Incoming, Option<Cow<'h, str>>) {
         let Some(raw) = cookie_header.and_then(|header| header::find(header, &self.name)) else {
             return (Incoming::Absent, None);
         };
@@ -267,11 +270,10 @@ impl SessionCookie {
                 ..
             } => raw
                 .rsplit_once('.')
-                .filter(|(value, tag)| value.len() % 4 == 0 && tag.len() == SIGNATURE_LEN)
-                .map(|_| raw.as_ref().into()),
-            _ => None,
+                .is_some_and(|(value, tag)| value.len() % 4 == 0 && tag.len() == SIGNATURE_LEN),
+            _ => false,
         };
-        (incoming, reusable)
+        (incoming, reusable.then_some(raw))
     }
 
     fn verify_raw(&self, raw: &str) -> Incoming {

@@ -315,7 +315,7 @@ impl<S: Storage> SessionManager<S> {
                 let mut loaded =
                     protocol::load(store, value.as_deref(), arrival, self.policy(), now).await?;
                 if value.as_deref() == Some(loaded.origin.base_id.as_str()) {
-                    loaded.origin.signed_base = signed;
+                    loaded.origin.signed_base = signed.map(Box::from);
                 }
                 Ok(loaded)
             }
