@@ -157,23 +157,11 @@ impl Map {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn insert(&mut self, key: String, value: Json) -> Option<Json> {
-        match &mut self.entries {
-            Entries::Small(entries) => {
-                if let Some((_, slot)) = entries.iter_mut().find(|(k, _)| *k == key) {
-                    return Some(std::mem::replace(slot, value));
-                }
-                if entries.len() < SMALL {
-                    entries.push((key, value));
-                    return None;
-                }
-                let mut large: IndexMap<String, Json> =
-                    std::mem::take(entries).into_iter().collect();
-                large.insert(key, value);
-                self.entries = Entries::Large(large);
-                None
-            }
-            Entries::Large(entries) => entries.insert(key, value),
+        if let Some(slot) = self.get_mut(&key) {
+            return Some(std::mem::replace(slot, value));
         }
+        self.push_new(key, value);
+        None
     }
 
     /// Removes `key`, keeping the order of the others; returns its value.
@@ -294,14 +282,31 @@ impl From<serde_json::Map<String, serde_json::Value>> for Map {
 impl Map {
     /// Sets `key` to `value`, allocating the key only when it is new.
     pub(crate) fn set(&mut self, key: &str, value: Json) {
-        let slot = match &mut self.entries {
+        match self.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => self.push_new(key.to_owned(), value),
+        }
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
+        match &mut self.entries {
             Entries::Small(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
             Entries::Large(entries) => entries.get_mut(key),
-        };
-        match slot {
-            Some(slot) => *slot = value,
-            None => {
-                self.insert(key.to_owned(), value);
+        }
+    }
+
+    /// Appends a key the map does not hold, moving to an index past [`SMALL`] keys.
+    fn push_new(&mut self, key: String, value: Json) {
+        match &mut self.entries {
+            Entries::Small(entries) if entries.len() < SMALL => entries.push((key, value)),
+            Entries::Small(entries) => {
+                let mut large: IndexMap<String, Json> =
+                    std::mem::take(entries).into_iter().collect();
+                large.insert(key, value);
+                self.entries = Entries::Large(large);
+            }
+            Entries::Large(entries) => {
+                entries.insert(key, value);
             }
         }
     }
