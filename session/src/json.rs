@@ -84,19 +84,11 @@ fn write_in_js_order(out: &mut Vec<u8>, text: &str, canonical: bool) -> serde_js
                 write_in_js_order(&mut inner, value.as_str(), canonical)?;
                 fields.push((key, inner));
             }
-            let index = |key: &str| array_index(key).map_or((1, 0), |index| (0, index));
-            // Stable: keys that are not indices keep their order.
-            fields.sort_by_key(|&(key, _)| index(key));
-            out.push(b'{');
-            for (n, (key, inner)) in fields.into_iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                write_str(out, key);
-                out.push(b':');
-                out.extend_from_slice(&inner);
-            }
-            out.push(b'}');
+            fields.sort_by_key(|&(key, _)| js_rank(key));
+            write_members(
+                out,
+                fields.iter().map(|(key, inner)| (*key, inner.as_slice())),
+            );
         }
         Some(b'[') => {
             let items: Vec<&RawValue> = serde_json::from_str(text)?;
@@ -201,32 +193,34 @@ pub(crate) fn shape(text: &[u8]) -> Shape {
 /// Appends `map` as a JSON object: keys in the map's order, or in JavaScript's
 /// (integer-like keys first, ascending) when `js_order`; each value's text as it is.
 pub(crate) fn write_object(out: &mut Vec<u8>, map: &crate::data::Map, js_order: bool) {
-    let entry = |out: &mut Vec<u8>, first: &mut bool, key: &str, value: &crate::data::Json| {
-        if !std::mem::take(first) {
+    fn text<'a>((key, value): (&'a str, &'a crate::data::Json)) -> (&'a str, &'a [u8]) {
+        (key, value.as_str().as_bytes())
+    }
+    if js_order && map.keys().any(|key| array_index(key).is_some()) {
+        let mut members: Vec<_> = map.iter().collect();
+        members.sort_by_key(|&(key, _)| js_rank(key));
+        write_members(out, members.into_iter().map(text));
+    } else {
+        write_members(out, map.iter().map(text));
+    }
+}
+
+/// Where JavaScript puts a key: array indices first, ascending, then every other key. Used
+/// with a stable sort, the other keys keep their order.
+fn js_rank(key: &str) -> (bool, u32) {
+    array_index(key).map_or((true, 0), |index| (false, index))
+}
+
+/// Appends `{"key":value,...}`, each key escaped and each value's text as it is.
+fn write_members<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a str, &'a [u8])>) {
+    out.push(b'{');
+    for (n, (key, value)) in members.enumerate() {
+        if n > 0 {
             out.push(b',');
         }
         write_str(out, key);
         out.push(b':');
-        out.extend_from_slice(value.as_str().as_bytes());
-    };
-    let mut first = true;
-    out.push(b'{');
-    if js_order && map.keys().any(|key| array_index(key).is_some()) {
-        let mut indices: Vec<(u32, &str, &crate::data::Json)> = map
-            .iter()
-            .filter_map(|(key, value)| array_index(key).map(|index| (index, key, value)))
-            .collect();
-        indices.sort_unstable_by_key(|&(index, _, _)| index);
-        for (_, key, value) in indices {
-            entry(out, &mut first, key, value);
-        }
-        for (key, value) in map.iter().filter(|(key, _)| array_index(key).is_none()) {
-            entry(out, &mut first, key, value);
-        }
-    } else {
-        for (key, value) in map.iter() {
-            entry(out, &mut first, key, value);
-        }
+        out.extend_from_slice(value);
     }
     out.push(b'}');
 }
