@@ -297,9 +297,8 @@ fn char_entries(c: char) -> Map {
 }
 
 fn char_json(c: char) -> Json {
-    let mut text = Vec::with_capacity(8);
-    json::write_str(&mut text, c.encode_utf8(&mut [0; 4]));
-    Json::from_text(std::str::from_utf8(&text).unwrap_or("null")).unwrap_or_else(|_| Json::null())
+    // A string always serializes.
+    Json::encode(c.encode_utf8(&mut [0; 4])).unwrap_or_else(|_| Json::null())
 }
 
 /// The payload `{"i":id,"d":[values,flash]}` (plus `"t"` when stamped), written as Remix's
