@@ -15,8 +15,8 @@ use std::time::Duration;
 use self::blocking::Bridge;
 use self::dir::{Dir, Kind, Open, is_symlink_error};
 use self::fs::{
-    LOCKS, Names, OnDisk, TEMP_PREFIX, check_private, create_dirs, is_hex, lock, read, remove,
-    remove_in, write_atomic,
+    LOCKS, Names, OnDisk, TEMP_PREFIX, check_private, create_dirs, is_hex, lock, open_shard, read,
+    remove, remove_in, write_atomic,
 };
 use crate::error::{ConfigError, Result};
 use crate::id::SessionId;
@@ -457,15 +457,9 @@ impl Layout {
                 continue;
             }
             let _guard = lock(&self.locks, self.lock_timeout, &name)?;
-            let shard = match self.dir.open_dir(&name) {
-                Ok(shard) => shard,
-                // Gone since the listing, or swapped for a symlink: nothing of ours to sweep.
-                Err(error)
-                    if error.kind() == io::ErrorKind::NotFound || is_symlink_error(&error) =>
-                {
-                    continue;
-                }
-                Err(error) => return Err(error.into()),
+            // Gone since the listing, or swapped for a symlink: nothing of ours to sweep.
+            let Some(shard) = open_shard(&self.dir, &name)? else {
+                continue;
             };
             for (file, kind) in shard.entries()? {
                 if kind != Kind::File {

@@ -98,7 +98,7 @@ pub(super) fn check_private(dir: &Dir) -> Result<()> {
 
 /// Opens the shard directory `name`: `None` when it does not exist or is a symlink (which is
 /// never followed, and logged).
-fn open_shard(root: &Dir, name: &str) -> Result<Option<Dir>> {
+pub(super) fn open_shard(root: &Dir, name: &str) -> Result<Option<Dir>> {
     match root.open_dir(name) {
         Ok(dir) => Ok(Some(dir)),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
