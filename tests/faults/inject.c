@@ -102,17 +102,21 @@ static int denied(const char *path) {
            strstr(path, set + 7) != NULL;
 }
 
+/* The mode argument open(2) and openat(2) take when they create. */
+#define TAKE_MODE(flags, mode)                                            \
+    if ((flags) & (O_CREAT | O_TMPFILE)) {                                \
+        va_list args;                                                     \
+        va_start(args, flags);                                            \
+        mode = va_arg(args, mode_t);                                      \
+        va_end(args);                                                     \
+    }
+
 #define OPEN_SHIM(name)                                                   \
     int name(const char *path, int flags, ...) {                          \
         static int (*real)(const char *, int, ...);                       \
         if (!real) real = dlsym(RTLD_NEXT, #name);                        \
         mode_t mode = 0;                                                  \
-        if (flags & (O_CREAT | O_TMPFILE)) {                              \
-            va_list args;                                                 \
-            va_start(args, flags);                                        \
-            mode = va_arg(args, mode_t);                                  \
-            va_end(args);                                                 \
-        }                                                                 \
+        TAKE_MODE(flags, mode);                                           \
         if (denied(path)) {                                               \
             errno = EACCES;                                               \
             return -1;                                                    \
@@ -127,12 +131,7 @@ OPEN_SHIM(open64)
         static int (*real)(int, const char *, int, ...);                  \
         if (!real) real = dlsym(RTLD_NEXT, #name);                        \
         mode_t mode = 0;                                                  \
-        if (flags & (O_CREAT | O_TMPFILE)) {                              \
-            va_list args;                                                 \
-            va_start(args, flags);                                        \
-            mode = va_arg(args, mode_t);                                  \
-            va_end(args);                                                 \
-        }                                                                 \
+        TAKE_MODE(flags, mode);                                           \
         char full[4096];                                                  \
         if (denied(resolve(dir, path, full, sizeof full))) {              \
             errno = EACCES;                                               \

@@ -468,3 +468,12 @@ impl<S: SessionStore> ById for S {
         })
     }
 }
+
+/// The shard of a file storage's session file: the name of the directory it is in.
+pub(crate) fn shard_of(file: &std::path::Path) -> String {
+    file.parent()
+        .and_then(std::path::Path::file_name)
+        .and_then(std::ffi::OsStr::to_str)
+        .expect("a session file sits in a shard directory")
+        .to_owned()
+}

@@ -160,14 +160,7 @@ fn permission_denied_on_the_root_a_shard_or_the_locks_is_a_typed_error_and_chang
         storage,
         file,
     } = seeded(id);
-    let shard = file
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let shard = crate::common::shard_of(&file);
     let before = std::fs::read(&file).unwrap();
     for (what, fault) in [
         (

@@ -597,14 +597,7 @@ async fn a_shard_lock_held_elsewhere_times_out_with_a_typed_error_and_changes_no
 
 /// The lock file of the shard `id` is stored in: `<root>/.locks/<shard>.lock`.
 fn lock_file_of(storage: &FileStorage, id: &SessionId) -> PathBuf {
-    let file = storage.path_of(id);
-    let shard = file
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let shard = crate::common::shard_of(&storage.path_of(id));
     storage.root().join(".locks").join(format!("{shard}.lock"))
 }
 
