@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,6 +23,9 @@ const MAX_ID_LEN: usize = SessionId::MAX_LEN;
 /// the alphabet (`A-Z a-z 0-9 - _`); the lowercase UUIDs that Remix makes pass, so a Remix app
 /// and this crate can share a store.
 ///
+/// A clone shares the text: copying an id through a load, a commit and a store costs no
+/// allocation.
+///
 /// `Debug` shows only the first four characters: an id is a bearer credential. `Display` and
 /// [`as_str`](Self::as_str) give the whole id, for the code that stores it.
 ///
@@ -37,7 +41,7 @@ const MAX_ID_LEN: usize = SessionId::MAX_LEN;
 /// assert!("../../etc/passwd".parse::<SessionId>().is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(Box<str>);
+pub struct SessionId(Arc<str>);
 
 impl SessionId {
     /// The shortest id accepted from a client: 22 URL-safe base64 characters hold 128 bits.
@@ -80,7 +84,7 @@ impl SessionId {
     pub fn generate() -> Self {
         let mut bytes = [0u8; RANDOM_BYTES];
         getrandom::fill(&mut bytes).expect("the operating system CSPRNG is available");
-        Self(URL_SAFE_NO_PAD.encode(bytes).into_boxed_str())
+        Self(URL_SAFE_NO_PAD.encode(bytes).into())
     }
 
     /// Wraps an id read from an authenticated cookie payload without checking its shape.

@@ -5,7 +5,9 @@
 //! first, in ascending numeric order (JavaScript's property order), and numbers use ECMAScript's
 //! `Number::toString` (`1` not `1.0`, `1e+21` not `1e21`). String escaping already matches.
 
+use std::cell::RefCell;
 use std::io;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::ser::Formatter;
@@ -14,18 +16,41 @@ use serde_json::ser::Formatter;
 /// deeply it nests. serde_json writes keys in the order the value gives them; only when an
 /// object has an integer-like key (which JavaScript puts first) is the text rewritten, with
 /// those keys moved to the front and everything else as it was.
-pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<(String, usize)> {
-    let mut out = Vec::with_capacity(16);
-    write(&mut out, value)?;
-    let shape = shape(&out);
-    let mut text = String::from_utf8(out).map_err(serde::ser::Error::custom)?;
+///
+/// The text is written into a buffer this thread reuses, so the one allocation is the shared
+/// text itself.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<(Arc<str>, usize)> {
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    // Taken, not borrowed: a `Serialize` impl that encodes a value itself gets its own buffer.
+    let mut out = SCRATCH.with(|scratch| std::mem::take(&mut *scratch.borrow_mut()));
+    out.clear();
+    let encoded = encode_into(&mut out, value);
+    if out.capacity() <= SCRATCH_KEPT {
+        SCRATCH.with(|scratch| *scratch.borrow_mut() = out);
+    }
+    encoded
+}
+
+/// The most bytes of scratch a thread keeps between two encodes.
+const SCRATCH_KEPT: usize = 4096;
+
+fn encode_into<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> serde_json::Result<(Arc<str>, usize)> {
+    write(out, value)?;
+    let shape = shape(out);
+    let text = std::str::from_utf8(out).map_err(serde::ser::Error::custom)?;
     // Deeper values are refused by `set` anyway; the rewrite recurses, so it never sees one.
     if shape.index_keys && shape.depth <= MAX_READ_DEPTH {
         let mut reordered = Vec::with_capacity(text.len());
-        write_in_js_order(&mut reordered, &text, false)?;
-        text = String::from_utf8(reordered).map_err(serde::ser::Error::custom)?;
+        write_in_js_order(&mut reordered, text, false)?;
+        let text = std::str::from_utf8(&reordered).map_err(serde::ser::Error::custom)?;
+        return Ok((text.into(), shape.depth));
     }
-    Ok((text, shape.depth))
+    Ok((text.into(), shape.depth))
 }
 
 /// JSON text as `JSON.stringify` would write the value it holds: no whitespace, integer-like
@@ -408,11 +433,32 @@ mod tests {
     use serde_json::Value;
 
     fn js(value: &Value) -> String {
-        encode(value).unwrap().0
+        encode(value).unwrap().0.to_string()
     }
 
     /// Where doubles are 1/64 apart, so `x.125` lies halfway between two shortest strings.
     const BIG: f64 = 78_866_959_565_065.0;
+
+    #[test]
+    fn a_value_that_encodes_another_while_it_serializes_gets_both_right() {
+        // `encode` lends its thread's buffer out; a `Serialize` impl that calls it again must
+        // neither see nor clobber the outer text.
+        struct Nested;
+        impl serde::Serialize for Nested {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let inner = encode(&[1, 2, 3]).map_err(serde::ser::Error::custom)?.0;
+                use serde::ser::SerializeStruct as _;
+                let mut st = s.serialize_struct("Nested", 2)?;
+                st.serialize_field("before", "x")?;
+                st.serialize_field("inner", &*inner)?;
+                st.end()
+            }
+        }
+        let (text, _) = encode(&Nested).unwrap();
+        assert_eq!(&*text, r#"{"before":"x","inner":"[1,2,3]"}"#);
+        let (again, _) = encode(&"after").unwrap();
+        assert_eq!(&*again, r#""after""#);
+    }
 
     #[test]
     fn numbers_follow_ecmascript() {
@@ -475,13 +521,13 @@ mod tests {
         };
         let (text, depth) = encode(&order).unwrap();
         assert_eq!(
-            text,
+            &*text,
             r#"{"zeta":1,"alpha":[],"nested":{"9":2,"10":1,"x":3}}"#
         );
         assert_eq!(depth, 2);
         // No integer-like key: serde's order, untouched.
         let (text, _) = encode(&serde_json::json!(["z", {"b": 1e21}])).unwrap();
-        assert_eq!(text, r#"["z",{"b":1e+21}]"#);
+        assert_eq!(&*text, r#"["z",{"b":1e+21}]"#);
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl Json {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        crate::json::encode(value).map(|(text, _)| Self(text.into()))
+        crate::json::encode(value).map(|(text, _)| Self(text))
     }
 
     /// Reads JSON text, written the way `JSON.stringify` would write the same value (no
@@ -89,8 +89,8 @@ impl Json {
     }
 
     /// Text [`crate::json::encode`] wrote.
-    pub(crate) fn from_encoded(text: String) -> Self {
-        Self(text.into())
+    pub(crate) fn from_encoded(text: Arc<str>) -> Self {
+        Self(text)
     }
 
     /// A value already checked by a parser (a `RawValue` it produced).

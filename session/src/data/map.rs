@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::de::{MapAccess, Visitor};
@@ -15,7 +16,8 @@ use super::json::Json;
 
 /// An insertion-ordered map of keys to JSON values: the values or the flash of a session.
 ///
-/// `Debug` shows the keys only.
+/// `Debug` shows the keys only. A clone shares the entries until one of the two changes
+/// (copy on write), so handing a stored record to a session and back copies nothing.
 ///
 /// # Examples
 ///
@@ -33,15 +35,19 @@ use super::json::Json;
 /// ```
 #[derive(Clone, Default)]
 pub struct Map {
-    entries: Entries,
+    /// `None` while empty, so an empty map allocates nothing.
+    entries: Option<Arc<Entries>>,
 }
+
+/// A key, shared by every copy of the map that holds it.
+type Key = Arc<str>;
 
 /// Most sessions hold a handful of keys, where a scan of a `Vec` beats hashing every key;
 /// a map that outgrows [`SMALL`] moves to an index and stays there.
 #[derive(Clone)]
 enum Entries {
-    Small(Vec<(String, Json)>),
-    Large(IndexMap<String, Json>),
+    Small(Vec<(Key, Json)>),
+    Large(IndexMap<Key, Json>),
 }
 
 /// The most keys kept in a `Vec`.
@@ -90,9 +96,10 @@ impl Map {
     /// ```
     #[must_use]
     pub fn len(&self) -> usize {
-        match &self.entries {
-            Entries::Small(entries) => entries.len(),
-            Entries::Large(entries) => entries.len(),
+        match self.entries.as_deref() {
+            None => 0,
+            Some(Entries::Small(entries)) => entries.len(),
+            Some(Entries::Large(entries)) => entries.len(),
         }
     }
 
@@ -120,8 +127,8 @@ impl Map {
     /// ```
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Json> {
-        match &self.entries {
-            Entries::Small(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+        match self.entries.as_deref()? {
+            Entries::Small(entries) => entries.iter().find(|(k, _)| &**k == key).map(|(_, v)| v),
             Entries::Large(entries) => entries.get(key),
         }
     }
@@ -160,7 +167,7 @@ impl Map {
         if let Some(slot) = self.get_mut(&key) {
             return Some(std::mem::replace(slot, value));
         }
-        self.push_new(key, value);
+        self.push_new(key.into(), value);
         None
     }
 
@@ -175,13 +182,21 @@ impl Map {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn remove(&mut self, key: &str) -> Option<Json> {
-        match &mut self.entries {
+        if !self.contains_key(key) {
+            // Absent: the shared entries stay shared.
+            return None;
+        }
+        let removed = match self.entries_mut() {
             Entries::Small(entries) => {
-                let at = entries.iter().position(|(k, _)| k == key)?;
+                let at = entries.iter().position(|(k, _)| &**k == key)?;
                 Some(entries.remove(at).1)
             }
             Entries::Large(entries) => entries.shift_remove(key),
+        };
+        if self.is_empty() {
+            self.entries = None;
         }
+        removed
     }
 
     /// Removes every key.
@@ -195,7 +210,7 @@ impl Map {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn clear(&mut self) {
-        self.entries = Entries::default();
+        self.entries = None;
     }
 
     /// The keys and values, in order.
@@ -210,9 +225,10 @@ impl Map {
     /// ```
     #[must_use = "an iterator does nothing unless used"]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Json)> + '_ {
-        let (small, large) = match &self.entries {
-            Entries::Small(entries) => (entries.as_slice(), None),
-            Entries::Large(entries) => (&[][..], Some(entries)),
+        let (small, large) = match self.entries.as_deref() {
+            None => (&[][..], None),
+            Some(Entries::Small(entries)) => (entries.as_slice(), None),
+            Some(Entries::Large(entries)) => (&[][..], Some(entries)),
         };
         Iter {
             small: small.iter(),
@@ -284,29 +300,40 @@ impl Map {
     pub(crate) fn set(&mut self, key: &str, value: Json) {
         match self.get_mut(key) {
             Some(slot) => *slot = value,
-            None => self.push_new(key.to_owned(), value),
+            None => self.push_new(key.into(), value),
         }
     }
 
+    /// The entries, unshared first if another copy of the map holds them.
+    fn entries_mut(&mut self) -> &mut Entries {
+        Arc::make_mut(self.entries.get_or_insert_with(Arc::default))
+    }
+
     fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
-        match &mut self.entries {
-            Entries::Small(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+        if !self.contains_key(key) {
+            return None;
+        }
+        match self.entries_mut() {
+            Entries::Small(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| &**k == key)
+                .map(|(_, v)| v),
             Entries::Large(entries) => entries.get_mut(key),
         }
     }
 
     /// Appends a key the map does not hold, moving to an index past [`SMALL`] keys.
-    fn push_new(&mut self, key: String, value: Json) {
-        match &mut self.entries {
-            Entries::Small(entries) if entries.len() < SMALL => entries.push((key, value)),
-            Entries::Small(entries) => {
-                let mut large: IndexMap<String, Json> =
-                    std::mem::take(entries).into_iter().collect();
+    fn push_new(&mut self, key: Key, value: Json) {
+        let entries = self.entries_mut();
+        match entries {
+            Entries::Small(small) if small.len() < SMALL => small.push((key, value)),
+            Entries::Small(small) => {
+                let mut large: IndexMap<Key, Json> = std::mem::take(small).into_iter().collect();
                 large.insert(key, value);
-                self.entries = Entries::Large(large);
+                *entries = Entries::Large(large);
             }
-            Entries::Large(entries) => {
-                entries.insert(key, value);
+            Entries::Large(large) => {
+                large.insert(key, value);
             }
         }
     }
@@ -355,8 +382,8 @@ impl KeySet {
 
 /// The entries of either representation, in order.
 struct Iter<'a> {
-    small: std::slice::Iter<'a, (String, Json)>,
-    large: Option<indexmap::map::Iter<'a, String, Json>>,
+    small: std::slice::Iter<'a, (Key, Json)>,
+    large: Option<indexmap::map::Iter<'a, Key, Json>>,
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -364,8 +391,8 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.large {
-            Some(large) => large.next().map(|(key, value)| (key.as_str(), value)),
-            None => self.small.next().map(|(key, value)| (key.as_str(), value)),
+            Some(large) => large.next().map(|(key, value)| (&**key, value)),
+            None => self.small.next().map(|(key, value)| (&**key, value)),
         }
     }
 
@@ -471,10 +498,33 @@ impl<'de, V: Raw + Deserialize<'de>> Visitor<'de> for Visit<V> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Map, A::Error> {
         let mut map = Map::new();
-        while let Some((key, value)) = access.next_entry::<String, V>()? {
-            map.insert(key, value.json());
+        while let Some((KeyText(key), value)) = access.next_entry::<KeyText, V>()? {
+            let value = value.json();
+            match map.get_mut(&key) {
+                Some(slot) => *slot = value,
+                None => map.push_new(key, value),
+            }
         }
         Ok(map)
+    }
+}
+
+/// A key as the parser hands it over, copied once into its shared form (no `String` first).
+struct KeyText(Key);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl Visitor<'_> for Text {
+            type Value = KeyText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<KeyText, E> {
+                Ok(KeyText(key.into()))
+            }
+        }
+        deserializer.deserialize_str(Text)
     }
 }
 
@@ -484,6 +534,31 @@ mod tests {
 
     fn number(n: usize) -> Json {
         Json::encode(&n).unwrap()
+    }
+
+    #[test]
+    fn a_clone_shares_its_entries_until_one_side_changes() {
+        let mut original: Map = [("a".to_owned(), number(1)), ("b".to_owned(), number(2))]
+            .into_iter()
+            .collect();
+        let mut copy = original.clone();
+        let shared = |x: &Map, y: &Map| match (&x.entries, &y.entries) {
+            (Some(x), Some(y)) => std::sync::Arc::ptr_eq(x, y),
+            _ => false,
+        };
+        assert!(shared(&original, &copy));
+        assert!(copy.remove("absent").is_none());
+        assert!(shared(&original, &copy), "removing nothing copies nothing");
+        copy.set("a", number(10));
+        copy.set("c", number(3));
+        assert!(!shared(&original, &copy));
+        assert_eq!(original.get("a"), Some(&number(1)));
+        assert!(!original.contains_key("c"));
+        assert_eq!(copy.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        original.remove("a");
+        original.remove("b");
+        assert!(original.entries.is_none(), "an emptied map holds no allocation");
+        assert_eq!(copy.get("a"), Some(&number(10)));
     }
 
     #[test]

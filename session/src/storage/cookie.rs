@@ -112,8 +112,8 @@ pub(crate) fn decode_payload(payload: &str, expiry: Expiry, now: u64) -> Option<
         crate::audit::expired(reason);
         return None;
     }
-    let id = match top.i.map(|raw| serde_json::from_str::<String>(raw.get())) {
-        Some(Ok(id)) => SessionId::from_signed_payload(&id),
+    let id = match top.i.map(|raw| id_text(raw.get())) {
+        Some(Some(id)) => SessionId::from_signed_payload(&id),
         _ => SessionId::generate(),
     };
     let Halves(values, flash) = top.d.unwrap_or_default();
@@ -122,6 +122,51 @@ pub(crate) fn decode_payload(payload: &str, expiry: Expiry, now: u64) -> Option<
         timestamps,
         unstamped,
     })
+}
+
+/// The id string of the payload, borrowed from it unless it holds an escape.
+fn id_text(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    match serde_json::from_str::<&str>(raw) {
+        Ok(id) => Some(id.into()),
+        Err(_) => serde_json::from_str::<String>(raw).ok().map(Into::into),
+    }
+}
+
+/// A key of the payload or of its `"d"` object, matched where the parser holds it (no copy).
+enum Field {
+    I,
+    D,
+    T,
+    Zero,
+    One,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+
+        impl Visitor<'_> for Name {
+            type Value = Field;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Field, E> {
+                Ok(match key {
+                    "i" => Field::I,
+                    "d" => Field::D,
+                    "t" => Field::T,
+                    "0" => Field::Zero,
+                    "1" => Field::One,
+                    _ => Field::Other,
+                })
+            }
+        }
+
+        deserializer.deserialize_identifier(Name)
+    }
 }
 
 /// The payload's keys this crate reads, `"d"` read in the same pass; other keys are skipped,
@@ -149,11 +194,11 @@ impl<'de> Deserialize<'de> for Top<'de> {
                     d: None,
                     t: None,
                 };
-                while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
-                    match &*key {
-                        "i" => top.i = Some(access.next_value()?),
-                        "d" => top.d = Some(access.next_value()?),
-                        "t" => top.t = Some(access.next_value()?),
+                while let Some(key) = access.next_key::<Field>()? {
+                    match key {
+                        Field::I => top.i = Some(access.next_value()?),
+                        Field::D => top.d = Some(access.next_value()?),
+                        Field::T => top.t = Some(access.next_value()?),
                         _ => {
                             access.next_value::<IgnoredAny>()?;
                         }
@@ -218,10 +263,10 @@ impl<'de> Deserialize<'de> for Halves {
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Halves, A::Error> {
                 let mut halves = Halves::default();
-                while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
-                    match &*key {
-                        "0" => halves.0 = access.next_value::<Half>()?.0,
-                        "1" => halves.1 = access.next_value::<Half>()?.0,
+                while let Some(key) = access.next_key::<Field>()? {
+                    match key {
+                        Field::Zero => halves.0 = access.next_value::<Half>()?.0,
+                        Field::One => halves.1 = access.next_value::<Half>()?.0,
                         _ => {
                             access.next_value::<IgnoredAny>()?;
                         }

@@ -9,6 +9,7 @@
 //! demoted to probation past that, so it cannot fill the shard either.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Which eviction segment an entry is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,11 +28,12 @@ pub(super) trait Ordered {
 /// One shard's entries and eviction order.
 #[derive(Debug)]
 pub(super) struct Shard<E> {
-    entries: HashMap<Box<str>, (E, Segment)>,
-    /// Probation entries by version: the first is the least recently written.
-    probation: BTreeMap<u64, Box<str>>,
+    entries: HashMap<Arc<str>, (E, Segment)>,
+    /// Probation entries by version: the first is the least recently written. Keys are shared
+    /// with `entries`.
+    probation: BTreeMap<u64, Arc<str>>,
     /// Protected entries by version.
-    protected: BTreeMap<u64, Box<str>>,
+    protected: BTreeMap<u64, Arc<str>>,
 }
 
 impl<E: Ordered> Default for Shard<E> {
@@ -57,19 +59,28 @@ impl<E: Ordered> Shard<E> {
     /// (`None`: unbounded). A replaced entry counts as used again and is protected when
     /// `protect` says the replacement is a record.
     pub(super) fn put(&mut self, id: &str, entry: E, protect: bool, capacity: Option<usize>) {
-        let segment = match self.take(id) {
-            Some(_) if protect => Segment::Protected,
-            Some(_) => Segment::Probation,
-            None => {
-                if let Some(capacity) = capacity {
-                    while self.entries.len() >= capacity.max(1) && self.evict_one() {}
-                }
+        let version = entry.version();
+        if let Some((slot, segment)) = self.entries.get_mut(id) {
+            // Replaced in place: one lookup, and the key moves to its new place in the order
+            // instead of being copied.
+            let key = index_of(&mut self.probation, &mut self.protected, *segment)
+                .remove(&slot.version())
+                .unwrap_or_else(|| id.into());
+            *segment = if protect {
+                Segment::Protected
+            } else {
                 Segment::Probation
+            };
+            *slot = entry;
+            index_of(&mut self.probation, &mut self.protected, *segment).insert(version, key);
+        } else {
+            if let Some(capacity) = capacity {
+                while self.entries.len() >= capacity.max(1) && self.evict_one() {}
             }
-        };
-        let key: Box<str> = id.into();
-        self.index(segment).insert(entry.version(), key.clone());
-        self.entries.insert(key, (entry, segment));
+            let key: Arc<str> = id.into();
+            self.probation.insert(version, Arc::clone(&key));
+            self.entries.insert(key, (entry, Segment::Probation));
+        }
         if let Some(capacity) = capacity {
             self.demote_past(capacity / 4 * 3);
         }
@@ -84,7 +95,7 @@ impl<E: Ordered> Shard<E> {
 
     /// Removes the entries whose deadline is before `now`; returns how many went.
     pub(super) fn sweep(&mut self, now: u64) -> usize {
-        let dead: Vec<Box<str>> = self
+        let dead: Vec<Arc<str>> = self
             .entries
             .iter()
             .filter(|(_, (entry, _))| entry.deadline().is_some_and(|deadline| deadline < now))
@@ -96,11 +107,8 @@ impl<E: Ordered> Shard<E> {
         dead.len()
     }
 
-    fn index(&mut self, segment: Segment) -> &mut BTreeMap<u64, Box<str>> {
-        match segment {
-            Segment::Probation => &mut self.probation,
-            Segment::Protected => &mut self.protected,
-        }
+    fn index(&mut self, segment: Segment) -> &mut BTreeMap<u64, Arc<str>> {
+        index_of(&mut self.probation, &mut self.protected, segment)
     }
 
     /// Evicts the least recently written probation entry, else the least recently written
@@ -128,6 +136,18 @@ impl<E: Ordered> Shard<E> {
             }
             self.probation.insert(version, id);
         }
+    }
+}
+
+/// The index of `segment`, borrowed apart from the entries.
+fn index_of<'a>(
+    probation: &'a mut BTreeMap<u64, Arc<str>>,
+    protected: &'a mut BTreeMap<u64, Arc<str>>,
+    segment: Segment,
+) -> &'a mut BTreeMap<u64, Arc<str>> {
+    match segment {
+        Segment::Probation => probation,
+        Segment::Protected => protected,
     }
 }
 
