@@ -444,10 +444,10 @@ mod tests {
         // `encode` lends its thread's buffer out; a `Serialize` impl that calls it again must
         // neither see nor clobber the outer text.
         struct Nested;
-        impl serde::Serialize for Nested {
+        impl Serialize for Nested {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let inner = encode(&[1, 2, 3]).map_err(serde::ser::Error::custom)?.0;
                 use serde::ser::SerializeStruct as _;
+                let inner = encode(&[1, 2, 3]).map_err(serde::ser::Error::custom)?.0;
                 let mut st = s.serialize_struct("Nested", 2)?;
                 st.serialize_field("before", "x")?;
                 st.serialize_field("inner", &*inner)?;

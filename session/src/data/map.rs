@@ -557,7 +557,10 @@ mod tests {
         assert_eq!(copy.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
         original.remove("a");
         original.remove("b");
-        assert!(original.entries.is_none(), "an emptied map holds no allocation");
+        assert!(
+            original.entries.is_none(),
+            "an emptied map holds no allocation"
+        );
         assert_eq!(copy.get("a"), Some(&number(10)));
     }
 
