@@ -3,7 +3,6 @@
 //! requests on one session do not lose each other's writes.
 
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -14,6 +13,7 @@ mod shard;
 use crate::store::{
     Found, Record, Retire, SessionStore, Stored, Version, Write, WriteOutcome, WritePlan,
 };
+use shard::Hashed;
 
 /// Shards in the map; each has its own lock.
 const SHARDS: usize = 16;
@@ -99,7 +99,7 @@ pub struct MemoryStorage {
 /// The sessions every clone of a [`MemoryStorage`] shares.
 struct Sessions {
     shards: Box<[RwLock<Shard>]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: std::hash::RandomState,
     /// Most entries per shard; `None`: unbounded.
     shard_capacity: Option<usize>,
     /// Source of entry versions.
@@ -225,8 +225,13 @@ impl MemoryStorage {
             .sum()
     }
 
-    fn shard_of(&self, id: &str) -> usize {
-        usize::try_from(self.shared.hasher.hash_one(id) % SHARDS as u64).unwrap_or(0)
+    /// `id` with its hash, computed once per call: it picks the shard and the slot in it.
+    fn hashed<'a>(&self, id: &'a SessionId) -> Hashed<'a> {
+        Hashed::new(&self.shared.hasher, id.as_str())
+    }
+
+    fn shard(&self, key: Hashed<'_>) -> &RwLock<Shard> {
+        &self.shared.shards[key.shard(SHARDS)]
     }
 
     fn next_version(&self) -> u64 {
@@ -235,9 +240,9 @@ impl MemoryStorage {
 
     /// Inserts or replaces `id`, keeping the shard within its capacity: a record written
     /// again is protected from eviction by a flood of new ones (see [`shard`]).
-    fn put(&self, shard: &mut Shard, id: &SessionId, entry: Entry) {
+    fn put(&self, shard: &mut Shard, key: Hashed<'_>, entry: Entry) {
         let protect = matches!(entry.kind, Kind::Record(_));
-        shard.put(id.as_str(), entry, protect, self.shared.shard_capacity);
+        shard.put(key, entry, protect, self.shared.shard_capacity);
     }
 
     fn record_entry(&self, record: Record) -> Entry {
@@ -279,9 +284,8 @@ impl MemoryStorage {
 
 impl SessionStore for MemoryStorage {
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
-        let found = read(&self.shared.shards[self.shard_of(id.as_str())])
-            .get(id.as_str())
-            .cloned();
+        let key = self.hashed(id);
+        let found = read(self.shard(key)).get(key).cloned();
         Ok(found.map(|entry| match entry.kind {
             Kind::Forward(to) => Stored::Forward { to },
             Kind::Superseded => Stored::Superseded,
@@ -296,8 +300,13 @@ impl SessionStore for MemoryStorage {
         let now = plan.now();
         self.maybe_sweep(now);
         let (base, target) = (plan.base(), plan.target());
-        let (base_shard, target_shard) =
-            (self.shard_of(base.as_str()), self.shard_of(target.as_str()));
+        let base = self.hashed(base);
+        let target = if plan.moves() {
+            self.hashed(target)
+        } else {
+            base
+        };
+        let (base_shard, target_shard) = (base.shard(SHARDS), target.shard(SHARDS));
         // Both shards locked, in index order, for the whole write.
         let (mut first, mut second) = if base_shard == target_shard {
             (write(&self.shared.shards[base_shard]), None)
@@ -311,7 +320,7 @@ impl SessionStore for MemoryStorage {
                 (high_guard, Some(low_guard))
             }
         };
-        let record = match Self::result(plan, first.get(base.as_str())) {
+        let record = match Self::result(plan, first.get(base)) {
             Ok(record) => record,
             Err(outcome) => return Ok(outcome),
         };
@@ -321,22 +330,19 @@ impl SessionStore for MemoryStorage {
             return Ok(WriteOutcome::Written);
         }
         let target_map = second.as_deref_mut().unwrap_or(&mut first);
-        if target_map
-            .get(target.as_str())
-            .is_some_and(|e| e.is_live(now))
-        {
+        if target_map.get(target).is_some_and(|e| e.is_live(now)) {
             return Ok(WriteOutcome::Taken);
         }
         self.put(target_map, target, entry);
         match plan.retire() {
             Retire::Keep => {}
             Retire::Delete => {
-                first.take(base.as_str());
+                first.take(base);
             }
             Retire::Forward { until } => {
                 let forward = Entry {
                     version: self.next_version(),
-                    kind: Kind::Forward(target.clone()),
+                    kind: Kind::Forward(plan.target().clone()),
                     deadline: Some(until),
                 };
                 self.put(&mut first, base, forward);
@@ -355,7 +361,8 @@ impl SessionStore for MemoryStorage {
 
     async fn delete(&self, ids: &[&SessionId]) -> Result<()> {
         for id in ids {
-            write(&self.shared.shards[self.shard_of(id.as_str())]).take(id.as_str());
+            let key = self.hashed(id);
+            write(self.shard(key)).take(key);
         }
         Ok(())
     }
@@ -417,9 +424,12 @@ impl MemoryStorageBuilder {
     /// ```
     #[must_use]
     pub fn build(self) -> MemoryStorage {
+        let hasher = std::hash::RandomState::new();
         let shards = Sessions {
-            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
-            hasher: std::collections::hash_map::RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(Shard::new(hasher.clone())))
+                .collect(),
+            hasher,
             shard_capacity: self.capacity.map(|records| records.div_ceil(SHARDS).max(1)),
             clock: AtomicU64::new(0),
             writes: AtomicU64::new(0),

@@ -8,8 +8,11 @@
 //! Protected holds at most three quarters of the shard; its least recently written entry is
 //! demoted to probation past that, so it cannot fill the shard either.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+
+use hashbrown::HashTable;
 
 /// Which eviction segment an entry is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,72 +28,132 @@ pub(super) trait Ordered {
     fn deadline(&self) -> Option<u64>;
 }
 
+/// An id with its hash, computed once per storage call: the hash picks the shard and then the
+/// slot in it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hashed<'a> {
+    pub(super) id: &'a str,
+    pub(super) hash: u64,
+}
+
+impl<'a> Hashed<'a> {
+    /// `id` hashed with `hasher` (keyed per storage, so a client cannot aim ids at one slot).
+    pub(super) fn new(hasher: &RandomState, id: &'a str) -> Self {
+        Self {
+            id,
+            hash: hasher.hash_one(id),
+        }
+    }
+
+    /// The shard among `shards` (a power of two). The table inside a shard indexes by the
+    /// hash's low bits and tags by its top seven, so the shard is picked from bits neither uses.
+    pub(super) fn shard(self, shards: usize) -> usize {
+        usize::try_from(self.hash >> 32).unwrap_or(0) & (shards - 1)
+    }
+}
+
+/// One stored entry and its place in the order.
+#[derive(Debug)]
+struct Slot<E> {
+    id: Arc<str>,
+    entry: E,
+    segment: Segment,
+}
+
 /// One shard's entries and eviction order.
 #[derive(Debug)]
 pub(super) struct Shard<E> {
-    entries: HashMap<Arc<str>, (E, Segment)>,
-    /// Probation entries by version: the first is the least recently written. Keys are shared
+    entries: HashTable<Slot<E>>,
+    /// The storage's hasher: the same keys in every shard.
+    hasher: RandomState,
+    /// Probation entries by version: the first is the least recently written. Ids are shared
     /// with `entries`.
     probation: BTreeMap<u64, Arc<str>>,
     /// Protected entries by version.
     protected: BTreeMap<u64, Arc<str>>,
 }
 
-impl<E: Ordered> Default for Shard<E> {
-    fn default() -> Self {
+impl<E: Ordered> Shard<E> {
+    pub(super) fn new(hasher: RandomState) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: HashTable::new(),
+            hasher,
             probation: BTreeMap::new(),
             protected: BTreeMap::new(),
         }
     }
-}
 
-impl<E: Ordered> Shard<E> {
     pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub(super) fn get(&self, id: &str) -> Option<&E> {
-        self.entries.get(id).map(|(entry, _)| entry)
+    pub(super) fn get(&self, key: Hashed<'_>) -> Option<&E> {
+        self.entries
+            .find(key.hash, |slot| &*slot.id == key.id)
+            .map(|slot| &slot.entry)
     }
 
-    /// Stores `entry` under `id`, evicting first if a new id would pass `capacity`
+    /// Stores `entry` under `key`, evicting first if a new id would pass `capacity`
     /// (`None`: unbounded). A replaced entry counts as used again and is protected when
     /// `protect` says the replacement is a record.
-    pub(super) fn put(&mut self, id: &str, entry: E, protect: bool, capacity: Option<usize>) {
+    pub(super) fn put(
+        &mut self,
+        key: Hashed<'_>,
+        entry: E,
+        protect: bool,
+        capacity: Option<usize>,
+    ) {
         let version = entry.version();
-        if let Some((slot, segment)) = self.entries.get_mut(id) {
-            // Replaced in place: one lookup, and the key moves to its new place in the order
+        if let Some(slot) = self.entries.find_mut(key.hash, |slot| &*slot.id == key.id) {
+            // Replaced in place: one lookup, and the id moves to its new place in the order
             // instead of being copied.
-            let key = index_of(&mut self.probation, &mut self.protected, *segment)
-                .remove(&slot.version())
-                .unwrap_or_else(|| id.into());
-            *segment = if protect {
+            index_of(&mut self.probation, &mut self.protected, slot.segment)
+                .remove(&slot.entry.version());
+            slot.segment = if protect {
                 Segment::Protected
             } else {
                 Segment::Probation
             };
-            *slot = entry;
-            index_of(&mut self.probation, &mut self.protected, *segment).insert(version, key);
+            slot.entry = entry;
+            index_of(&mut self.probation, &mut self.protected, slot.segment)
+                .insert(version, Arc::clone(&slot.id));
         } else {
             if let Some(capacity) = capacity {
                 while self.entries.len() >= capacity.max(1) && self.evict_one() {}
             }
-            let key: Arc<str> = id.into();
-            self.probation.insert(version, Arc::clone(&key));
-            self.entries.insert(key, (entry, Segment::Probation));
+            let id: Arc<str> = key.id.into();
+            self.probation.insert(version, Arc::clone(&id));
+            let hasher = &self.hasher;
+            self.entries.insert_unique(
+                key.hash,
+                Slot {
+                    id,
+                    entry,
+                    segment: Segment::Probation,
+                },
+                |slot| hasher.hash_one(&*slot.id),
+            );
         }
         if let Some(capacity) = capacity {
             self.demote_past(capacity / 4 * 3);
         }
     }
 
-    /// Removes `id`; returns its entry.
-    pub(super) fn take(&mut self, id: &str) -> Option<E> {
-        let (entry, segment) = self.entries.remove(id)?;
-        self.index(segment).remove(&entry.version());
-        Some(entry)
+    /// Removes `key`; returns its entry.
+    pub(super) fn take(&mut self, key: Hashed<'_>) -> Option<E> {
+        let (slot, _) = self
+            .entries
+            .find_entry(key.hash, |slot| &*slot.id == key.id)
+            .ok()?
+            .remove();
+        self.index(slot.segment).remove(&slot.entry.version());
+        Some(slot.entry)
+    }
+
+    /// `id` hashed with this shard's hasher.
+    #[cfg(test)]
+    fn hashed<'a>(&self, id: &'a str) -> Hashed<'a> {
+        Hashed::new(&self.hasher, id)
     }
 
     /// Removes the entries whose deadline is before `now`; returns how many went.
@@ -98,11 +161,11 @@ impl<E: Ordered> Shard<E> {
         let dead: Vec<Arc<str>> = self
             .entries
             .iter()
-            .filter(|(_, (entry, _))| entry.deadline().is_some_and(|deadline| deadline < now))
-            .map(|(id, _)| id.clone())
+            .filter(|slot| slot.entry.deadline().is_some_and(|deadline| deadline < now))
+            .map(|slot| Arc::clone(&slot.id))
             .collect();
         for id in &dead {
-            self.take(id);
+            self.take(Hashed::new(&self.hasher, id));
         }
         dead.len()
     }
@@ -119,7 +182,16 @@ impl<E: Ordered> Shard<E> {
             .pop_first()
             .or_else(|| self.protected.pop_first());
         match oldest {
-            Some((_, id)) => self.entries.remove(&id).is_some(),
+            Some((_, id)) => {
+                let hash = self.hasher.hash_one(&*id);
+                match self.entries.find_entry(hash, |slot| slot.id == id) {
+                    Ok(found) => {
+                        found.remove();
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
             None => false,
         }
     }
@@ -131,8 +203,9 @@ impl<E: Ordered> Shard<E> {
             let Some((version, id)) = self.protected.pop_first() else {
                 return;
             };
-            if let Some((_, segment)) = self.entries.get_mut(&id) {
-                *segment = Segment::Probation;
+            let hash = self.hasher.hash_one(&*id);
+            if let Some(slot) = self.entries.find_mut(hash, |slot| slot.id == id) {
+                slot.segment = Segment::Probation;
             }
             self.probation.insert(version, id);
         }
@@ -168,57 +241,94 @@ mod tests {
     }
 
     #[test]
+    fn one_hash_spreads_ids_over_every_shard_and_still_finds_each_in_its_shard() {
+        let hasher = std::hash::RandomState::new();
+        let ids: Vec<String> = (0..1_600).map(|n| format!("session-id-{n:08}")).collect();
+        let mut shards: Vec<Shard<Entry>> = (0..16).map(|_| Shard::new(hasher.clone())).collect();
+        for (version, id) in (1..).zip(&ids) {
+            let key = super::Hashed::new(&hasher, id);
+            shards[key.shard(16)].put(key, Entry(version), false, None);
+        }
+        for shard in &shards {
+            // 100 expected per shard; a shard picked from the table's own bits would skew.
+            assert!((40..=160).contains(&shard.len()), "{}", shard.len());
+        }
+        for id in &ids {
+            let key = super::Hashed::new(&hasher, id);
+            assert!(shards[key.shard(16)].get(key).is_some());
+        }
+    }
+
+    #[test]
     fn a_flood_of_new_entries_evicts_probation_and_spares_what_was_written_again() {
-        let mut shard = Shard::default();
+        let mut shard = Shard::new(std::hash::RandomState::new());
         let mut version = 0;
         let mut next = || {
             version += 1;
             Entry(version)
         };
         for id in ["a", "b", "c"] {
-            shard.put(id, next(), true, Some(8));
-            shard.put(id, next(), true, Some(8));
+            shard.put(shard.hashed(id), next(), true, Some(8));
+            shard.put(shard.hashed(id), next(), true, Some(8));
         }
         for flood in 0..1_000 {
-            shard.put(&format!("new{flood}"), next(), true, Some(8));
+            shard.put(shard.hashed(&format!("new{flood}")), next(), true, Some(8));
             assert!(shard.len() <= 8);
         }
         for id in ["a", "b", "c"] {
-            assert!(shard.get(id).is_some(), "{id} was evicted by the flood");
+            assert!(
+                shard.get(shard.hashed(id)).is_some(),
+                "{id} was evicted by the flood"
+            );
         }
-        assert_eq!(shard.entries["a"].1, Segment::Protected);
-        assert!(shard.get("new999").is_some() && shard.get("new0").is_none());
+        assert_eq!(
+            shard
+                .entries
+                .find(shard.hashed("a").hash, |slot| &*slot.id == "a")
+                .unwrap()
+                .segment,
+            Segment::Protected
+        );
+        assert!(
+            shard.get(shard.hashed("new999")).is_some()
+                && shard.get(shard.hashed("new0")).is_none()
+        );
     }
 
     #[test]
     fn protected_is_capped_and_its_oldest_go_first_when_it_must_shrink() {
-        let mut shard = Shard::default();
+        let mut shard = Shard::new(std::hash::RandomState::new());
         for (version, id) in (1..)
             .step_by(2)
             .zip(["a", "b", "c", "d", "e", "f", "g", "h"])
         {
-            shard.put(id, Entry(version), true, Some(8));
-            shard.put(id, Entry(version + 1), true, Some(8));
+            shard.put(shard.hashed(id), Entry(version), true, Some(8));
+            shard.put(shard.hashed(id), Entry(version + 1), true, Some(8));
         }
         assert_eq!(shard.len(), 8);
         assert_eq!(shard.protected.len(), 6, "three quarters of 8");
-        shard.put("x", Entry(100), true, Some(8));
+        shard.put(shard.hashed("x"), Entry(100), true, Some(8));
         assert!(
-            shard.get("a").is_none(),
+            shard.get(shard.hashed("a")).is_none(),
             "the oldest demoted entry went first"
         );
-        assert!(shard.get("h").is_some());
+        assert!(shard.get(shard.hashed("h")).is_some());
         assert_eq!(shard.probation.len() + shard.protected.len(), shard.len());
     }
 
     #[test]
     fn sweep_and_take_keep_the_indices_in_step() {
-        let mut shard = Shard::default();
+        let mut shard = Shard::new(std::hash::RandomState::new());
         for version in 1..=10 {
-            shard.put(&format!("k{version}"), Entry(version), false, None);
+            shard.put(
+                shard.hashed(&format!("k{version}")),
+                Entry(version),
+                false,
+                None,
+            );
         }
         assert_eq!(shard.sweep(6), 5, "deadlines 1 to 5 are before 6");
-        assert!(shard.take("k6").is_some());
+        assert!(shard.take(shard.hashed("k6")).is_some());
         assert_eq!(shard.len(), 4);
         assert_eq!(shard.probation.len() + shard.protected.len(), 4);
     }
