@@ -2,6 +2,7 @@
 //! loaded on first use, locked only for the length of a synchronous borrow, and detached when
 //! the layer commits it, so a handle that outlives its request can neither deadlock nor panic.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
@@ -28,6 +29,31 @@ impl<S: Storage + 'static> LoadSession for SessionManager<S> {
     }
 }
 
+/// A request's `Cookie` header as the layer found it: the one header, shared with the request
+/// (no copy), or several joined into one text.
+pub(crate) enum CookieHeader {
+    One(http::HeaderValue),
+    Joined(String),
+}
+
+impl CookieHeader {
+    /// The header as text. A byte that is not UTF-8 (a sibling subdomain's cookie may hold
+    /// one) becomes U+FFFD in that neighbour's value, and the session cookie is still found
+    /// if it is well formed itself; `HeaderValue::to_str` would drop the whole header instead.
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Self::One(value) => lossy(value.as_bytes()),
+            Self::Joined(text) => Cow::Borrowed(text),
+        }
+    }
+}
+
+/// `bytes` as UTF-8, replacing what is not; valid text (nearly every header) is checked
+/// with the fast validator and borrowed.
+pub(crate) fn lossy(bytes: &[u8]) -> Cow<'_, str> {
+    std::str::from_utf8(bytes).map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed)
+}
+
 /// Where one request's session is.
 enum Phase {
     /// Nobody asked for it yet: no storage call was made.
@@ -47,7 +73,7 @@ struct Shared {
     /// none does: a second `lock` from that thread would wait on itself forever.
     holder: AtomicUsize,
     /// The request's `Cookie` header, kept for a lazy load.
-    cookie_header: Option<String>,
+    cookie_header: Option<CookieHeader>,
     loader: Arc<dyn LoadSession>,
 }
 
@@ -78,7 +104,7 @@ pub struct SessionHandle {
 }
 
 impl SessionHandle {
-    pub(crate) fn new(cookie_header: Option<String>, loader: Arc<dyn LoadSession>) -> Self {
+    pub(crate) fn new(cookie_header: Option<CookieHeader>, loader: Arc<dyn LoadSession>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 phase: Mutex::new(Phase::Unloaded),
@@ -95,11 +121,8 @@ impl SessionHandle {
         if !matches!(*self.phase(), Phase::Unloaded) {
             return Ok(());
         }
-        let session = self
-            .shared
-            .loader
-            .load(self.shared.cookie_header.as_deref())
-            .await?;
+        let header = self.shared.cookie_header.as_ref().map(CookieHeader::text);
+        let session = self.shared.loader.load(header.as_deref()).await?;
         let mut phase = self.phase();
         if matches!(*phase, Phase::Unloaded) {
             *phase = Phase::Loaded(session);

@@ -12,7 +12,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::handle::{BoxFuture, LoadSession, SessionHandle, TakeOutcome};
+use super::handle::{BoxFuture, CookieHeader, LoadSession, SessionHandle, TakeOutcome, lossy};
 use crate::manager::SessionManager;
 use crate::storage::Storage;
 
@@ -163,23 +163,20 @@ where
     }
 }
 
-/// Every `Cookie` header of the request, joined as one (HTTP/2 may split them).
-///
-/// Headers are read as bytes: a byte that is not UTF-8 (a sibling subdomain's cookie may hold
-/// one) becomes U+FFFD in that neighbour's value, and the session cookie is still found if it
-/// is well formed itself. `HeaderValue::to_str` would drop the whole header instead.
-fn cookie_header<B>(request: &Request<B>) -> Option<String> {
-    let mut values = request
-        .headers()
-        .get_all(COOKIE)
-        .iter()
-        .map(|value| String::from_utf8_lossy(value.as_bytes()));
-    let mut joined = values.next()?.into_owned();
-    for value in values {
+/// Every `Cookie` header of the request, joined as one (HTTP/2 may split them). A single
+/// header is shared with the request, not copied.
+fn cookie_header<B>(request: &Request<B>) -> Option<CookieHeader> {
+    let mut values = request.headers().get_all(COOKIE).iter();
+    let first = values.next()?;
+    let Some(second) = values.next() else {
+        return Some(CookieHeader::One(first.clone()));
+    };
+    let mut joined = lossy(first.as_bytes()).into_owned();
+    for value in std::iter::once(second).chain(values) {
         joined.push_str("; ");
-        joined.push_str(&value);
+        joined.push_str(&lossy(value.as_bytes()));
     }
-    Some(joined)
+    Some(CookieHeader::Joined(joined))
 }
 
 async fn commit<S: Storage>(
@@ -195,6 +192,8 @@ async fn commit<S: Storage>(
             return internal_error();
         }
     };
+    // Room for `Vary` and `Set-Cookie` at once: one growth of the header map at most.
+    response.headers_mut().reserve(2);
     add_vary_cookie(&mut response);
     if response.status().is_server_error() {
         return response;

@@ -151,10 +151,11 @@ impl Session {
         self.dirty = true;
         if value.is_null() {
             self.values.remove(key);
+            self.touch(key);
         } else {
-            self.values.set(key, value);
+            let shared = self.values.set(key, value);
+            self.touched.insert_shared(shared);
         }
-        self.touch(key);
         Ok(())
     }
 
@@ -201,8 +202,8 @@ impl Session {
     pub fn clear(&mut self) -> Result<()> {
         self.ensure_live()?;
         self.dirty = true;
-        for key in self.values.keys() {
-            self.touched.insert(key);
+        for key in self.values.shared_keys() {
+            self.touched.insert_shared(key);
         }
         self.values.clear();
         Ok(())

@@ -296,12 +296,35 @@ impl From<serde_json::Map<String, serde_json::Value>> for Map {
 }
 
 impl Map {
-    /// Sets `key` to `value`, allocating the key only when it is new.
-    pub(crate) fn set(&mut self, key: &str, value: Json) {
-        match self.get_mut(key) {
-            Some(slot) => *slot = value,
-            None => self.push_new(key.into(), value),
+    /// Sets `key` to `value`, allocating the key only when it is new; returns the map's
+    /// shared copy of the key.
+    pub(crate) fn set(&mut self, key: &str, value: Json) -> &Key {
+        if !self.contains_key(key) {
+            return self.push_new(key.into(), value);
         }
+        let (shared, slot) = match self.entries_mut() {
+            Entries::Small(entries) => entries
+                .iter_mut()
+                .find(|(k, _)| &**k == key)
+                .map(|(k, v)| (&*k, v)),
+            Entries::Large(entries) => entries.get_full_mut(key).map(|(_, k, v)| (k, v)),
+        }
+        .expect("the key was found above");
+        *slot = value;
+        shared
+    }
+
+    /// The map's shared copies of its keys, in order.
+    pub(crate) fn shared_keys(&self) -> impl Iterator<Item = &Key> + '_ {
+        let (small, large) = match self.entries.as_deref() {
+            None => (&[][..], None),
+            Some(Entries::Small(entries)) => (entries.as_slice(), None),
+            Some(Entries::Large(entries)) => (&[][..], Some(entries)),
+        };
+        small
+            .iter()
+            .map(|(key, _)| key)
+            .chain(large.into_iter().flat_map(IndexMap::keys))
     }
 
     /// The entries, unshared first if another copy of the map holds them.
@@ -322,18 +345,26 @@ impl Map {
         }
     }
 
-    /// Appends a key the map does not hold, moving to an index past [`SMALL`] keys.
-    fn push_new(&mut self, key: Key, value: Json) {
+    /// Appends a key the map does not hold, moving to an index past [`SMALL`] keys; returns
+    /// the key as the map holds it.
+    fn push_new(&mut self, key: Key, value: Json) -> &Key {
         let entries = self.entries_mut();
+        if let Entries::Small(small) = entries
+            && small.len() >= SMALL
+        {
+            *entries = Entries::Large(std::mem::take(small).into_iter().collect());
+        }
         match entries {
-            Entries::Small(small) if small.len() < SMALL => small.push((key, value)),
             Entries::Small(small) => {
-                let mut large: IndexMap<Key, Json> = std::mem::take(small).into_iter().collect();
-                large.insert(key, value);
-                *entries = Entries::Large(large);
+                small.push((key, value));
+                &small[small.len() - 1].0
             }
             Entries::Large(large) => {
-                large.insert(key, value);
+                let (index, _) = large.insert_full(key, value);
+                large
+                    .get_index(index)
+                    .map(|(k, _)| k)
+                    .expect("just inserted")
             }
         }
     }
@@ -343,35 +374,45 @@ impl Map {
 /// hash index once it passes [`SMALL`].
 #[derive(Clone, Default)]
 pub(crate) struct KeySet {
-    keys: Vec<String>,
-    index: Option<std::collections::HashSet<String>>,
+    keys: Vec<Key>,
+    index: Option<std::collections::HashSet<Key>>,
 }
 
 impl KeySet {
     pub(crate) fn contains(&self, key: &str) -> bool {
         match &self.index {
             Some(index) => index.contains(key),
-            None => self.keys.iter().any(|k| k == key),
+            None => self.keys.iter().any(|k| &**k == key),
         }
     }
 
     /// Adds `key` unless it is there.
     pub(crate) fn insert(&mut self, key: &str) {
-        if self.contains(key) {
-            return;
+        if !self.contains(key) {
+            self.push(key.into());
         }
+    }
+
+    /// Adds a map's shared key unless it is there, sharing it rather than copying it.
+    pub(crate) fn insert_shared(&mut self, key: &Key) {
+        if !self.contains(key) {
+            self.push(Arc::clone(key));
+        }
+    }
+
+    fn push(&mut self, key: Key) {
         if let Some(index) = &mut self.index {
-            index.insert(key.to_owned());
+            index.insert(Arc::clone(&key));
         } else if self.keys.len() >= SMALL {
-            let mut index: std::collections::HashSet<String> = self.keys.iter().cloned().collect();
-            index.insert(key.to_owned());
+            let mut index: std::collections::HashSet<Key> = self.keys.iter().cloned().collect();
+            index.insert(Arc::clone(&key));
             self.index = Some(index);
         }
-        self.keys.push(key.to_owned());
+        self.keys.push(key);
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        self.keys.iter().map(String::as_str)
+        self.keys.iter().map(|key| &**key)
     }
 
     pub(crate) fn clear(&mut self) {
@@ -502,7 +543,9 @@ impl<'de, V: Raw + Deserialize<'de>> Visitor<'de> for Visit<V> {
             let value = value.json();
             match map.get_mut(&key) {
                 Some(slot) => *slot = value,
-                None => map.push_new(key, value),
+                None => {
+                    map.push_new(key, value);
+                }
             }
         }
         Ok(map)

@@ -132,7 +132,9 @@ impl Record {
     pub fn apply(&mut self, plan: &WritePlan<'_>) {
         for (key, change) in plan.changes() {
             match change {
-                Some(value) => self.values.set(key, value.clone()),
+                Some(value) => {
+                    self.values.set(key, value.clone());
+                }
                 None => {
                     self.values.remove(key);
                 }
