@@ -13,6 +13,7 @@ use crate::id::SessionId;
 mod access;
 mod json;
 mod map;
+pub(crate) mod text;
 
 pub use self::json::Json;
 pub use self::map::Map;

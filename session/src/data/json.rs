@@ -12,7 +12,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::text::Text;
+
 /// One value of a session: valid JSON text, cheap to clone (shared, never changed in place).
+/// The values read from one cookie payload or stored record share that text's single
+/// allocation.
 ///
 /// [`Session::get`](crate::Session::get) decodes it into any `Deserialize` type and
 /// [`Session::set`](crate::Session::set) makes one from any `Serialize` type; this type is
@@ -35,7 +39,7 @@ use serde_json::value::RawValue;
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Json(Arc<str>);
+pub struct Json(Text);
 
 impl Json {
     /// Serializes `value` as JavaScript's `JSON.stringify` would: integer-like object keys
@@ -57,7 +61,7 @@ impl Json {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        crate::json::encode(value).map(|(text, _)| Self(text))
+        crate::json::encode(value).map(|(text, _)| Self(text.into()))
     }
 
     /// Reads JSON text, written the way `JSON.stringify` would write the same value (no
@@ -90,12 +94,13 @@ impl Json {
 
     /// Text [`crate::json::encode`] wrote.
     pub(crate) fn from_encoded(text: Arc<str>) -> Self {
-        Self(text)
+        Self(text.into())
     }
 
-    /// A value already checked by a parser (a `RawValue` it produced).
+    /// A value already checked by a parser (a `RawValue` it produced): a slice of the
+    /// payload being parsed when the parse shares it (see [`super::text::within`]).
     pub(crate) fn from_raw(raw: &RawValue) -> Self {
-        Self(raw.get().into())
+        Self(Text::read(raw.get()))
     }
 
     /// JSON `null`.
@@ -120,7 +125,7 @@ impl Json {
     /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// Returns whether this is JSON `null`.

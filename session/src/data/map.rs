@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use super::json::Json;
+use super::text::Text;
 
 /// An insertion-ordered map of keys to JSON values: the values or the flash of a session.
 ///
@@ -39,8 +40,9 @@ pub struct Map {
     entries: Option<Arc<Entries>>,
 }
 
-/// A key, shared by every copy of the map that holds it.
-type Key = Arc<str>;
+/// A key, shared by every copy of the map that holds it (and, when read from a payload, a
+/// slice of the payload's text).
+type Key = Text;
 
 /// Most sessions hold a handful of keys, where a scan of a `Vec` beats hashing every key;
 /// a map that outgrows [`SMALL`] moves to an index and stays there.
@@ -396,16 +398,16 @@ impl KeySet {
     /// Adds a map's shared key unless it is there, sharing it rather than copying it.
     pub(crate) fn insert_shared(&mut self, key: &Key) {
         if !self.contains(key) {
-            self.push(Arc::clone(key));
+            self.push(key.clone());
         }
     }
 
     fn push(&mut self, key: Key) {
         if let Some(index) = &mut self.index {
-            index.insert(Arc::clone(&key));
+            index.insert(key.clone());
         } else if self.keys.len() >= SMALL {
             let mut index: std::collections::HashSet<Key> = self.keys.iter().cloned().collect();
-            index.insert(Arc::clone(&key));
+            index.insert(key.clone());
             self.index = Some(index);
         }
         self.keys.push(key);
@@ -557,17 +559,17 @@ struct KeyText(Key);
 
 impl<'de> Deserialize<'de> for KeyText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl Visitor<'_> for Text {
+        struct Name;
+        impl Visitor<'_> for Name {
             type Value = KeyText;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string key")
             }
             fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<KeyText, E> {
-                Ok(KeyText(key.into()))
+                Ok(KeyText(Text::read(key)))
             }
         }
-        deserializer.deserialize_str(Text)
+        deserializer.deserialize_str(Name)
     }
 }
 

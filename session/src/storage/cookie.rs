@@ -3,11 +3,12 @@
 //! enforced (Remix ignores keys it does not know): the payload's reader and writer.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::data::{Borrowed, Json, Map, Session};
+use crate::data::{Borrowed, Json, Map, Session, text};
 use crate::expiry::{Expiry, Timestamps};
 use crate::id::SessionId;
 use crate::json;
@@ -77,6 +78,12 @@ pub(crate) fn decode_payload(payload: &str, expiry: Expiry, now: u64) -> Option<
         crate::audit::rejected("malformed-payload");
         return None;
     }
+    // Keys and values are read as slices of one shared copy of the payload.
+    let shared: Arc<str> = Arc::from(payload);
+    text::within(&shared, || read_payload(&shared, expiry, now))
+}
+
+fn read_payload(payload: &str, expiry: Expiry, now: u64) -> Option<Decoded> {
     let repaired;
     let top = if let Ok(top) = serde_json::from_str::<Top<'_>>(payload) {
         top

@@ -2,9 +2,11 @@
 //! and its one JSON form, `{"v":1,"d":[values,flash],"t":[created,renewed],"e":deadline}`,
 //! read by `Wire` and written by `to_json` for every path, each value's text kept as it is.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Borrowed, Map};
+use crate::data::{Borrowed, Map, text};
 use crate::expiry::Timestamps;
 use crate::store::WritePlan;
 
@@ -271,7 +273,12 @@ impl Record {
         if crate::json::nests_too_deeply(bytes) {
             return Err(serde::de::Error::custom("session record nests too deeply"));
         }
-        let wire: Wire = serde_json::from_slice(bytes)?;
+        // Keys and values are read as slices of one shared copy of the text (JSON is UTF-8,
+        // so text that is not could never parse).
+        let text: Arc<str> = std::str::from_utf8(bytes)
+            .map_err(serde::de::Error::custom)?
+            .into();
+        let wire: Wire = text::within(&text, || serde_json::from_str(&text))?;
         if wire.v != FORMAT_VERSION {
             return Err(serde::de::Error::custom(format_args!(
                 "unknown session record version {}",
