@@ -18,7 +18,7 @@ def b64decode(text: str) -> bytes:
         return b""
 
 
-seeds = {"cookie_header": [], "payload": [], "records": [], "load_path": []}
+seeds = {"cookie_header": [], "payload": [], "records": [], "load_path": [], "encrypted_cookie": []}
 for write in vectors["writes"]:
     pair = write["setCookie"].split(";")[0]
     seeds["cookie_header"].append(pair.encode())
@@ -31,6 +31,10 @@ for read in vectors["reads"]:
     if "=" in cookie:
         value = cookie.split(f"{read.get('name', '__session')}=", 1)[-1].split(";")[0]
         seeds["payload"].append(b64decode(value.rsplit(".", 1)[0]))
+# Encrypted cookies: the unedited valid cookie, a few edits of it (see the target), and the
+# plain headers of the other targets.
+seeds["encrypted_cookie"] += [b"\x00", b"\x00\x00A\x05z", b"\x00\xff\x00\x10\x10"]
+seeds["encrypted_cookie"] += seeds["load_path"][:8]
 seeds["payload"] += [
     br'{"i":"x","d":[{"a":"\ud800"},{}],"t":[1,2]}',
     br'{"i":"x","d":[{"n":18446744073709551615},{"f":1e+21}]}',

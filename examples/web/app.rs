@@ -41,8 +41,10 @@ pub struct Visitor {
 pub enum Storage {
     /// In this process.
     Memory,
-    /// In the signed cookie.
+    /// In the signed cookie (Remix's format).
     Cookie,
+    /// In an encrypted cookie (XChaCha20-Poly1305): the browser cannot read it.
+    EncryptedCookie,
     /// One file per session under a directory.
     File(PathBuf),
     /// A Redis server, by URL.
@@ -73,6 +75,7 @@ pub fn app(config: &Config) -> Result<Router, session::Error> {
     Ok(match &config.storage {
         Storage::Memory => routes(SessionManager::new(cookie, MemoryStorage::new())),
         Storage::Cookie => routes(SessionManager::new(cookie, CookieStorage::new())),
+        Storage::EncryptedCookie => routes(SessionManager::new(cookie, CookieStorage::encrypted())),
         Storage::File(dir) => routes(SessionManager::new(cookie, FileStorage::new(dir)?)),
         Storage::Redis(url) => routes(SessionManager::new(
             cookie,

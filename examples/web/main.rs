@@ -1,13 +1,14 @@
 //! Serves the demo app (`web/app.rs`).
 //!
 //! ```text
-//! cargo run -p session-examples --example web -- [--storage memory|cookie|file] [--dir PATH]
-//!     [--redis-url redis://127.0.0.1:6379/] [--port 3000] [--insecure-cookies] [--no-sessions]
-//!     [--check]
+//! cargo run -p session-examples --example web -- [--storage memory|cookie|file|redis]
+//!     [--encrypted] [--dir PATH] [--redis-url redis://127.0.0.1:6379/] [--port 3000]
+//!     [--insecure-cookies] [--no-sessions] [--check]
 //! ```
 //!
 //! The secret comes from `SESSION_SECRET` (at least 32 bytes); without it a random one is made
-//! for this run. `--insecure-cookies` drops `Secure` for plain-HTTP development on another
+//! for this run. `--encrypted` (with `--storage cookie`) encrypts the cookie instead of
+//! signing it. `--insecure-cookies` drops `Secure` for plain-HTTP development on another
 //! host than localhost. `--no-sessions` serves only `/counter` without sessions (for the HTTP
 //! benchmark). `--check` starts the server, makes one request and exits: CI runs it.
 #![expect(clippy::print_stdout, reason = "a server says where it listens")]
@@ -37,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
     let mut dir = std::env::temp_dir().join("session-web-example");
     let mut kind = "memory".to_owned();
     let mut redis_url = "redis://127.0.0.1:6379/".to_owned();
+    let mut encrypted = false;
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -49,18 +51,21 @@ fn parse_args() -> Result<Args, String> {
                     .and_then(|p| p.parse().ok())
                     .ok_or("--port needs a number")?;
             }
+            "--encrypted" => encrypted = true,
             "--insecure-cookies" => args.insecure = true,
             "--no-sessions" => args.no_sessions = true,
             "--check" => args.check = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    args.storage = match kind.as_str() {
-        "memory" => Storage::Memory,
-        "cookie" => Storage::Cookie,
-        "file" => Storage::File(dir),
-        "redis" => Storage::Redis(redis_url),
-        other => {
+    args.storage = match (kind.as_str(), encrypted) {
+        ("cookie", true) => Storage::EncryptedCookie,
+        (_, true) => return Err("--encrypted goes with --storage cookie".to_owned()),
+        ("memory", false) => Storage::Memory,
+        ("cookie", false) => Storage::Cookie,
+        ("file", false) => Storage::File(dir),
+        ("redis", false) => Storage::Redis(redis_url),
+        (other, false) => {
             return Err(format!(
                 "unknown storage {other}: use memory, cookie, file or redis"
             ));

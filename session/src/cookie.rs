@@ -4,6 +4,8 @@
 
 mod builder;
 mod header;
+#[cfg(feature = "encrypted")]
+mod sealing;
 mod signing;
 
 use std::borrow::Cow;
@@ -133,6 +135,9 @@ impl fmt::Debug for Incoming {
 pub struct SessionCookie {
     name: String,
     keys: Keys,
+    /// The encryption keys of the same secrets, for encrypted cookie storage.
+    #[cfg(feature = "encrypted")]
+    sealer: sealing::Sealer,
     domain: Option<String>,
     path: String,
     same_site: Option<SameSite>,
@@ -274,6 +279,51 @@ impl SessionCookie {
             _ => false,
         };
         (incoming, reusable.then_some(raw))
+    }
+
+    /// Reads and opens an encrypted session cookie (encrypted cookie storage): the payload
+    /// and whether only an older secret's key opened it. Too long, not base64url, tampered,
+    /// sealed for another cookie name or under an unknown key: [`Incoming::Rejected`].
+    #[cfg(feature = "encrypted")]
+    pub(crate) fn read_sealed(&self, cookie_header: Option<&str>) -> Incoming {
+        let Some(raw) = cookie_header.and_then(|header| header::find(header, &self.name)) else {
+            return Incoming::Absent;
+        };
+        if raw.is_empty() {
+            return Incoming::Empty;
+        }
+        if raw.len() > self.max_inbound {
+            crate::audit::rejected("oversized-cookie");
+            return Incoming::Rejected;
+        }
+        let Some((payload, SecretIndex(index))) = self.sealer.open(&self.name, &raw) else {
+            crate::audit::rejected("bad-ciphertext");
+            return Incoming::Rejected;
+        };
+        let Ok(value) = String::from_utf8(payload) else {
+            crate::audit::rejected("bad-encoding");
+            return Incoming::Rejected;
+        };
+        Incoming::Verified {
+            value,
+            stale_secret: index > 0,
+        }
+    }
+
+    /// Encrypts `payload` under the first secret's key and renders the whole `Set-Cookie`
+    /// (encrypted cookie storage). The size limit applies to what is sent.
+    #[cfg(feature = "encrypted")]
+    pub(crate) fn to_set_cookie_sealed(
+        &self,
+        payload: &str,
+        max_age: Option<u64>,
+    ) -> Result<String> {
+        let mut out = String::with_capacity(self.name.len() + payload.len() * 4 / 3 + 220);
+        out.push_str(&self.name);
+        out.push('=');
+        self.sealer
+            .seal_into(&self.name, payload.as_bytes(), &mut out);
+        self.finish(out, max_age)
     }
 
     fn verify_raw(&self, raw: &str) -> Incoming {

@@ -18,7 +18,7 @@ pub use loaded::LoadedSession;
 use crate::cookie::{Incoming, SessionCookie};
 use crate::data::OldId;
 use crate::error::Result;
-use crate::expiry::{Clock, Expiry, SystemClock, Timestamps};
+use crate::expiry::{Clock, Expiry, SystemClock};
 use crate::storage::{Decoded, Mode, Storage, decode_payload, encode_payload};
 use crate::store::WritePlan;
 use loaded::{Base, Origin};
@@ -296,7 +296,11 @@ impl<S: Storage> SessionManager<S> {
     /// ```
     pub async fn load(&self, cookie_header: Option<&str>) -> Result<LoadedSession> {
         let now = self.clock.now();
-        let (incoming, signed) = self.cookie.read_keeping_signature(cookie_header);
+        let (incoming, signed) = match self.storage.mode() {
+            #[cfg(feature = "encrypted")]
+            Mode::Cookie { encrypted: true } => (self.cookie.read_sealed(cookie_header), None),
+            _ => self.cookie.read_keeping_signature(cookie_header),
+        };
         let (value, arrival) = match incoming {
             Incoming::Verified {
                 value,
@@ -310,7 +314,7 @@ impl<S: Storage> SessionManager<S> {
             Incoming::Absent | Incoming::Empty | Incoming::Rejected => (None, Arrival::None),
         };
         match self.storage.mode() {
-            Mode::Cookie => Ok(self.load_cookie(value.as_deref(), arrival, now)),
+            Mode::Cookie { .. } => Ok(self.load_cookie(value.as_deref(), arrival, now)),
             Mode::Store(store) => {
                 let mut loaded =
                     protocol::load(store, value.as_deref(), arrival, self.policy(), now).await?;
@@ -346,9 +350,9 @@ impl<S: Storage> SessionManager<S> {
     /// ```
     pub async fn commit(&self, loaded: &LoadedSession) -> Result<Commit> {
         let now = self.clock.now();
-        let store = match self.storage.mode() {
-            Mode::Store(store) => Some(store),
-            Mode::Cookie => None,
+        let (store, encrypted) = match self.storage.mode() {
+            Mode::Store(store) => (Some(store), false),
+            Mode::Cookie { encrypted } => (None, encrypted),
         };
         if store.is_none() && loaded.regeneration() == Some(OldId::Delete) {
             tracing::warn!(
@@ -373,7 +377,12 @@ impl<S: Storage> SessionManager<S> {
         let Some(store) = store else {
             // Cookie storage: the whole session is written into the cookie.
             let payload = encode_payload(loaded, self.expiry.is_enforced().then_some(written));
-            return Ok(Commit::Set(self.set_cookie(&payload, written, now)?));
+            let max_age = self.expiry.max_age(written, now);
+            return Ok(Commit::Set(if encrypted {
+                self.sealed_cookie(&payload, max_age)?
+            } else {
+                self.cookie.to_set_cookie(&payload, max_age)?
+            }));
         };
         Ok(
             match protocol::write(store, loaded, self.policy(), now).await? {
@@ -429,10 +438,17 @@ impl<S: Storage> SessionManager<S> {
         }
     }
 
-    /// Signs `value` into a `Set-Cookie` for a session written at `now`.
-    fn set_cookie(&self, value: &str, written: Timestamps, now: u64) -> Result<String> {
-        self.cookie
-            .to_set_cookie(value, self.expiry.max_age(written, now))
+    /// Encrypts a payload into a `Set-Cookie` (encrypted cookie storage, which exists only
+    /// with the `encrypted` feature).
+    #[cfg(feature = "encrypted")]
+    fn sealed_cookie(&self, payload: &str, max_age: Option<u64>) -> Result<String> {
+        self.cookie.to_set_cookie_sealed(payload, max_age)
+    }
+
+    #[cfg(not(feature = "encrypted"))]
+    fn sealed_cookie(&self, payload: &str, max_age: Option<u64>) -> Result<String> {
+        // `CookieStorage::encrypted` does not exist without the feature.
+        self.cookie.to_set_cookie(payload, max_age)
     }
 
     /// Cookie storage: the session is the verified payload.

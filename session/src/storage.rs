@@ -47,8 +47,11 @@ pub trait Storage: Send + Sync + sealed::Sealed {
 #[doc(hidden)]
 #[derive(Debug)]
 pub enum Mode<'a, S> {
-    /// The whole session travels in the cookie.
-    Cookie,
+    /// The whole session travels in the cookie, signed or encrypted.
+    Cookie {
+        /// Sealed by [`CookieStorage::encrypted`] rather than signed.
+        encrypted: bool,
+    },
     /// The cookie carries an id; the record is in this store.
     Store(&'a S),
 }
@@ -65,7 +68,9 @@ impl Storage for CookieStorage {
     type Store = sealed::NoStore;
 
     fn mode(&self) -> Mode<'_, sealed::NoStore> {
-        Mode::Cookie
+        Mode::Cookie {
+            encrypted: self.is_encrypted(),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod properties;
 mod redaction;
 mod session;
 mod storage_cookie;
+mod storage_cookie_encrypted;
 mod storage_file;
 mod storage_memory;
 mod storage_redis;

@@ -121,6 +121,7 @@ macro_rules! app_over_http {
                 let storage = match $storage {
                     "memory" => Storage::Memory,
                     "cookie" => Storage::Cookie,
+                    "encrypted-cookie" => Storage::EncryptedCookie,
                     "redis" => Storage::Redis(crate::common::redis_url()),
                     _ => Storage::File(dir.0.clone()),
                 };
@@ -199,6 +200,11 @@ macro_rules! app_over_http {
 
 app_over_http!(memory, "memory", server_side = true);
 app_over_http!(cookie_storage, "cookie", server_side = false);
+app_over_http!(
+    encrypted_cookie_storage,
+    "encrypted-cookie",
+    server_side = false
+);
 app_over_http!(file, "file", server_side = true);
 app_over_http!(redis, "redis", server_side = true);
 

@@ -322,6 +322,8 @@ impl SessionCookieBuilder {
             );
         }
         Ok(SessionCookie {
+            #[cfg(feature = "encrypted")]
+            sealer: super::sealing::Sealer::new(&self.secrets),
             name: self.name,
             keys,
             domain: self.domain,

@@ -15,12 +15,15 @@ use crate::json;
 
 /// Keeps the whole session in the cookie: no server state, nothing to clean up.
 ///
-/// A Remix 3 app with the same secret reads the cookies this storage writes, and this storage
-/// reads the cookies it writes: the payload is byte-identical to Remix's for the same session.
+/// [`new`](Self::new) signs the cookie in Remix's format: a Remix 3 app with the same secret
+/// reads the cookies this storage writes, and this storage reads the cookies it writes (the
+/// payload is byte-identical to Remix's for the same session). With the `encrypted` feature,
+/// [`encrypted`](Self::encrypted) seals the same payload instead, so the client cannot read
+/// it (no Remix app can either).
 ///
 /// # Security
 ///
-/// The payload is signed, not encrypted: the client can read it. Nothing is stored on the
+/// A signed payload can be read by the client; an encrypted one cannot. Nothing is stored on the
 /// server, so [`Session::destroy`] and [`Session::regenerate_id`] cannot revoke a copy of an
 /// older cookie; the idle and absolute timeouts (checked against timestamps inside the signed
 /// payload) bound how long such a copy works. Concurrent requests each write the whole
@@ -42,21 +45,65 @@ use crate::json;
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CookieStorage {
-    _private: (),
+    encrypted: bool,
 }
 
 impl CookieStorage {
-    /// Makes a cookie storage.
+    /// Makes a cookie storage that signs the cookie in Remix's format.
     ///
     /// # Examples
     ///
     /// ```
     /// let storage = session::CookieStorage::new();
-    /// assert_eq!(format!("{storage:?}"), "CookieStorage { _private: () }");
+    /// assert_eq!(format!("{storage:?}"), "CookieStorage { encrypted: false }");
     /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes a cookie storage that encrypts the cookie: XChaCha20-Poly1305 under a key derived
+    /// from each of the cookie's secrets (HKDF-SHA256, once, when the cookie is built), a
+    /// random nonce per response, and the cookie's name bound into the associated data. The
+    /// first secret encrypts, every secret decrypts, and a session read with an older secret
+    /// is encrypted again under the first on its next response. A value that does not decrypt
+    /// (tampered, truncated, another cookie's, an unknown key's) gives a fresh session. The
+    /// browser's 4096-byte limit applies to the encrypted, encoded cookie.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{CookieStorage, Expiry, SessionCookie, SessionManager};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
+    /// let sessions = SessionManager::new(cookie, CookieStorage::encrypted());
+    /// let mut session = sessions.load(None).await?;
+    /// session.set("user", "ada")?;
+    /// let set_cookie = sessions.commit(&session).await?.into_header().unwrap();
+    /// assert!(!set_cookie.contains("eyJ"), "no readable JSON");
+    /// let header = set_cookie.split(';').next().unwrap();
+    /// let again = sessions.load(Some(header)).await?;
+    /// assert_eq!(again.get::<String>("user")?.as_deref(), Some("ada"));
+    /// # Ok::<(), session::Error>(()) }).unwrap();
+    /// ```
+    #[cfg(feature = "encrypted")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encrypted")))]
+    #[must_use]
+    pub fn encrypted() -> Self {
+        Self { encrypted: true }
+    }
+
+    /// Whether the cookie is encrypted ([`encrypted`](Self::encrypted)) rather than signed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!session::CookieStorage::new().is_encrypted());
+    /// ```
+    #[must_use]
+    pub fn is_encrypted(&self) -> bool {
+        self.encrypted
     }
 }
 
