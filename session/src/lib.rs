@@ -138,6 +138,6 @@ pub use crate::storage::{CookieStorage, FileStorage, MemoryStorage, Storage};
 pub use crate::store::SessionStore;
 
 /// The README's examples, compiled and run as doctests (they use every feature).
-#[cfg(all(doctest, feature = "derive", feature = "axum"))]
+#[cfg(all(doctest, feature = "derive", feature = "axum", feature = "encrypted"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
