@@ -1,6 +1,7 @@
-//! A small but real web app on axum and `session`: log in (which regenerates the session id),
-//! log out (which destroys the session), a per-visitor counter, and a form that flashes a
-//! message after POST-redirect-GET. Plain HTML, no build step. `web/main.rs` serves it; the
+//! A small but real web app on axum and `session`: log in (which regenerates the session id;
+//! "remember me" makes the cookie persistent for 30 days, otherwise it lasts as long as the
+//! browser), log out (which destroys the session), a per-visitor counter, and a form that
+//! flashes a message after POST-redirect-GET. Plain HTML, no build step. `web/main.rs` serves it; the
 //! integration tests serve it in-process.
 //!
 //! The handlers reach the session only through the accessors `#[derive(SessionSchema)]`
@@ -18,10 +19,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use session::axum::{SessionLayer, Typed};
+use session::expiry::Lifetime;
 use session::{
     CookieStorage, FileStorage, MemoryStorage, OldId, RedisStorage, SessionCookie, SessionManager,
     SessionSchema,
 };
+
+/// How long "remember me" keeps a login.
+pub const REMEMBER_FOR: std::time::Duration = std::time::Duration::from_hours(30 * 24);
 
 /// What the app keeps in a visitor's session.
 #[derive(Debug, SessionSchema)]
@@ -34,6 +39,9 @@ pub struct Visitor {
     /// A message for the next page only.
     #[session(flash)]
     pub notice: Option<String>,
+    /// How long the browser keeps the cookie: chosen at login.
+    #[session(lifetime)]
+    pub lifetime: Lifetime,
 }
 
 /// Where sessions live.
@@ -158,6 +166,7 @@ async fn home(visitor: Typed<Visitor>) -> Result<Html<String>, Failure> {
     } else {
         page.push_str(
             "<form method=\"post\" action=\"/login\"><input id=\"name\" name=\"name\" placeholder=\"Your name\">\
+             <label><input id=\"remember\" name=\"remember\" type=\"checkbox\" value=\"on\"> Remember me for 30 days</label>\
              <button id=\"login\" type=\"submit\">Log in</button></form>",
         );
     }
@@ -168,6 +177,8 @@ async fn home(visitor: Typed<Visitor>) -> Result<Html<String>, Failure> {
 #[derive(Deserialize)]
 struct LoginForm {
     name: String,
+    /// Present when "remember me" is ticked.
+    remember: Option<String>,
 }
 
 async fn login(visitor: Typed<Visitor>, Form(form): Form<LoginForm>) -> Result<Redirect, Failure> {
@@ -182,6 +193,13 @@ async fn login(visitor: Typed<Visitor>, Form(form): Form<LoginForm>) -> Result<R
     visitor.handle().lock()?.regenerate_id(OldId::Delete)?;
     let mut view = visitor.view()?;
     view.set_user(name.to_owned())?;
+    // Remembered: a persistent cookie for 30 days. Otherwise a browser-session cookie, gone
+    // when the browser closes; the server's idle timeout holds either way.
+    view.set_lifetime(if form.remember.is_some() {
+        Lifetime::Persistent(REMEMBER_FOR)
+    } else {
+        Lifetime::BrowserSession
+    })?;
     view.flash_notice(format!("Welcome, {name}."))?;
     Ok(Redirect::to("/"))
 }

@@ -118,6 +118,16 @@ impl Field<'_> {
     pub(crate) fn is_flash(&self) -> bool {
         self.attrs.flash.is_some()
     }
+
+    /// The field is the session's cookie lifetime (`session(lifetime)`), not a key.
+    pub(crate) fn is_lifetime(&self) -> bool {
+        self.attrs.lifetime.is_some()
+    }
+
+    /// The field is stored under a session key.
+    pub(crate) fn has_key(&self) -> bool {
+        !self.is_skipped() && !self.is_lifetime()
+    }
 }
 
 /// `T` for a type written `Option<T>`, `core::option::Option<T>` or `std::option::Option<T>`.

@@ -12,8 +12,8 @@ use syn::{Attribute, LitStr, Meta, Token};
 use crate::case::{RULES, RenameRule};
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    CONTAINER_WORDS, CRATE, DEFAULT, FIELD_WORDS, FLASH, PREFIX, RENAME, RENAME_ALL, SESSION, SKIP,
-    Symbol,
+    CONTAINER_WORDS, CRATE, DEFAULT, FIELD_WORDS, FLASH, LIFETIME, PREFIX, RENAME, RENAME_ALL,
+    SESSION, SKIP, Symbol,
 };
 
 /// A value set at most once; the second setting is an error at its own tokens.
@@ -125,6 +125,8 @@ pub(crate) struct Field {
     pub(crate) default: Option<Spanned<Default>>,
     pub(crate) flash: Option<Span>,
     pub(crate) skip: Option<Span>,
+    /// The field is the session's cookie lifetime, not a key.
+    pub(crate) lifetime: Option<Span>,
 }
 
 impl Field {
@@ -133,6 +135,7 @@ impl Field {
         let mut default = Attr::none(cx, DEFAULT);
         let mut flash = Attr::none(cx, FLASH);
         let mut skip = Attr::none(cx, SKIP);
+        let mut lifetime = Attr::none(cx, LIFETIME);
         for_each_session_meta(cx, attrs, |meta| {
             let span = meta
                 .path
@@ -173,6 +176,9 @@ impl Field {
             } else if meta.path == SKIP {
                 no_value(SKIP, &meta)?;
                 skip.set(&meta.path, span);
+            } else if meta.path == LIFETIME {
+                no_value(LIFETIME, &meta)?;
+                lifetime.set(&meta.path, span);
             } else {
                 unknown(cx, &meta, "field", FIELD_WORDS)?;
             }
@@ -183,6 +189,7 @@ impl Field {
             default: default.get(),
             flash: flash.get(),
             skip: skip.get(),
+            lifetime: lifetime.get(),
         }
     }
 }

@@ -13,7 +13,44 @@ pub(crate) fn check(cx: &Ctxt, container: &Container<'_>) {
 }
 
 fn check_conflicting_attributes(cx: &Ctxt, container: &Container<'_>) {
+    let mut lifetime_field: Option<&Field<'_>> = None;
     for field in &container.fields {
+        if let Some(lifetime) = field.attrs.lifetime {
+            for (other, present) in [
+                ("flash", field.attrs.flash.is_some()),
+                ("rename", field.attrs.rename.is_some()),
+                ("default", field.attrs.default.is_some()),
+                ("skip", field.attrs.skip.is_some()),
+            ] {
+                if present {
+                    cx.syn_error(syn::Error::new(
+                        lifetime,
+                        format!("`session(lifetime)` cannot be combined with `session({other})`"),
+                    ));
+                }
+            }
+            let names_lifetime = matches!(field.ty, syn::Type::Path(path)
+                if path.qself.is_none()
+                    && path.path.segments.last().is_some_and(|last| last.ident == "Lifetime"));
+            if !names_lifetime {
+                cx.error_spanned_by(
+                    field.ty,
+                    "a `session(lifetime)` field has the type `session::expiry::Lifetime`",
+                );
+            }
+            if let Some(first) = lifetime_field {
+                cx.syn_error(syn::Error::new(
+                    lifetime,
+                    format!(
+                        "a session has one lifetime: field `{}` is `session(lifetime)` already",
+                        first.name
+                    ),
+                ));
+            } else {
+                lifetime_field = Some(field);
+            }
+            continue;
+        }
         let Some(skip) = field.attrs.skip else {
             continue;
         };
@@ -34,7 +71,7 @@ fn check_conflicting_attributes(cx: &Ctxt, container: &Container<'_>) {
 
 fn check_keys(cx: &Ctxt, container: &Container<'_>) {
     let mut seen: HashMap<&str, &Field<'_>> = HashMap::new();
-    for field in container.fields.iter().filter(|f| !f.is_skipped()) {
+    for field in container.fields.iter().filter(|f| f.has_key()) {
         if let Some(first) = seen.get(field.key.as_str()) {
             cx.error_spanned_by(
                 field.member,
@@ -54,6 +91,8 @@ pub(crate) fn writer_names(field: &Field<'_>) -> Vec<String> {
     let name = &field.name;
     if field.is_flash() {
         vec![format!("flash_{name}")]
+    } else if field.is_lifetime() {
+        vec![format!("set_{name}")]
     } else {
         vec![format!("set_{name}"), format!("remove_{name}")]
     }
@@ -87,6 +126,9 @@ fn check_generated_names(cx: &Ctxt, container: &Container<'_>) {
             } else {
                 accessors.insert(accessor, field);
             }
+        }
+        if field.is_lifetime() {
+            continue;
         }
         let constant = key_const_name(field);
         if let Some(first) = constants.get(&constant) {

@@ -44,10 +44,12 @@ fn expand_container(container: &Container<'_>) -> TokenStream {
         .iter()
         .filter(|f| !f.is_skipped())
         .collect();
+    // Fields stored under a key; a `session(lifetime)` field is the cookie's lifetime instead.
+    let keyed: Vec<&Field<'_>> = fields.iter().copied().filter(|f| f.has_key()).collect();
 
     let generics = &container.original.generics;
     let type_params: Vec<&Ident> = generics.type_params().map(|p| &p.ident).collect();
-    let bounded = with_field_bounds(generics, &fields, &type_params, &krate);
+    let bounded = with_field_bounds(generics, &keyed, &type_params, &krate);
     let (impl_generics, ty_generics, where_clause) = bounded.split_for_impl();
 
     let view_def = with_view_param(generics, None);
@@ -61,8 +63,8 @@ fn expand_container(container: &Container<'_>) -> TokenStream {
 
     let getters = fields.iter().map(|f| getter(f, &krate, vis));
     let setters = fields.iter().map(|f| setters(f, &krate, vis));
-    let keys = fields.iter().map(|f| &f.key);
-    let key_consts = fields.iter().map(|f| key_const(f, vis));
+    let keys = keyed.iter().map(|f| &f.key);
+    let key_consts = keyed.iter().map(|f| key_const(f, vis));
     let load = load(container, &krate);
     let store = store(&fields, &krate);
 
@@ -174,6 +176,17 @@ fn write_expr(
 
 fn getter(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> TokenStream {
     let member = field.member;
+    if field.is_lifetime() {
+        let ty = field.ty;
+        let session = quote!(::core::convert::AsRef::as_ref(&self.__session_inner));
+        return quote_spanned! {member.span()=>
+            /// Reads how long the browser keeps this session's cookie (`session(lifetime)`).
+            #[must_use]
+            #vis fn #member(&self) -> #ty {
+                #krate::Session::lifetime(#session)
+            }
+        };
+    }
     let key = &field.key;
     let value_ty = value_type(field);
     let session = quote!(::core::convert::AsRef::as_ref(&self.__session_inner));
@@ -212,6 +225,22 @@ fn getter(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> Toke
 
 fn setters(field: &Field<'_>, krate: &TokenStream, vis: &syn::Visibility) -> TokenStream {
     let member = field.member;
+    if field.is_lifetime() {
+        let ty = field.ty;
+        let [set] = writer_idents(field);
+        let session = quote!(::core::convert::AsMut::as_mut(&mut self.__session_inner));
+        return quote_spanned! {member.span()=>
+            /// Chooses how long the browser keeps this session's cookie (`session(lifetime)`):
+            /// a write when it differs from the current one.
+            ///
+            /// # Errors
+            ///
+            /// `session::Error::Destroyed` after the session was destroyed.
+            #vis fn #set(&mut self, lifetime: #ty) -> #krate::Result<()> {
+                #krate::Session::set_lifetime(#session, lifetime)
+            }
+        };
+    }
     let key = &field.key;
     let value_ty = value_type(field);
     let session = quote!(::core::convert::AsMut::as_mut(&mut self.__session_inner));
@@ -278,6 +307,9 @@ fn load(container: &Container<'_>, krate: &TokenStream) -> TokenStream {
         if field.is_skipped() {
             return quote!(#member: ::core::default::Default::default());
         }
+        if field.is_lifetime() {
+            return quote!(#member: #krate::Session::lifetime(#session));
+        }
         let key = &field.key;
         let read = read_expr(field, krate, &session);
         if let Some(default) = default_fn(field) {
@@ -299,6 +331,9 @@ fn store(fields: &[&Field<'_>], krate: &TokenStream) -> TokenStream {
     let session = quote!(__session_session);
     let writes = fields.iter().map(|field| {
         let member = field.member;
+        if field.is_lifetime() {
+            return quote!(#krate::Session::set_lifetime(#session, self.#member)?;);
+        }
         let value = if field.option_inner.is_some() && field.attrs.default.is_none() {
             quote!(::core::option::Option::as_ref(&self.#member))
         } else {

@@ -13,12 +13,13 @@ pub(crate) const RENAME: Symbol = Symbol("rename");
 pub(crate) const DEFAULT: Symbol = Symbol("default");
 pub(crate) const FLASH: Symbol = Symbol("flash");
 pub(crate) const SKIP: Symbol = Symbol("skip");
+pub(crate) const LIFETIME: Symbol = Symbol("lifetime");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 pub(crate) const PREFIX: Symbol = Symbol("prefix");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 
 /// Field attribute words, in the order error messages list them.
-pub(crate) const FIELD_WORDS: &[Symbol] = &[RENAME, DEFAULT, FLASH, SKIP];
+pub(crate) const FIELD_WORDS: &[Symbol] = &[RENAME, DEFAULT, FLASH, SKIP, LIFETIME];
 
 /// Container attribute words, in the order error messages list them.
 pub(crate) const CONTAINER_WORDS: &[Symbol] = &[RENAME_ALL, PREFIX, CRATE];

@@ -18,6 +18,15 @@ pub use builder::SessionCookieBuilder;
 pub use signing::MIN_SECRET_LEN;
 use signing::{Keys, SIGNATURE_LEN, STRICT_STANDARD, SecretIndex};
 
+/// How long the browser keeps a `Set-Cookie` the manager writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Age {
+    /// This `Max-Age` (or, without one, the cookie's own `Max-Age` and `Expires`).
+    Policy(Option<u64>),
+    /// No `Max-Age` and no `Expires`: a browser-session cookie.
+    BrowserSession,
+}
+
 /// Browsers drop a cookie whose `name=value` passes this many bytes (RFC 6265 §6.1).
 pub const MAX_COOKIE_SIZE: usize = 4096;
 
@@ -313,17 +322,13 @@ impl SessionCookie {
     /// Encrypts `payload` under the first secret's key and renders the whole `Set-Cookie`
     /// (encrypted cookie storage). The size limit applies to what is sent.
     #[cfg(feature = "encrypted")]
-    pub(crate) fn to_set_cookie_sealed(
-        &self,
-        payload: &str,
-        max_age: Option<u64>,
-    ) -> Result<String> {
+    pub(crate) fn to_set_cookie_sealed(&self, payload: &str, age: Age) -> Result<String> {
         let mut out = String::with_capacity(self.name.len() + payload.len() * 4 / 3 + 220);
         out.push_str(&self.name);
         out.push('=');
         self.sealer
             .seal_into(&self.name, payload.as_bytes(), &mut out);
-        self.finish(out, max_age)
+        self.finish(out, age)
     }
 
     fn verify_raw(&self, raw: &str) -> Incoming {
@@ -379,33 +384,46 @@ impl SessionCookie {
         let start = out.len();
         STRICT_STANDARD.encode_string(value, &mut out);
         self.keys.sign_tail(&mut out, start);
-        self.finish(out, max_age)
+        self.finish(out, Age::Policy(max_age))
+    }
+
+    /// [`to_set_cookie`](Self::to_set_cookie) for a session of its own lifetime.
+    pub(crate) fn to_set_cookie_aged(&self, value: &str, age: Age) -> Result<String> {
+        let mut out = String::with_capacity(self.name.len() + value.len() * 4 / 3 + 160);
+        out.push_str(&self.name);
+        out.push('=');
+        let start = out.len();
+        STRICT_STANDARD.encode_string(value, &mut out);
+        self.keys.sign_tail(&mut out, start);
+        self.finish(out, age)
     }
 
     /// The `Set-Cookie` for a value signed already (by
     /// [`read_keeping_signature`](Self::read_keeping_signature)): byte for byte what
     /// [`to_set_cookie`](Self::to_set_cookie) makes of its value.
-    pub(crate) fn to_set_cookie_signed(
-        &self,
-        signed: &str,
-        max_age: Option<u64>,
-    ) -> Result<String> {
+    pub(crate) fn to_set_cookie_signed(&self, signed: &str, age: Age) -> Result<String> {
         let mut out = String::with_capacity(self.name.len() + signed.len() + 160);
         out.push_str(&self.name);
         out.push('=');
         out.push_str(signed);
-        self.finish(out, max_age)
+        self.finish(out, age)
     }
 
     /// Checks the size of `name=value` in `out` and appends the attributes.
-    fn finish(&self, mut out: String, max_age: Option<u64>) -> Result<String> {
+    fn finish(&self, mut out: String, age: Age) -> Result<String> {
         if out.len() > MAX_COOKIE_SIZE {
             return Err(Error::CookieTooLarge {
                 size: out.len(),
                 limit: MAX_COOKIE_SIZE,
             });
         }
-        self.write_attributes(&mut out, self.expires.as_deref(), max_age.or(self.max_age));
+        match age {
+            Age::Policy(max_age) => {
+                self.write_attributes(&mut out, self.expires.as_deref(), max_age.or(self.max_age));
+            }
+            // Gone when the browser closes: neither attribute, whatever the cookie's defaults.
+            Age::BrowserSession => self.write_attributes(&mut out, None, None),
+        }
         Ok(out)
     }
 

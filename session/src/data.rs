@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::error::Result;
+use crate::expiry::Lifetime;
 use crate::id::SessionId;
 
 mod access;
@@ -84,6 +85,11 @@ pub struct Session {
     /// Keys of `values` written or removed during this request; their current state in
     /// `values` is the change to apply.
     touched: KeySet,
+    /// How long the browser keeps the cookie, as stored (or as this request set it).
+    lifetime: Lifetime,
+    /// The lifetime as loaded: a save writes `lifetime` only when it differs, so a concurrent
+    /// request that did not touch it never undoes another's choice.
+    stored_lifetime: Lifetime,
     /// `true` once `destroy` ran; reads then see nothing and writes fail.
     destroyed: bool,
     /// `true` when the session must be written back: any write, a regeneration, or flash that
@@ -136,9 +142,72 @@ impl Session {
             flash_in: flash,
             flash_out: Map::new(),
             touched: KeySet::default(),
+            lifetime: Lifetime::Policy,
+            stored_lifetime: Lifetime::Policy,
             destroyed: false,
             dirty,
         }
+    }
+
+    /// How long the browser keeps this session's cookie: what was stored with it, or what
+    /// this request set; [`Lifetime::Policy`] unless one was set. Reading it is not a write.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::expiry::Lifetime;
+    ///
+    /// assert_eq!(session::Session::new().lifetime(), Lifetime::Policy);
+    /// ```
+    #[must_use]
+    pub fn lifetime(&self) -> Lifetime {
+        self.lifetime
+    }
+
+    /// Chooses how long the browser keeps this session's cookie, from this response on: a
+    /// [`Persistent`](Lifetime::Persistent) cookie ("remember me for 30 days", which is also
+    /// this session's idle timeout on the server), a [`BrowserSession`](Lifetime::BrowserSession)
+    /// cookie (no `Max-Age`, gone when the browser closes, the policy's timeouts still hold on
+    /// the server), or the manager's [`Policy`](Lifetime::Policy). It is kept with the
+    /// session. A different lifetime is a write (the cookie is sent again); the same one is
+    /// not.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Destroyed`](crate::Error::Destroyed) after [`destroy`](Self::destroy).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session::expiry::Lifetime;
+    ///
+    /// let mut session = session::Session::new();
+    /// session.set_lifetime(Lifetime::Policy)?;
+    /// assert!(!session.is_dirty(), "the same lifetime: nothing to write");
+    /// session.set_lifetime(Lifetime::Persistent(Duration::from_secs(30 * 86_400)))?;
+    /// assert!(session.is_dirty());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn set_lifetime(&mut self, lifetime: Lifetime) -> Result<()> {
+        self.ensure_live()?;
+        let lifetime = lifetime.normalized();
+        if lifetime != self.lifetime {
+            self.lifetime = lifetime;
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// The lifetime a loaded session was stored with (not a change).
+    pub(crate) fn restore_lifetime(&mut self, lifetime: Lifetime) {
+        self.lifetime = lifetime.normalized();
+        self.stored_lifetime = self.lifetime;
+    }
+
+    /// The lifetime this request chose, if it changed it.
+    pub(crate) fn lifetime_change(&self) -> Option<Lifetime> {
+        (self.lifetime != self.stored_lifetime).then_some(self.lifetime)
     }
 
     /// Returns the session's current id.
@@ -249,6 +318,7 @@ impl Session {
         self.flash_in.clear();
         self.flash_out.clear();
         self.touched.clear();
+        self.lifetime = Lifetime::Policy;
         self.id = SessionId::generate();
         self.regeneration = Some(OldId::Delete);
         self.started_over = true;
@@ -342,6 +412,7 @@ impl fmt::Debug for Session {
             .field("keys", &self.values.keys().collect::<Vec<_>>())
             .field("incoming_flash", &self.flash_in.keys().collect::<Vec<_>>())
             .field("outgoing_flash", &self.flash_out.keys().collect::<Vec<_>>())
+            .field("lifetime", &self.lifetime)
             .field("dirty", &self.dirty)
             .field("destroyed", &self.destroyed)
             .finish_non_exhaustive()

@@ -100,6 +100,67 @@ pub enum Expired {
     Absolute,
 }
 
+/// How long the browser keeps one session's cookie: chosen by the handler
+/// ([`Session::set_lifetime`](crate::Session::set_lifetime)), kept with the session, and
+/// [`Policy`](Self::Policy) (the manager's [`Expiry`]) unless set.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use session::Expiry;
+/// use session::expiry::{Lifetime, Timestamps};
+///
+/// let policy = Expiry::default(); // 14 days idle
+/// let month = Lifetime::Persistent(Duration::from_secs(30 * 86_400));
+/// // Remembered for 30 days: the cookie's Max-Age, and the server's idle timeout for it.
+/// assert_eq!(policy.for_lifetime(month).max_age(Timestamps::at(0), 0), Some(2_592_000));
+/// // A browser-session cookie keeps the server's 14-day idle timeout.
+/// assert_eq!(policy.for_lifetime(Lifetime::BrowserSession), policy);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lifetime {
+    /// What the manager's [`Expiry`] gives every session: a `Max-Age` of its idle timeout (cut
+    /// to what remains of its absolute timeout), or none without timeouts.
+    #[default]
+    Policy,
+    /// A persistent cookie, "remember me": a `Max-Age` of this long, renewed as the session
+    /// is used, and on the server this session idles out after this long instead of after
+    /// the policy's idle timeout. The policy's absolute timeout still caps it. Kept in whole
+    /// seconds, at least one.
+    Persistent(Duration),
+    /// A browser-session cookie: no `Max-Age` and no `Expires`, so the browser drops it when
+    /// it closes. The policy's idle and absolute timeouts still hold on the server.
+    BrowserSession,
+}
+
+impl Lifetime {
+    /// How a payload or record keeps it: absent for [`Policy`](Self::Policy), 0 for a
+    /// browser session, else the persistent seconds.
+    pub(crate) fn code(self) -> Option<u64> {
+        match self {
+            Self::Policy => None,
+            Self::BrowserSession => Some(0),
+            Self::Persistent(age) => Some(age.as_secs().max(1)),
+        }
+    }
+
+    /// The lifetime [`code`](Self::code) wrote.
+    pub(crate) fn from_code(code: Option<u64>) -> Self {
+        match code {
+            None => Self::Policy,
+            Some(0) => Self::BrowserSession,
+            Some(seconds) => Self::Persistent(Duration::from_secs(seconds)),
+        }
+    }
+
+    /// The same lifetime as it is kept (whole seconds, at least one).
+    #[must_use]
+    pub(crate) fn normalized(self) -> Self {
+        Self::from_code(self.code())
+    }
+}
+
 /// The timeouts a server enforces. Both are measured by the server's clock against timestamps it
 /// wrote itself, so a client that keeps an old cookie gains nothing.
 ///
@@ -327,6 +388,32 @@ impl Expiry {
         match (idle, absolute) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// The policy for one session of this `lifetime`: a persistent lifetime replaces the idle
+    /// timeout with its own length (the absolute timeout stays); the others change nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session::Expiry;
+    /// use session::expiry::Lifetime;
+    ///
+    /// let week = Lifetime::Persistent(Duration::from_secs(7 * 86_400));
+    /// let expiry = Expiry::none().for_lifetime(week);
+    /// assert_eq!(expiry.idle_timeout(), Some(Duration::from_secs(604_800)));
+    /// assert_eq!(Expiry::none().for_lifetime(Lifetime::Policy), Expiry::none());
+    /// ```
+    #[must_use]
+    pub fn for_lifetime(&self, lifetime: Lifetime) -> Self {
+        match lifetime.normalized() {
+            Lifetime::Persistent(age) => Self {
+                idle: Some(age),
+                ..*self
+            },
+            Lifetime::Policy | Lifetime::BrowserSession => *self,
         }
     }
 

@@ -15,10 +15,10 @@ pub use commit::Commit;
 pub(crate) use loaded::Arrival;
 pub use loaded::LoadedSession;
 
-use crate::cookie::{Incoming, SessionCookie};
+use crate::cookie::{Age, Incoming, SessionCookie};
 use crate::data::OldId;
 use crate::error::Result;
-use crate::expiry::{Clock, Expiry, SystemClock};
+use crate::expiry::{Clock, Expiry, Lifetime, SystemClock};
 use crate::storage::{Decoded, Mode, Storage, decode_payload, encode_payload};
 use crate::store::WritePlan;
 use loaded::{Base, Origin};
@@ -374,26 +374,32 @@ impl<S: Storage> SessionManager<S> {
             return Ok(Commit::Unchanged);
         }
         let written = loaded.timestamps().renewed_at(now);
+        // The session's own lifetime adjusts the policy and says how long the cookie lives.
+        let lifetime = loaded.lifetime();
+        let expiry = self.expiry.for_lifetime(lifetime);
+        let age = match lifetime {
+            Lifetime::BrowserSession => Age::BrowserSession,
+            Lifetime::Policy | Lifetime::Persistent(_) => Age::Policy(expiry.max_age(written, now)),
+        };
         let Some(store) = store else {
             // Cookie storage: the whole session is written into the cookie.
-            let payload = encode_payload(loaded, self.expiry.is_enforced().then_some(written));
-            let max_age = self.expiry.max_age(written, now);
+            let stamp = expiry.is_enforced().then_some(written);
+            let payload = encode_payload(loaded, stamp);
             return Ok(Commit::Set(if encrypted {
-                self.sealed_cookie(&payload, max_age)?
+                self.sealed_cookie(&payload, age)?
             } else {
-                self.cookie.to_set_cookie(&payload, max_age)?
+                self.cookie.to_set_cookie_aged(&payload, age)?
             }));
         };
         Ok(
             match protocol::write(store, loaded, self.policy(), now).await? {
                 Saved::Written(id) => {
-                    let max_age = self.expiry.max_age(written, now);
                     Commit::Set(match &loaded.origin.signed_base {
                         // The same id, signed by the current secret already: no new MAC.
                         Some(signed) if id == loaded.origin.base_id => {
-                            self.cookie.to_set_cookie_signed(signed, max_age)?
+                            self.cookie.to_set_cookie_signed(signed, age)?
                         }
-                        _ => self.cookie.to_set_cookie(id.as_str(), max_age)?,
+                        _ => self.cookie.to_set_cookie_aged(id.as_str(), age)?,
                     })
                 }
                 Saved::Forwarded => Commit::Forwarded,
@@ -441,14 +447,14 @@ impl<S: Storage> SessionManager<S> {
     /// Encrypts a payload into a `Set-Cookie` (encrypted cookie storage, which exists only
     /// with the `encrypted` feature).
     #[cfg(feature = "encrypted")]
-    fn sealed_cookie(&self, payload: &str, max_age: Option<u64>) -> Result<String> {
-        self.cookie.to_set_cookie_sealed(payload, max_age)
+    fn sealed_cookie(&self, payload: &str, age: Age) -> Result<String> {
+        self.cookie.to_set_cookie_sealed(payload, age)
     }
 
     #[cfg(not(feature = "encrypted"))]
-    fn sealed_cookie(&self, payload: &str, max_age: Option<u64>) -> Result<String> {
+    fn sealed_cookie(&self, payload: &str, age: Age) -> Result<String> {
         // `CookieStorage::encrypted` does not exist without the feature.
-        self.cookie.to_set_cookie(payload, max_age)
+        self.cookie.to_set_cookie_aged(payload, age)
     }
 
     /// Cookie storage: the session is the verified payload.

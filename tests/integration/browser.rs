@@ -290,6 +290,14 @@ async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
     assert_eq!(cookie["secure"], json!(true));
     assert_eq!(cookie["sameSite"], json!("Lax"));
     assert_eq!(cookie["path"], json!("/"));
+    assert!(
+        guest_cookie.get("expiry").is_some(),
+        "a guest gets the policy's Max-Age: {guest_cookie}"
+    );
+    assert!(
+        cookie.get("expiry").is_none(),
+        "no \"remember me\": a browser-session cookie, {cookie}"
+    );
 
     // The counter rises over reloads; the flash was shown once.
     let first: u64 = browser.text("#count").await.parse().unwrap();
@@ -323,5 +331,59 @@ async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
         "Hello, guest!"
     );
     assert_eq!(browser.text("#count").await, "1");
+
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_login_gets_a_persistent_cookie_in_a_real_browser() {
+    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install Debian's chromium and chromium-driver"
+        );
+        crate::common::skip(
+            "install Debian's chromium and chromium-driver to run the browser test",
+        );
+        return;
+    }
+    let app = session_examples::app(&Config {
+        storage: Storage::Memory,
+        secret: SECRET.to_owned(),
+        secure_cookies: true,
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("http://{addr}/");
+
+    let driver = Driver::start().await;
+    let profile = TempDir::new();
+    let browser = Browser::open(&driver, &profile.0).await;
+
+    browser.go(&url).await;
+    // "Remember me": a persistent cookie, as Chromium stores it, expiring in 30 days.
+    browser.type_into("#name", "grace").await;
+    browser.click("#remember").await;
+    browser.click("#login").await;
+    assert_eq!(
+        browser.text_when("#greeting", "Hello, grace!").await,
+        "Hello, grace!"
+    );
+    let remembered = browser.cookie("sid").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expiry = remembered["expiry"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("a persistent cookie: {remembered}"));
+    let month = session_examples::REMEMBER_FOR.as_secs();
+    assert!(
+        expiry.abs_diff(now + month) < 3_600,
+        "expires in 30 days: {expiry} vs {}",
+        now + month
+    );
     browser.close().await;
 }

@@ -12,6 +12,7 @@ mod expiry;
 mod faults;
 mod integrity;
 mod interop;
+mod lifetime;
 mod properties;
 mod redaction;
 mod session;

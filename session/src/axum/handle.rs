@@ -208,6 +208,10 @@ impl SessionHandle {
 }
 
 /// What the layer found when it came to commit.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per request and moved once; boxing would cost an allocation"
+)]
 pub(crate) enum TakeOutcome {
     NeverLoaded,
     Loaded(LoadedSession),

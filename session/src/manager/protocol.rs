@@ -74,7 +74,8 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
     match store.load(&id).await? {
         Some(Stored::Record { record, version }) => {
             let timestamps = record.timestamps();
-            if let Err(reason) = policy.expiry.check(timestamps, now) {
+            let lifetime = record.lifetime();
+            if let Err(reason) = policy.expiry.for_lifetime(lifetime).check(timestamps, now) {
                 crate::audit::expired(reason);
                 store.delete(&[&id]).await?;
                 return Ok(fresh(cookie, now));
@@ -87,10 +88,9 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
                 timestamps,
                 signed_base: None,
             };
-            Ok(LoadedSession::new(
-                Session::from_parts(id, values, flash),
-                origin,
-            ))
+            let mut session = Session::from_parts(id, values, flash);
+            session.restore_lifetime(lifetime);
+            Ok(LoadedSession::new(session, origin))
         }
         // A forward is never served: whoever holds the old id of a regenerated session gets
         // a new one, which is what the regeneration was for.
@@ -116,7 +116,9 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
 pub(crate) fn needs_write(loaded: &LoadedSession, expiry: Expiry, now: u64) -> bool {
     loaded.session.is_dirty()
         || loaded.origin.cookie == (Arrival::Verified { resend: true })
-        || expiry.renewal_due(loaded.origin.timestamps, now)
+        || expiry
+            .for_lifetime(loaded.session.lifetime())
+            .renewal_due(loaded.origin.timestamps, now)
 }
 
 /// The first plan for a live session that needs writing: its base, target and expectation,
@@ -151,7 +153,7 @@ pub(crate) fn first_plan(loaded: &LoadedSession, policy: Policy, now: u64) -> Wr
         },
         session,
         timestamps,
-        deadline: policy.expiry.deadline(timestamps),
+        expiry: policy.expiry,
     }
 }
 

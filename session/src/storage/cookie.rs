@@ -1,6 +1,7 @@
-//! [`CookieStorage`]: the whole session in the signed cookie, as the Remix payload
-//! `{"i": id, "d": [values, flash]}`, plus a `"t": [created, renewed]` key when expiry is
-//! enforced (Remix ignores keys it does not know): the payload's reader and writer.
+//! [`CookieStorage`]: the whole session in the signed (or encrypted) cookie, as the Remix
+//! payload `{"i": id, "d": [values, flash]}`, plus a `"t": [created, renewed]` key when expiry
+//! is enforced and an `"l"` key holding the session's [`Lifetime`] when one was chosen (Remix
+//! ignores keys it does not know): the payload's reader and writer.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Vis
 use serde_json::value::RawValue;
 
 use crate::data::{Borrowed, Json, Map, Session, text};
-use crate::expiry::{Expiry, Timestamps};
+use crate::expiry::{Expiry, Lifetime, Timestamps};
 use crate::id::SessionId;
 use crate::json;
 
@@ -130,7 +131,7 @@ pub(crate) fn decode_payload(payload: &str, expiry: Expiry, now: u64) -> Option<
     text::within(&shared, || read_payload(&shared, expiry, now))
 }
 
-fn read_payload(payload: &str, expiry: Expiry, now: u64) -> Option<Decoded> {
+fn read_payload(payload: &str, policy: Expiry, now: u64) -> Option<Decoded> {
     let repaired;
     let top = if let Ok(top) = serde_json::from_str::<Top<'_>>(payload) {
         top
@@ -147,6 +148,15 @@ fn read_payload(payload: &str, expiry: Expiry, now: u64) -> Option<Decoded> {
         };
         top
     };
+    let lifetime = match top.l.map(|raw| serde_json::from_str::<u64>(raw.get())) {
+        None => Lifetime::Policy,
+        Some(Ok(code)) => Lifetime::from_code(Some(code)),
+        Some(Err(_)) => {
+            crate::audit::rejected("malformed-payload");
+            return None;
+        }
+    };
+    let expiry = policy.for_lifetime(lifetime);
     let (timestamps, unstamped) = match top.t {
         None if !expiry.is_enforced() => (Timestamps::at(now), false),
         None if expiry.accepts_unstamped_cookies() => (Timestamps::at(now), true),
@@ -171,8 +181,10 @@ fn read_payload(payload: &str, expiry: Expiry, now: u64) -> Option<Decoded> {
         _ => SessionId::generate(),
     };
     let Halves(values, flash) = top.d.unwrap_or_default();
+    let mut session = Session::from_parts(id, values, flash);
+    session.restore_lifetime(lifetime);
     Some(Decoded {
-        session: Session::from_parts(id, values, flash),
+        session,
         timestamps,
         unstamped,
     })
@@ -191,6 +203,7 @@ enum Field {
     I,
     D,
     T,
+    L,
     Zero,
     One,
     Other,
@@ -212,6 +225,7 @@ impl<'de> Deserialize<'de> for Field {
                     "i" => Field::I,
                     "d" => Field::D,
                     "t" => Field::T,
+                    "l" => Field::L,
                     "0" => Field::Zero,
                     "1" => Field::One,
                     _ => Field::Other,
@@ -229,6 +243,8 @@ struct Top<'a> {
     i: Option<&'a RawValue>,
     d: Option<Halves>,
     t: Option<&'a RawValue>,
+    /// The session's lifetime (this crate's key; Remix ignores it).
+    l: Option<&'a RawValue>,
 }
 
 impl<'de> Deserialize<'de> for Top<'de> {
@@ -247,12 +263,14 @@ impl<'de> Deserialize<'de> for Top<'de> {
                     i: None,
                     d: None,
                     t: None,
+                    l: None,
                 };
                 while let Some(key) = access.next_key::<Field>()? {
                     match key {
                         Field::I => top.i = Some(access.next_value()?),
                         Field::D => top.d = Some(access.next_value()?),
                         Field::T => top.t = Some(access.next_value()?),
+                        Field::L => top.l = Some(access.next_value()?),
                         _ => {
                             access.next_value::<IgnoredAny>()?;
                         }
@@ -400,9 +418,11 @@ fn char_json(c: char) -> Json {
     Json::encode(c.encode_utf8(&mut [0; 4])).unwrap_or_else(|_| Json::null())
 }
 
-/// The payload `{"i":id,"d":[values,flash]}` (plus `"t"` when stamped), written as Remix's
+/// The payload `{"i":id,"d":[values,flash]}` (plus `"t"` when stamped, `"l"` for a chosen
+/// lifetime), written as Remix's
 /// `JSON.stringify` writes it: integer-like keys first, each value's text as it is.
 pub(crate) fn encode_payload(session: &Session, stamp: Option<Timestamps>) -> String {
+    use std::io::Write as _;
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(br#"{"i":"#);
     json::write_str(&mut out, session.id().as_str());
@@ -412,9 +432,11 @@ pub(crate) fn encode_payload(session: &Session, stamp: Option<Timestamps>) -> St
     json::write_object(&mut out, session.outgoing_flash(), true);
     out.push(b']');
     if let Some(ts) = stamp {
-        use std::io::Write as _;
         // Writing into a Vec cannot fail.
         let _ = write!(out, r#","t":[{},{}]"#, ts.created, ts.renewed);
+    }
+    if let Some(code) = session.lifetime().code() {
+        let _ = write!(out, r#","l":{code}"#);
     }
     out.push(b'}');
     // Every part is UTF-8: JSON text and serde_json's strings.

@@ -11,6 +11,7 @@ use redis::{AsyncCommands as _, Script};
 use tokio::sync::OnceCell;
 
 use crate::error::{ConfigError, Error, Result};
+use crate::expiry::Lifetime;
 use crate::id::SessionId;
 use crate::store::{
     Expect, Record, Retire, SessionStore, Stored, Version, WriteOutcome, WritePlan,
@@ -176,12 +177,13 @@ impl RedisStorage {
         if fields.is_empty() {
             return Ok(None);
         }
-        let Some((values, flash, timestamps)) = parse_hash(fields) else {
+        let Some(hash) = parse_hash(fields) else {
             tracing::warn!("corrupt session hash in Redis; serving a fresh session");
             return Ok(None);
         };
         Ok(Some(Stored::Record {
-            record: Record::new(values, flash, timestamps),
+            record: Record::new(hash.values, hash.flash, hash.timestamps)
+                .with_lifetime(hash.lifetime),
             version: Version::UNVERSIONED,
         }))
     }
@@ -194,7 +196,8 @@ impl RedisStorage {
             let mut invocation = self.shared.update.key(&base);
             invocation
                 .key(self.forward_key_of(plan.base()))
-                .arg(plan.ttl().unwrap_or(1))
+                .arg(plan.ttl_for(Lifetime::Policy).unwrap_or(1))
+                .arg(plan.absolute_ttl().unwrap_or(0))
                 .arg(&changes.set);
             invocation.invoke_async(&mut connection).await
         } else {
@@ -215,7 +218,7 @@ impl RedisStorage {
                 .key(self.forward_key_of(plan.base()))
                 .key(self.forward_key_of(plan.target()))
                 .arg(expect)
-                .arg(plan.ttl().unwrap_or(0))
+                .arg(plan.ttl_for(Lifetime::Policy).unwrap_or(0))
                 .arg(retire)
                 .arg(forward_ttl)
                 .arg(match plan.retire() {
@@ -224,6 +227,7 @@ impl RedisStorage {
                 })
                 .arg(changes.set.len())
                 .arg(changes.delete.len())
+                .arg(plan.absolute_ttl().unwrap_or(0))
                 .arg(&changes.set)
                 .arg(&changes.delete)
                 .arg(&changes.consumed);

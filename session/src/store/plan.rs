@@ -3,7 +3,7 @@
 //! old id, the changes themselves, and the timestamps and deadline to stamp.
 
 use crate::data::{Json, Map, Session};
-use crate::expiry::Timestamps;
+use crate::expiry::{Expiry, Lifetime, Timestamps};
 use crate::id::SessionId;
 use crate::store::{Record, Version, WriteOutcome, record};
 
@@ -103,7 +103,8 @@ pub struct WritePlan<'a> {
     pub(crate) retire: Retire,
     pub(crate) session: &'a Session,
     pub(crate) timestamps: Timestamps,
-    pub(crate) deadline: Option<u64>,
+    /// The manager's policy; a session's [`Lifetime`] adjusts it.
+    pub(crate) expiry: Expiry,
 }
 
 impl<'a> WritePlan<'a> {
@@ -186,17 +187,59 @@ impl<'a> WritePlan<'a> {
         self.timestamps.renewed
     }
 
-    /// Returns the Unix second after which the written record is dead; `None`: never.
+    /// Returns the session's [`Lifetime`] as this request leaves it.
+    #[must_use]
+    pub fn lifetime(&self) -> Lifetime {
+        self.session.lifetime()
+    }
+
+    /// Returns the lifetime this request chose, when it changed it: only then does a store
+    /// write it. A merge keeps the stored lifetime otherwise, so a concurrent request that did
+    /// not touch it never undoes another's choice.
+    #[must_use]
+    pub fn lifetime_change(&self) -> Option<Lifetime> {
+        self.session.lifetime_change()
+    }
+
+    /// Returns the Unix second after which the written record is dead; `None`: never. For a
+    /// store that merges onto a stored record whose lifetime this request did not change,
+    /// [`deadline_for`](Self::deadline_for) that record's lifetime is the one to keep.
     #[must_use]
     pub fn deadline(&self) -> Option<u64> {
-        self.deadline
+        self.deadline_for(self.lifetime())
+    }
+
+    /// Returns the deadline of the written record if its lifetime is `lifetime`.
+    #[must_use]
+    pub fn deadline_for(&self, lifetime: Lifetime) -> Option<u64> {
+        self.expiry.for_lifetime(lifetime).deadline(self.timestamps)
     }
 
     /// Returns the record's time to live in whole seconds (at least 1), for stores with TTLs;
     /// `None` when it never expires.
     #[must_use]
     pub fn ttl(&self) -> Option<u64> {
-        self.deadline
+        self.ttl_for(self.lifetime())
+    }
+
+    /// Returns what remains of the policy's absolute timeout, in whole seconds (at least 1):
+    /// the cap on a persistent lifetime's time to live, for a store that works out the time
+    /// to live from the lifetime it holds. `None` without an absolute timeout.
+    #[must_use]
+    pub fn absolute_ttl(&self) -> Option<u64> {
+        self.expiry.absolute_timeout().map(|absolute| {
+            self.timestamps
+                .created
+                .saturating_add(absolute.as_secs())
+                .saturating_sub(self.now())
+                .max(1)
+        })
+    }
+
+    /// Returns the time to live of the written record if its lifetime is `lifetime`.
+    #[must_use]
+    pub fn ttl_for(&self, lifetime: Lifetime) -> Option<u64> {
+        self.deadline_for(lifetime)
             .map(|deadline| deadline.saturating_sub(self.now()).max(1))
     }
 
@@ -209,7 +252,8 @@ impl<'a> WritePlan<'a> {
             self.new_flash().clone(),
             self.timestamps,
         )
-        .with_deadline(self.deadline)
+        .with_lifetime(self.lifetime())
+        .with_deadline(self.deadline())
     }
 
     /// [`to_record`](Self::to_record) serialized, without copying the session first.
@@ -219,7 +263,8 @@ impl<'a> WritePlan<'a> {
             self.values(),
             self.new_flash(),
             self.timestamps,
-            self.deadline,
+            self.lifetime(),
+            self.deadline(),
         )
     }
 
@@ -336,7 +381,7 @@ pub struct OwnedWritePlan {
     retire: Retire,
     session: Session,
     timestamps: Timestamps,
-    deadline: Option<u64>,
+    expiry: Expiry,
 }
 
 impl WritePlan<'_> {
@@ -354,7 +399,7 @@ impl WritePlan<'_> {
             retire: self.retire,
             session: self.session.clone(),
             timestamps: self.timestamps,
-            deadline: self.deadline,
+            expiry: self.expiry,
         }
     }
 }
@@ -374,7 +419,7 @@ impl OwnedWritePlan {
             retire: self.retire,
             session: &self.session,
             timestamps: self.timestamps,
-            deadline: self.deadline,
+            expiry: self.expiry,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Borrowed, Map, text};
-use crate::expiry::Timestamps;
+use crate::expiry::{Lifetime, Timestamps};
 use crate::store::WritePlan;
 
 /// The version written in `"v"`; a record of any other version is refused.
@@ -22,10 +22,19 @@ struct Wire {
     t: (u64, u64),
     #[serde(default)]
     e: Option<u64>,
+    /// The session's lifetime (see [`Lifetime`]); absent: the policy's.
+    #[serde(default)]
+    l: Option<u64>,
 }
 
 /// The record's JSON, written straight from its parts: each value's text is copied as it is.
-pub(crate) fn to_json(values: &Map, flash: &Map, ts: Timestamps, deadline: Option<u64>) -> Vec<u8> {
+pub(crate) fn to_json(
+    values: &Map,
+    flash: &Map,
+    ts: Timestamps,
+    lifetime: Lifetime,
+    deadline: Option<u64>,
+) -> Vec<u8> {
     use std::io::Write as _;
     let mut out = Vec::with_capacity(64);
     // Writing into a Vec cannot fail.
@@ -36,6 +45,9 @@ pub(crate) fn to_json(values: &Map, flash: &Map, ts: Timestamps, deadline: Optio
     let _ = write!(out, r#"],"t":[{},{}]"#, ts.created, ts.renewed);
     if let Some(deadline) = deadline {
         let _ = write!(out, r#","e":{deadline}"#);
+    }
+    if let Some(code) = lifetime.code() {
+        let _ = write!(out, r#","l":{code}"#);
     }
     out.push(b'}');
     out
@@ -67,6 +79,9 @@ pub struct Record {
     values: Map,
     flash: Map,
     timestamps: Timestamps,
+    /// How long the browser keeps the session's cookie; it also sets the idle timeout of a
+    /// persistent session.
+    lifetime: Lifetime,
     /// `None`: the record never expires.
     deadline: Option<u64>,
 }
@@ -91,8 +106,45 @@ impl Record {
             values,
             flash,
             timestamps,
+            lifetime: Lifetime::Policy,
             deadline: None,
         }
+    }
+
+    /// Sets the session's lifetime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::Map;
+    /// use session::expiry::{Lifetime, Timestamps};
+    /// use session::store::Record;
+    ///
+    /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(0))
+    ///     .with_lifetime(Lifetime::BrowserSession);
+    /// assert_eq!(record.lifetime(), Lifetime::BrowserSession);
+    /// assert_eq!(record.to_json(), br#"{"v":1,"d":[{},{}],"t":[0,0],"l":0}"#);
+    /// ```
+    #[must_use]
+    pub fn with_lifetime(mut self, lifetime: Lifetime) -> Self {
+        self.lifetime = lifetime.normalized();
+        self
+    }
+
+    /// Returns the session's lifetime ([`Lifetime::Policy`] unless one was chosen).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::Map;
+    /// use session::expiry::{Lifetime, Timestamps};
+    /// use session::store::Record;
+    ///
+    /// assert_eq!(Record::new(Map::new(), Map::new(), Timestamps::at(0)).lifetime(), Lifetime::Policy);
+    /// ```
+    #[must_use]
+    pub fn lifetime(&self) -> Lifetime {
+        self.lifetime
     }
 
     /// Sets the Unix second after which the record is dead (`None`: never).
@@ -115,8 +167,9 @@ impl Record {
 
     /// Applies one request's write onto this record: each value the request set or removed,
     /// the flash it consumed (removed only if still unchanged, so a newer flash survives), and
-    /// the flash it set; then the plan's timestamps and deadline. Everything else, written by
-    /// concurrent requests, stays. The creation time of a record that exists is kept.
+    /// the flash it set, the lifetime if it chose one; then the plan's timestamps, and the
+    /// deadline of the lifetime the record ends with. Everything else, written by concurrent
+    /// requests, stays. The creation time of a record that exists is kept.
     ///
     /// # Examples
     ///
@@ -150,8 +203,11 @@ impl Record {
         for (key, value) in plan.new_flash() {
             self.flash.set(key, value.clone());
         }
+        if let Some(lifetime) = plan.lifetime_change() {
+            self.lifetime = lifetime;
+        }
         self.timestamps.renewed = plan.timestamps().renewed;
-        self.deadline = plan.deadline();
+        self.deadline = plan.deadline_for(self.lifetime);
     }
 
     /// Returns the stored values.
@@ -254,7 +310,13 @@ impl Record {
     /// ```
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
-        to_json(&self.values, &self.flash, self.timestamps, self.deadline)
+        to_json(
+            &self.values,
+            &self.flash,
+            self.timestamps,
+            self.lifetime,
+            self.deadline,
+        )
     }
 
     /// Parses a stored record.
@@ -293,6 +355,7 @@ impl Record {
                 created: wire.t.0,
                 renewed: wire.t.1,
             },
+            lifetime: Lifetime::from_code(wire.l),
             deadline: wire.e,
         })
     }

@@ -1,14 +1,18 @@
 //! A session as a Redis hash: the fields a plan writes (values `v:<key>`, flash `f:<key>`, the
-//! timestamps `m`, each JSON text) and the decoding of an `HGETALL` reply back into a record.
+//! timestamps `m`, each JSON text, and the lifetime `l` when one was chosen) and the decoding
+//! of an `HGETALL` reply back into a record.
 
 use crate::data::{Json, Map};
-use crate::expiry::Timestamps;
+use crate::expiry::{Lifetime, Timestamps};
 use crate::store::{Expect, WritePlan};
 
 use super::scripts::UPDATE_MAX_ARGS;
 
 /// The hash field holding `[created, renewed]`.
 pub(super) const META: &str = "m";
+/// The hash field holding the session's lifetime code (absent: the policy's); the scripts read
+/// it to set the time to live.
+pub(super) const LIFETIME: &str = "l";
 /// Prefix of the hash fields holding values.
 pub(super) const VALUE: &str = "v:";
 /// Prefix of the hash fields holding the flash for the next request.
@@ -27,11 +31,11 @@ pub(super) struct HashChanges {
 
 impl HashChanges {
     /// Whether [`UPDATE`] can apply these changes: values set (no removals, no flash
-    /// consumed) on a record loaded from, and kept under, its id, with a TTL.
+    /// consumed) on a record loaded from, and kept under, its id, under a policy with a TTL.
     pub(super) fn is_plain_update(&self, plan: &WritePlan<'_>) -> bool {
         matches!(plan.expect(), Expect::Loaded(_) | Expect::Existing)
             && !plan.moves()
-            && plan.ttl().is_some()
+            && plan.ttl_for(Lifetime::Policy).is_some()
             && self.delete.is_empty()
             && self.consumed.is_empty()
             && self.set.len() <= UPDATE_MAX_ARGS
@@ -56,6 +60,15 @@ impl HashChanges {
         for (key, value) in flash_out {
             set.push(field(FLASH, key));
             set.push(text(value));
+        }
+        // Only a request that chose a lifetime writes it, so a concurrent one keeps it.
+        match plan.lifetime_change().map(Lifetime::code) {
+            Some(Some(code)) => {
+                set.push(LIFETIME.as_bytes().to_vec());
+                set.push(code.to_string().into_bytes());
+            }
+            Some(None) => delete.push(LIFETIME.as_bytes().to_vec()),
+            None => {}
         }
         let consumed_flash = plan.consumed_flash();
         let mut consumed = Vec::with_capacity(2 * consumed_flash.len());
@@ -89,12 +102,21 @@ fn parse(text: &[u8]) -> Option<Json> {
     Json::from_stored(std::str::from_utf8(text).ok()?).ok()
 }
 
-/// Splits the flat `field, JSON, ...` reply of `HGETALL` into values, flash and timestamps;
-/// `None` if any part is corrupt.
-pub(super) fn parse_hash(fields: Vec<redis::Value>) -> Option<(Map, Map, Timestamps)> {
+/// What an `HGETALL` reply holds.
+pub(super) struct Hash {
+    pub(super) values: Map,
+    pub(super) flash: Map,
+    pub(super) timestamps: Timestamps,
+    pub(super) lifetime: Lifetime,
+}
+
+/// Splits the flat `field, JSON, ...` reply of `HGETALL` into values, flash, timestamps and
+/// lifetime; `None` if any part is corrupt.
+pub(super) fn parse_hash(fields: Vec<redis::Value>) -> Option<Hash> {
     let mut values = Map::new();
     let mut flash = Map::new();
     let mut timestamps = None;
+    let mut lifetime = Lifetime::Policy;
     let mut fields = fields.into_iter();
     loop {
         let (field, text) = match (fields.next(), fields.next()) {
@@ -108,6 +130,8 @@ pub(super) fn parse_hash(fields: Vec<redis::Value>) -> Option<(Map, Map, Timesta
         if field == META {
             let (created, renewed): (u64, u64) = serde_json::from_slice(&text).ok()?;
             timestamps = Some(Timestamps { created, renewed });
+        } else if field == LIFETIME {
+            lifetime = Lifetime::from_code(Some(serde_json::from_slice(&text).ok()?));
         } else if field.starts_with(VALUE) {
             field.drain(..VALUE.len());
             values.insert(field, parse(&text)?);
@@ -118,5 +142,10 @@ pub(super) fn parse_hash(fields: Vec<redis::Value>) -> Option<(Map, Map, Timesta
             return None;
         }
     }
-    Some((values, flash, timestamps?))
+    Some(Hash {
+        values,
+        flash,
+        timestamps: timestamps?,
+        lifetime,
+    })
 }

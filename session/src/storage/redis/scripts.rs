@@ -2,17 +2,25 @@
 //! the common save and one script for every other plan.
 
 /// Writes the values a request set back to the session it loaded, keeping its id: the common
-/// save, in two commands. `EXPIRE` renews the TTL, and its reply doubles as the check that the
-/// session still exists; only when it is gone is its forward looked up.
+/// save. `EXPIRE` renews the TTL, and its reply doubles as the check that the session still
+/// exists; only when it is gone is its forward looked up. A session with a persistent lifetime
+/// (field `l`, whoever set it) gets that lifetime's TTL instead of the policy's.
 pub(super) const UPDATE: &str = r"
--- KEYS[1]: the session's hash; KEYS[2]: its forward key. ARGV[1]: TTL in seconds (> 0).
--- Then (field, JSON) pairs, the 'm' timestamps included.
+-- KEYS[1]: the session's hash; KEYS[2]: its forward key. ARGV[1]: the policy's TTL in
+-- seconds (> 0). ARGV[2]: what remains of the absolute timeout ('0': none). Then (field, JSON)
+-- pairs, the 'm' timestamps included.
 -- Returns 1 written; 0, writing nothing, if the session is gone; the forward's id if it moved
 -- ('!' if it started over).
 if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then
   return redis.call('GET', KEYS[2]) or 0
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+local lifetime = tonumber(redis.call('HGET', KEYS[1], 'l') or '')
+if lifetime and lifetime > 0 then
+  local cap = tonumber(ARGV[2])
+  if cap > 0 and cap < lifetime then lifetime = cap end
+  redis.call('EXPIRE', KEYS[1], lifetime)
+end
 return 1
 ";
 
@@ -27,9 +35,11 @@ pub(super) const SAVE: &str = r"
 -- anything. ARGV[2]: TTL in seconds ('0': none). ARGV[3]: when the session moves, what
 -- becomes of the base: 'K' kept, 'D' deleted, 'F' forwarded to ARGV[5] for ARGV[4] seconds,
 -- 'S' started over: nothing copied from it, and replaced by the marker ARGV[5] ('!') likewise.
--- ARGV[6]: s, ARGV[7]: d. Then s (field, JSON) arguments to HSET (the 'm' timestamps
--- included), d fields to HDEL, and (field, JSON) pairs of the flash this request consumed,
--- each deleted only if it still holds that JSON.
+-- ARGV[6]: s, ARGV[7]: d. ARGV[8]: what remains of the absolute timeout ('0': none), the cap
+-- on a persistent lifetime's TTL. Then s (field, JSON) arguments to HSET (the 'm' timestamps
+-- included, and the 'l' lifetime when this request chose one), d fields to HDEL, and (field,
+-- JSON) pairs of the flash this request consumed, each deleted only if it still holds that
+-- JSON. The TTL is the policy's (ARGV[2]) unless the hash ends with a persistent lifetime.
 -- Returns 1 written; 0 the base record is gone; 2 the target is taken; the forward's id if
 -- the base moved ('!' if it started over). Only 1 writes anything.
 local expect, moved = ARGV[1], KEYS[1] ~= KEYS[2]
@@ -54,16 +64,23 @@ if moved then
     sliced('HSET', all, 1, #all)
   end
 end
-local first = 8 + sets
+local first = 9 + sets
 sliced('HDEL', ARGV, first, first + dels - 1)
 for i = first + dels, #ARGV, 2 do
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
   end
 end
-sliced('HSET', ARGV, 8, first - 1)
-if ARGV[2] ~= '0' then
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
+sliced('HSET', ARGV, 9, first - 1)
+local ttl = tonumber(ARGV[2])
+local lifetime = tonumber(redis.call('HGET', KEYS[2], 'l') or '')
+if lifetime and lifetime > 0 then
+  local cap = tonumber(ARGV[8])
+  ttl = lifetime
+  if cap > 0 and cap < ttl then ttl = cap end
+end
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[2], ttl)
 elseif expect ~= 'V' then
   redis.call('PERSIST', KEYS[2])
 end

@@ -1,0 +1,10 @@
+use session::SessionSchema;
+use session::expiry::Lifetime;
+
+#[derive(SessionSchema)]
+struct Login {
+    #[session(lifetime, flash)]
+    remember: Lifetime,
+}
+
+fn main() {}
