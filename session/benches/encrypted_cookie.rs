@@ -15,8 +15,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::inout::InOutBuf;
 use chacha20poly1305::{AeadInOut, KeyInit, XChaCha20Poly1305, XNonce};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+mod cycle;
+use cycle::{request, runtime, seeded_header};
 use serde_json::{Value, json};
-use session::{CookieStorage, Expiry, Session, SessionCookie, SessionManager};
+use session::{CookieStorage, Expiry, SessionCookie, SessionManager};
 
 const SECRET: &str = "benchmark-secret-of-at-least-32-bytes";
 const ATTRIBUTES: &str = "; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax; Secure";
@@ -24,54 +27,12 @@ const ATTRIBUTES: &str = "; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax; Sec
 const KEY_INFO: &[u8] = b"session cookie encryption key v1 (xchacha20poly1305)";
 const AAD: &[u8] = b"session cookie v1\0sid";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a runtime")
-}
-
 fn manager(storage: CookieStorage) -> SessionManager<CookieStorage> {
     let cookie = SessionCookie::builder("sid")
         .secret(SECRET)
         .build()
         .expect("a valid cookie");
     SessionManager::new(cookie, storage).with_expiry(Expiry::default())
-}
-
-fn handle(session: &mut Session) {
-    let count: u64 = session.get("count").expect("a number").expect("a count");
-    session.set("count", count + 1).expect("serializable");
-}
-
-fn seeded_header(rt: &tokio::runtime::Runtime, sessions: &SessionManager<CookieStorage>) -> String {
-    rt.block_on(async {
-        let mut session = sessions.load(None).await.expect("load");
-        session.set("user_id", 4_217_u64).expect("set");
-        session.set("name", "Ada Lovelace").expect("set");
-        session.set("cart", [101, 202, 303, 404, 505]).expect("set");
-        session.set("count", 0_u64).expect("set");
-        session
-            .flash("notice", "Your cart was saved")
-            .expect("flash");
-        let commit = sessions.commit(&session).await.expect("commit");
-        let set_cookie = commit.header().expect("a Set-Cookie");
-        format!(
-            "theme=dark; {}",
-            set_cookie.split(';').next().expect("a pair")
-        )
-    })
-}
-
-fn request(
-    rt: &tokio::runtime::Runtime,
-    sessions: &SessionManager<CookieStorage>,
-    header: &str,
-) -> session::Commit {
-    rt.block_on(async {
-        let mut session = sessions.load(Some(header)).await.expect("load");
-        handle(&mut session);
-        sessions.commit(&session).await.expect("commit")
-    })
 }
 
 fn cipher() -> XChaCha20Poly1305 {

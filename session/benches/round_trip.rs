@@ -12,67 +12,22 @@ use std::sync::RwLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+mod cycle;
+use cycle::{request, runtime, seeded_header};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use session::{CookieStorage, Expiry, MemoryStorage, Session, SessionCookie, SessionManager};
+use session::{CookieStorage, Expiry, MemoryStorage, SessionCookie, SessionManager};
 use sha2::Sha256;
 
 const SECRET: &str = "benchmark-secret-of-at-least-32-bytes";
 const ATTRIBUTES: &str = "; HttpOnly; Max-Age=1209600; Path=/; SameSite=Lax; Secure";
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a runtime")
-}
 
 fn cookie() -> SessionCookie {
     SessionCookie::builder("sid")
         .secret(SECRET)
         .build()
         .expect("a valid cookie")
-}
-
-/// The handler under test: increment a counter.
-fn handle(session: &mut Session) {
-    let count: u64 = session.get("count").expect("a number").expect("a count");
-    session.set("count", count + 1).expect("serializable");
-}
-
-/// The request `Cookie` header holding `{user_id, name, cart, count}` plus a flash message.
-fn seeded_header<S: session::Storage>(
-    rt: &tokio::runtime::Runtime,
-    sessions: &SessionManager<S>,
-) -> String {
-    rt.block_on(async {
-        let mut session = sessions.load(None).await.expect("load");
-        session.set("user_id", 4_217_u64).expect("set");
-        session.set("name", "Ada Lovelace").expect("set");
-        session.set("cart", [101, 202, 303, 404, 505]).expect("set");
-        session.set("count", 0_u64).expect("set");
-        session
-            .flash("notice", "Your cart was saved")
-            .expect("flash");
-        let commit = sessions.commit(&session).await.expect("commit");
-        let set_cookie = commit.header().expect("a Set-Cookie");
-        format!(
-            "theme=dark; {}",
-            set_cookie.split(';').next().expect("a pair")
-        )
-    })
-}
-
-/// One request through the real stack: load, handle, commit.
-fn request<S: session::Storage>(
-    rt: &tokio::runtime::Runtime,
-    sessions: &SessionManager<S>,
-    header: &str,
-) -> session::Commit {
-    rt.block_on(async {
-        let mut session = sessions.load(Some(header)).await.expect("load");
-        handle(&mut session);
-        sessions.commit(&session).await.expect("commit")
-    })
 }
 
 fn hmac(secret: &[u8]) -> Hmac<Sha256> {

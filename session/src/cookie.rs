@@ -378,13 +378,7 @@ impl SessionCookie {
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn to_set_cookie(&self, value: &str, max_age: Option<u64>) -> Result<String> {
-        let mut out = String::with_capacity(self.name.len() + value.len() * 4 / 3 + 160);
-        out.push_str(&self.name);
-        out.push('=');
-        let start = out.len();
-        STRICT_STANDARD.encode_string(value, &mut out);
-        self.keys.sign_tail(&mut out, start);
-        self.finish(out, Age::Policy(max_age))
+        self.to_set_cookie_aged(value, Age::Policy(max_age))
     }
 
     /// [`to_set_cookie`](Self::to_set_cookie) for a session of its own lifetime.

@@ -243,8 +243,9 @@ impl Browser<'_> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
+/// Serves the demo app on a free port; `None` (the test skips) without Chromium, which CI
+/// must have.
+async fn serve_demo() -> Option<String> {
     if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -253,7 +254,7 @@ async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
         crate::common::skip(
             "install Debian's chromium and chromium-driver to run the browser test",
         );
-        return;
+        return None;
     }
     let app = session_examples::app(&Config {
         storage: Storage::Memory,
@@ -264,8 +265,14 @@ async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let url = format!("http://{addr}/");
+    Some(format!("http://{addr}/"))
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
+    let Some(url) = serve_demo().await else {
+        return;
+    };
     let driver = Driver::start().await;
     let profile = TempDir::new();
     let browser = Browser::open(&driver, &profile.0).await;
@@ -337,27 +344,9 @@ async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remembered_login_gets_a_persistent_cookie_in_a_real_browser() {
-    if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install Debian's chromium and chromium-driver"
-        );
-        crate::common::skip(
-            "install Debian's chromium and chromium-driver to run the browser test",
-        );
+    let Some(url) = serve_demo().await else {
         return;
-    }
-    let app = session_examples::app(&Config {
-        storage: Storage::Memory,
-        secret: SECRET.to_owned(),
-        secure_cookies: true,
-    })
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let url = format!("http://{addr}/");
-
+    };
     let driver = Driver::start().await;
     let profile = TempDir::new();
     let browser = Browser::open(&driver, &profile.0).await;

@@ -167,6 +167,21 @@ async fn the_server_s_timeouts_follow_the_lifetime() {
     server_side_timeouts_follow_the_lifetime_on(redis_storage).await;
 }
 
+/// A session loaded by a request B, then a "remember me" by request A that saves first: B's
+/// session, which still sees the old lifetime, and A's browser.
+async fn stale_after_remember_me<S: Storage>(
+    sessions: &SessionManager<S>,
+    browser: &mut Browser,
+) -> session::LoadedSession {
+    let stale = sessions.load(browser.jar.as_deref()).await.unwrap();
+    let _ = browser
+        .request(sessions, |s| {
+            s.set_lifetime(Lifetime::Persistent(MONTH)).unwrap();
+        })
+        .await;
+    stale
+}
+
 async fn a_concurrent_save_keeps_the_chosen_lifetime_on<S: SessionStore + 'static>(storage: S) {
     let (sessions, clock) = timed_manager(storage, policy(), 1_000);
     let mut browser = Browser::default();
@@ -174,12 +189,7 @@ async fn a_concurrent_save_keeps_the_chosen_lifetime_on<S: SessionStore + 'stati
         .request(&sessions, |s| s.set("user", "ada").unwrap())
         .await;
     // B loads first, A chooses "remember me" and saves, then B saves a change of its own.
-    let mut stale = sessions.load(browser.jar.as_deref()).await.unwrap();
-    let _ = browser
-        .request(&sessions, |s| {
-            s.set_lifetime(Lifetime::Persistent(MONTH)).unwrap();
-        })
-        .await;
+    let mut stale = stale_after_remember_me(&sessions, &mut browser).await;
     stale.set("cart", [1, 2]).unwrap();
     let _ = sessions.commit(&stale).await.unwrap();
     let (seen, _) = browser
@@ -218,12 +228,7 @@ fn redis_sets_the_ttl_of_the_stored_lifetime_even_from_a_stale_save() {
                     s.set("old", 1).unwrap();
                 })
                 .await;
-            let mut stale = sessions.load(browser.jar.as_deref()).await.unwrap();
-            let _ = browser
-                .request(&sessions, |s| {
-                    s.set_lifetime(Lifetime::Persistent(MONTH)).unwrap();
-                })
-                .await;
+            let mut stale = stale_after_remember_me(&sessions, &mut browser).await;
             stale.set("n", 1).unwrap();
             if removes {
                 stale.remove("old").unwrap();
