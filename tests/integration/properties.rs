@@ -292,3 +292,76 @@ proptest! {
         }
     }
 }
+
+/// One step on a pair of maps that started as clones of each other.
+#[derive(Debug, Clone)]
+enum MapStep {
+    Insert { copy: bool, key: u8, value: u16 },
+    Remove { copy: bool, key: u8 },
+    Clear { copy: bool },
+    Fork,
+}
+
+fn map_step() -> impl Strategy<Value = MapStep> {
+    prop_oneof![
+        6 => (any::<bool>(), 0..40u8, any::<u16>())
+            .prop_map(|(copy, key, value)| MapStep::Insert { copy, key, value }),
+        3 => (any::<bool>(), 0..40u8).prop_map(|(copy, key)| MapStep::Remove { copy, key }),
+        1 => any::<bool>().prop_map(|copy| MapStep::Clear { copy }),
+        1 => Just(MapStep::Fork),
+    ]
+}
+
+/// The model: an insertion-ordered list, where a repeated key keeps its place.
+fn model_insert(model: &mut Vec<(String, u16)>, key: String, value: u16) {
+    match model.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => model.push((key, value)),
+    }
+}
+
+fn contents(map: &session::Map) -> Vec<(String, u16)> {
+    map.iter()
+        .map(|(key, value)| (key.to_owned(), value.decode().unwrap()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// `Map` is copy-on-write: two copies that share their entries behave as two independent
+    /// insertion-ordered maps, across the move from a `Vec` to an index past 16 keys.
+    #[test]
+    fn copies_of_a_map_change_independently(steps in proptest::collection::vec(map_step(), 0..120)) {
+        let mut maps = [session::Map::new(), session::Map::new()];
+        let mut models: [Vec<(String, u16)>; 2] = [Vec::new(), Vec::new()];
+        for step in steps {
+            match step {
+                MapStep::Insert { copy, key, value } => {
+                    let (key, at) = (format!("k{key}"), usize::from(copy));
+                    maps[at].insert(key.clone(), session::Json::encode(&value).unwrap());
+                    model_insert(&mut models[at], key, value);
+                }
+                MapStep::Remove { copy, key } => {
+                    let (key, at) = (format!("k{key}"), usize::from(copy));
+                    let removed = maps[at].remove(&key).map(|v| v.decode::<u16>().unwrap());
+                    let expected = models[at].iter().position(|(k, _)| *k == key)
+                        .map(|index| models[at].remove(index).1);
+                    prop_assert_eq!(removed, expected);
+                }
+                MapStep::Clear { copy } => {
+                    maps[usize::from(copy)].clear();
+                    models[usize::from(copy)].clear();
+                }
+                MapStep::Fork => {
+                    maps[1] = maps[0].clone();
+                    models[1] = models[0].clone();
+                }
+            }
+            for at in 0..2 {
+                prop_assert_eq!(contents(&maps[at]), models[at].clone());
+                prop_assert_eq!(maps[at].len(), models[at].len());
+            }
+        }
+    }
+}
