@@ -243,9 +243,10 @@ impl Browser<'_> {
     }
 }
 
-/// Serves the demo app on a free port; `None` (the test skips) without Chromium, which CI
-/// must have.
-async fn serve_demo() -> Option<String> {
+/// Serves the demo app on a free port and starts ChromeDriver with a fresh profile directory:
+/// the driver, the profile and the app's URL. `None` (the test skips) without Chromium, which
+/// CI must have.
+async fn demo_and_driver() -> Option<(Driver, TempDir, String)> {
     if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -265,16 +266,18 @@ async fn serve_demo() -> Option<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Some(format!("http://{addr}/"))
+    Some((
+        Driver::start().await,
+        TempDir::new(),
+        format!("http://{addr}/"),
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
-    let Some(url) = serve_demo().await else {
+    let Some((driver, profile, url)) = demo_and_driver().await else {
         return;
     };
-    let driver = Driver::start().await;
-    let profile = TempDir::new();
     let browser = Browser::open(&driver, &profile.0).await;
 
     browser.go(&url).await;
@@ -344,11 +347,9 @@ async fn a_real_browser_logs_in_counts_sees_the_flash_once_and_logs_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remembered_login_gets_a_persistent_cookie_in_a_real_browser() {
-    let Some(url) = serve_demo().await else {
+    let Some((driver, profile, url)) = demo_and_driver().await else {
         return;
     };
-    let driver = Driver::start().await;
-    let profile = TempDir::new();
     let browser = Browser::open(&driver, &profile.0).await;
 
     browser.go(&url).await;
