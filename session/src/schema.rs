@@ -61,6 +61,7 @@ use crate::error::Result;
 /// | `#[session(flash)] name: Option<T>` | `name() -> Result<Option<T>>`: the flash that arrived | `flash_name(T)`: for the next request |
 /// | `#[session(flash, default)] name: T` | `name() -> T` | `flash_name(T)` |
 /// | `#[session(skip)] name: T` | none | none |
+/// | `#[session(lifetime)] name: Lifetime` | `name() -> Lifetime`: how long the browser keeps the cookie | `set_name(Lifetime)`: a write when it changes |
 ///
 /// A stored value that does not fit the field's type (written by an older deploy, by a Remix
 /// app, or by hand) never panics: a getter returns [`Error::Deserialize`](crate::Error)
@@ -82,6 +83,7 @@ use crate::error::Result;
 /// | `#[session(default = "path::to::fn")]` | ... or as `fn()`'s result |
 /// | `#[session(flash)]` | the field is flash data: set for the next request, read once |
 /// | `#[session(skip)]` | not a session value: no accessors; [`load`](Self::load) fills it with `Default::default()` |
+/// | `#[session(lifetime)]` | the field (of type `session::expiry::Lifetime`) is the session's cookie lifetime, not a key: its getter and setter call `Session::lifetime` and `Session::set_lifetime` |
 ///
 /// ```
 /// use session::{Session, SessionSchema};
@@ -150,7 +152,8 @@ use crate::error::Result;
 /// Every mistake of one input is reported in one compile, at the narrowest token: unknown
 /// attributes (with a suggestion), duplicate attributes, two fields on one key, generated
 /// accessors that collide (a field `set_name` beside a field `name`), `skip` with `flash`,
-/// `rename` or `default`, enums, unions, tuple and unit structs, and field types that are not
+/// `rename` or `default`, `lifetime` with any other field attribute, twice, or on a type other
+/// than `Lifetime`, enums, unions, tuple and unit structs, and field types that are not
 /// `Serialize + DeserializeOwned` (the error underlines the type).
 pub trait SessionSchema: Sized {
     /// Every session key of the schema, in field order (skipped fields excluded).
