@@ -86,7 +86,8 @@ macro_rules! store_conformance {
             a_clock_step_back_deletes_nothing,
             the_deepest_value_allowed_reads_back,
             starting_over_carries_nothing_and_a_late_save_is_dropped,
-            thousands_of_keys_survive_a_save_an_update_and_a_regeneration
+            thousands_of_keys_survive_a_save_an_update_and_a_regeneration,
+            the_lifetime_is_kept_and_a_racing_save_keeps_the_login_s
         );
     };
 }

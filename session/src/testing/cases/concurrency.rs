@@ -379,3 +379,44 @@ pub async fn starting_over_carries_nothing_and_a_late_save_is_dropped<S: Session
         "the new session is stored"
     );
 }
+
+/// The session's [`Lifetime`](crate::expiry::Lifetime) is kept with it, and only a request
+/// that changed it writes it: a save that loaded the session before a "remember me" login
+/// (which regenerates the id) lands in the new session and keeps the login's lifetime, which
+/// then sets the record's deadline. Without a timeout the month becomes the idle timeout.
+pub async fn the_lifetime_is_kept_and_a_racing_save_keeps_the_login_s<S: SessionStore>(
+    store: S,
+    expiry: Expiry,
+) {
+    use crate::expiry::Lifetime;
+    use std::time::Duration;
+    let month = Lifetime::Persistent(Duration::from_hours(30 * 24));
+    let (sessions, clock) = manager(store, expiry);
+    let mut browser = Browser::default();
+    browser.count(&sessions).await;
+    let mut login = browser.load(&sessions).await;
+    let mut other = browser.load(&sessions).await;
+    login.regenerate_id(OldId::Delete).expect("regenerate");
+    login.set_lifetime(month).expect("a lifetime");
+    let _ = browser.commit(&sessions, &login).await;
+    other.set("count", 2).expect("set");
+    let _ = sessions.commit(&other).await.expect("commit");
+    let after = browser.load(&sessions).await;
+    assert_eq!(
+        after.lifetime(),
+        month,
+        "the racing save kept the login's lifetime"
+    );
+    assert_eq!(after.get::<u64>("count").expect("a number"), Some(2));
+    // Past the policy's idle timeout, inside the month: still there.
+    clock.advance(Duration::from_hours(20 * 24));
+    let later = browser.load(&sessions).await;
+    assert_eq!(later.get::<u64>("count").expect("a number"), Some(2));
+    // Back to the policy: written, and read back.
+    let ((), _) = browser
+        .request(&sessions, |s| {
+            s.set_lifetime(Lifetime::Policy).expect("a lifetime");
+        })
+        .await;
+    assert_eq!(browser.load(&sessions).await.lifetime(), Lifetime::Policy);
+}
