@@ -298,12 +298,8 @@ impl SessionCookie {
         let Some(raw) = cookie_header.and_then(|header| header::find(header, &self.name)) else {
             return Incoming::Absent;
         };
-        if raw.is_empty() {
-            return Incoming::Empty;
-        }
-        if raw.len() > self.max_inbound {
-            crate::audit::rejected("oversized-cookie");
-            return Incoming::Rejected;
+        if let Some(refused) = self.refuse_before_decoding(&raw) {
+            return refused;
         }
         let Some((payload, SecretIndex(index))) = self.sealer.open(&self.name, &raw) else {
             crate::audit::rejected("bad-ciphertext");
@@ -323,21 +319,27 @@ impl SessionCookie {
     /// (encrypted cookie storage). The size limit applies to what is sent.
     #[cfg(feature = "encrypted")]
     pub(crate) fn to_set_cookie_sealed(&self, payload: &str, age: Age) -> Result<String> {
-        let mut out = String::with_capacity(self.name.len() + payload.len() * 4 / 3 + 220);
-        out.push_str(&self.name);
-        out.push('=');
-        self.sealer
-            .seal_into(&self.name, payload.as_bytes(), &mut out);
-        self.finish(out, age)
+        self.render(payload.len() * 4 / 3 + 60, age, |out| {
+            self.sealer.seal_into(&self.name, payload.as_bytes(), out);
+        })
     }
 
-    fn verify_raw(&self, raw: &str) -> Incoming {
+    /// What an empty or oversized value is, before any decoding or cryptography: the gate
+    /// both formats pass a value through.
+    fn refuse_before_decoding(&self, raw: &str) -> Option<Incoming> {
         if raw.is_empty() {
-            return Incoming::Empty;
+            return Some(Incoming::Empty);
         }
         if raw.len() > self.max_inbound {
             crate::audit::rejected("oversized-cookie");
-            return Incoming::Rejected;
+            return Some(Incoming::Rejected);
+        }
+        None
+    }
+
+    fn verify_raw(&self, raw: &str) -> Incoming {
+        if let Some(refused) = self.refuse_before_decoding(raw) {
+            return refused;
         }
         let Some((signed, SecretIndex(index))) = self.keys.verify(raw) else {
             crate::audit::rejected("bad-signature");
@@ -383,23 +385,32 @@ impl SessionCookie {
 
     /// [`to_set_cookie`](Self::to_set_cookie) for a session of its own lifetime.
     pub(crate) fn to_set_cookie_aged(&self, value: &str, age: Age) -> Result<String> {
-        let mut out = String::with_capacity(self.name.len() + value.len() * 4 / 3 + 160);
-        out.push_str(&self.name);
-        out.push('=');
-        let start = out.len();
-        STRICT_STANDARD.encode_string(value, &mut out);
-        self.keys.sign_tail(&mut out, start);
-        self.finish(out, age)
+        self.render(value.len() * 4 / 3 + 48, age, |out| {
+            let start = out.len();
+            STRICT_STANDARD.encode_string(value, out);
+            self.keys.sign_tail(out, start);
+        })
     }
 
     /// The `Set-Cookie` for a value signed already (by
     /// [`read_keeping_signature`](Self::read_keeping_signature)): byte for byte what
     /// [`to_set_cookie`](Self::to_set_cookie) makes of its value.
     pub(crate) fn to_set_cookie_signed(&self, signed: &str, age: Age) -> Result<String> {
-        let mut out = String::with_capacity(self.name.len() + signed.len() + 160);
+        self.render(signed.len(), age, |out| out.push_str(signed))
+    }
+
+    /// A `Set-Cookie`: `name=`, the value `write_value` appends (about `value_len` bytes),
+    /// then the size check and the attributes.
+    fn render(
+        &self,
+        value_len: usize,
+        age: Age,
+        write_value: impl FnOnce(&mut String),
+    ) -> Result<String> {
+        let mut out = String::with_capacity(self.name.len() + 1 + value_len + 112);
         out.push_str(&self.name);
         out.push('=');
-        out.push_str(signed);
+        write_value(&mut out);
         self.finish(out, age)
     }
 

@@ -49,8 +49,11 @@ type Key = Text;
 #[derive(Clone)]
 enum Entries {
     Small(Vec<(Key, Json)>),
-    Large(IndexMap<Key, Json>),
+    Large(Index),
 }
+
+/// The representation past [`SMALL`] keys.
+type Index = IndexMap<Key, Json>;
 
 /// The most keys kept in a `Vec`.
 const SMALL: usize = 16;
@@ -184,21 +187,16 @@ impl Map {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn remove(&mut self, key: &str) -> Option<Json> {
-        if !self.contains_key(key) {
-            // Absent: the shared entries stay shared.
-            return None;
-        }
+        // Absent: the shared entries stay shared.
+        let at = self.position(key)?;
         let removed = match self.entries_mut() {
-            Entries::Small(entries) => {
-                let at = entries.iter().position(|(k, _)| &**k == key)?;
-                Some(entries.remove(at).1)
-            }
-            Entries::Large(entries) => entries.shift_remove(key),
+            Entries::Small(entries) => entries.remove(at).1,
+            Entries::Large(entries) => entries.shift_remove_index(at).map(|(_, v)| v)?,
         };
         if self.is_empty() {
             self.entries = None;
         }
-        removed
+        Some(removed)
     }
 
     /// Removes every key.
@@ -227,11 +225,7 @@ impl Map {
     /// ```
     #[must_use = "an iterator does nothing unless used"]
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Json)> + '_ {
-        let (small, large) = match self.entries.as_deref() {
-            None => (&[][..], None),
-            Some(Entries::Small(entries)) => (entries.as_slice(), None),
-            Some(Entries::Large(entries)) => (&[][..], Some(entries)),
-        };
+        let (small, large) = self.parts();
         Iter {
             small: small.iter(),
             large: large.map(IndexMap::iter),
@@ -301,32 +295,51 @@ impl Map {
     /// Sets `key` to `value`, allocating the key only when it is new; returns the map's
     /// shared copy of the key.
     pub(crate) fn set(&mut self, key: &str, value: Json) -> &Key {
-        if !self.contains_key(key) {
-            return self.push_new(key.into(), value);
+        match self.position(key) {
+            Some(at) => {
+                let (shared, slot) = self.at_mut(at);
+                *slot = value;
+                shared
+            }
+            None => self.push_new(key.into(), value),
         }
-        let (shared, slot) = match self.entries_mut() {
-            Entries::Small(entries) => entries
-                .iter_mut()
-                .find(|(k, _)| &**k == key)
-                .map(|(k, v)| (&*k, v)),
-            Entries::Large(entries) => entries.get_full_mut(key).map(|(_, k, v)| (k, v)),
-        }
-        .expect("the key was found above");
-        *slot = value;
-        shared
     }
 
     /// The map's shared copies of its keys, in order.
     pub(crate) fn shared_keys(&self) -> impl Iterator<Item = &Key> + '_ {
-        let (small, large) = match self.entries.as_deref() {
-            None => (&[][..], None),
-            Some(Entries::Small(entries)) => (entries.as_slice(), None),
-            Some(Entries::Large(entries)) => (&[][..], Some(entries)),
-        };
+        let (small, large) = self.parts();
         small
             .iter()
             .map(|(key, _)| key)
             .chain(large.into_iter().flat_map(IndexMap::keys))
+    }
+
+    /// The entries as the `Vec` part and the index part, one of them empty.
+    fn parts(&self) -> (&[(Key, Json)], Option<&Index>) {
+        match self.entries.as_deref() {
+            None => (&[], None),
+            Some(Entries::Small(entries)) => (entries.as_slice(), None),
+            Some(Entries::Large(entries)) => (&[], Some(entries)),
+        }
+    }
+
+    /// Where `key` is in the order, looked up without unsharing anything.
+    fn position(&self, key: &str) -> Option<usize> {
+        match self.entries.as_deref()? {
+            Entries::Small(entries) => entries.iter().position(|(k, _)| &**k == key),
+            Entries::Large(entries) => entries.get_index_of(key),
+        }
+    }
+
+    /// The key and value at `at`, a [`position`](Self::position), the entries unshared first.
+    fn at_mut(&mut self, at: usize) -> (&Key, &mut Json) {
+        match self.entries_mut() {
+            Entries::Small(entries) => {
+                let (key, value) = &mut entries[at];
+                (&*key, value)
+            }
+            Entries::Large(entries) => entries.get_index_mut(at).expect("a position the map gave"),
+        }
     }
 
     /// The entries, unshared first if another copy of the map holds them.
@@ -335,16 +348,8 @@ impl Map {
     }
 
     fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
-        if !self.contains_key(key) {
-            return None;
-        }
-        match self.entries_mut() {
-            Entries::Small(entries) => entries
-                .iter_mut()
-                .find(|(k, _)| &**k == key)
-                .map(|(_, v)| v),
-            Entries::Large(entries) => entries.get_mut(key),
-        }
+        let at = self.position(key)?;
+        Some(self.at_mut(at).1)
     }
 
     /// Appends a key the map does not hold, moving to an index past [`SMALL`] keys; returns

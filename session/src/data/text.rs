@@ -58,11 +58,11 @@ impl Text {
                 let range = range_within(payload, text)?;
                 // A slice ending at `WHOLE` or beyond is copied (never, for a payload this
                 // crate reads).
-                (range.end < WHOLE as usize).then_some(())?;
+                let end = u32::try_from(range.end).ok().filter(|&end| end != WHOLE)?;
                 Some(Self {
                     base: Arc::clone(payload),
                     start: u32::try_from(range.start).ok()?,
-                    end: u32::try_from(range.end).ok()?,
+                    end,
                 })
             })
             .unwrap_or_else(|| text.into())
