@@ -211,6 +211,18 @@ pub enum ConfigError {
         reason: &'static str,
     },
 
+    /// A schema or table name that is not a plain SQL identifier: ASCII letters, digits and
+    /// `_`, not starting with a digit, and short enough for the names derived from it.
+    #[error("{what} name {name:?} is not a plain SQL identifier: {reason}")]
+    InvalidIdentifier {
+        /// `"schema"` or `"table"`.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
     /// A timeout of zero seconds would expire every session at once.
     #[error("the {which} timeout must be at least one second")]
     ZeroTimeout {

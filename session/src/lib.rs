@@ -131,9 +131,15 @@ pub use crate::expiry::Expiry;
 pub use crate::id::{InvalidSessionId, SessionId};
 pub use crate::manager::{Commit, DEFAULT_REGENERATION_GRACE, LoadedSession, SessionManager};
 pub use crate::schema::SessionSchema;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use crate::storage::PostgresStorage;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use crate::storage::RedisStorage;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use crate::storage::SqliteStorage;
 pub use crate::storage::{CookieStorage, FileStorage, MemoryStorage, Storage};
 pub use crate::store::SessionStore;
 

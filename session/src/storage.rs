@@ -1,20 +1,30 @@
 //! Where a [`SessionManager`](crate::SessionManager) keeps sessions: [`CookieStorage`] puts the
 //! whole session in the signed cookie; every [`SessionStore`] keeps records on the server under
 //! the id the cookie carries: [`MemoryStorage`] (this process), [`FileStorage`] (one file per
-//! session) and, with the `redis` feature, `RedisStorage` (a Redis hash per session), or a
-//! store of your own. [`Storage`] names the two kinds.
+//! session), with the `redis` feature `RedisStorage` (a Redis hash per session), with the
+//! `postgres` and `sqlite` features `PostgresStorage` and `SqliteStorage` (a row per
+//! session), or a store of your own. [`Storage`] names the two kinds.
 
 mod cookie;
 mod file;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "postgres", feature = "sqlite"))))]
+pub mod sql;
 
 #[cfg(all(feature = "redis", feature = "fuzzing"))]
 pub(crate) use self::redis::redis_hash;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::{RedisStorage, RedisStorageBuilder};
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use self::sql::postgres::{PostgresStorage, PostgresStorageBuilder};
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use self::sql::sqlite::{SqliteStorage, SqliteStorageBuilder};
 pub use cookie::CookieStorage;
 pub(crate) use cookie::{Decoded, decode_payload, encode_payload};
 pub use file::{FileStorage, FileStorageBuilder};

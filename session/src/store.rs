@@ -33,7 +33,9 @@ use std::sync::Arc;
 
 pub use plan::{Expect, Found, OwnedWritePlan, Retire, Write, WritePlan};
 pub use record::Record;
-pub(crate) use record::{Entry, forward_json, is_newer_format, parse_entry, superseded_json};
+pub(crate) use record::{
+    Entry, forward_json, is_newer_format, parse_entry, parse_object, superseded_json,
+};
 
 use crate::error::Result;
 use crate::id::SessionId;

@@ -1,8 +1,8 @@
 //! One set of behavioural tests run against every storage, so that each keeps the same
 //! promises: Remix's shared storage tests (spec §6) and the checklist cases that apply to all,
 //! through the manager (cookie storage included); then the public conformance kit
-//! (`session::store_conformance!`) on every store: memory, file, Redis, and a `BTreeMap` store
-//! written here from public items only. The per-storage files keep only what is specific to
+//! (`session::store_conformance!`) on every store: memory, file, Redis, PostgreSQL, SQLite,
+//! and a `BTreeMap` store written here from public items only. The per-storage files keep only what is specific to
 //! one storage.
 
 /// Stamps the shared tests into a module for one storage. `$server_side` says whether the
@@ -216,6 +216,16 @@ storage_conformance!(
     server_side = true
 );
 storage_conformance!(redis, crate::common::redis_storage(), server_side = true);
+storage_conformance!(
+    postgres,
+    crate::databases::SqlStore::postgres(),
+    server_side = true
+);
+storage_conformance!(
+    sqlite,
+    crate::databases::SqlStore::sqlite(),
+    server_side = true
+);
 
 /// The conformance kit on every store this crate ships, and on one written here.
 mod kit {
@@ -230,6 +240,12 @@ mod kit {
     }
     mod redis {
         session::store_conformance!(crate::common::redis_storage());
+    }
+    mod postgres {
+        session::store_conformance!(crate::databases::SqlStore::postgres());
+    }
+    mod sqlite {
+        session::store_conformance!(crate::databases::SqlStore::sqlite());
     }
     mod btreemap {
         session::store_conformance!(crate::store_btreemap::BTreeMapStore::default());

@@ -6,6 +6,7 @@ mod browser;
 
 mod conformance;
 mod cookie;
+mod databases;
 mod derive;
 pub mod derive_hygiene;
 mod expiry;
@@ -21,6 +22,7 @@ mod storage_cookie_encrypted;
 mod storage_file;
 mod storage_memory;
 mod storage_redis;
+mod storage_sql;
 mod store_btreemap;
 mod vectors;
 mod web;

@@ -361,6 +361,17 @@ impl Record {
     }
 }
 
+/// Parses a JSON object (a record's values or flash, kept apart by a store) into a [`Map`],
+/// each key and value a slice of one shared copy of the text.
+pub(crate) fn parse_object(text: String) -> Result<Map, serde_json::Error> {
+    if crate::json::nests_too_deeply(text.as_bytes()) {
+        return Err(serde::de::Error::custom("session data nests too deeply"));
+    }
+    let text: Arc<str> = text.into();
+    let Borrowed(map) = text::within(&text, || serde_json::from_str(&text))?;
+    Ok(map)
+}
+
 /// The JSON form of a forward, `{"v":1,"to":"<id>","e":until}`, and of the marker a session
 /// that started over leaves, `{"v":1,"to":null,"e":until}`.
 #[derive(Serialize, Deserialize)]
