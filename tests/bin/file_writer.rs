@@ -1,5 +1,6 @@
-//! A child process for the file-storage tests: it writes sessions into a shared directory so
-//! that tests can kill it mid-write, limit its file size, or race it against another process.
+//! A child process for the file-storage and SQL-storage tests: it writes sessions into a shared
+//! directory or database so that tests can kill it mid-write, limit its file size, or race it
+//! against another process.
 //!
 //! ```text
 //! session-file-writer write  <dir> <id> <key> <bytes>   one save of a <bytes>-long value
@@ -8,6 +9,10 @@
 //!                                                       each thread increments its own key
 //! session-file-writer login  <dir> <id>                 regenerates <id> (OldId::Delete) and
 //!                                                       prints the new id
+//! session-file-writer sql-hammer <url> <table> <id> <name> <threads> <writes>
+//!                                                       the same as hammer, on PostgreSQL
+//!                                                       (postgres://) or SQLite (sqlite://);
+//!                                                       migrates the table first
 //! ```
 //!
 //! Exit codes: 0 saved, 3 the save failed with `Error::Io`, 4 any other error.
@@ -16,13 +21,15 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use session::{Error, Expiry, FileStorage, SessionCookie, SessionManager};
+use session::{
+    Error, Expiry, FileStorage, PostgresStorage, SessionCookie, SessionManager, SessionStore,
+    SqliteStorage, Storage,
+};
 
 type Manager = SessionManager<FileStorage>;
 
-/// A manager over the shared directory that adopts the ids the parent test chose.
-fn manager(dir: &str) -> Manager {
-    let storage = FileStorage::new(dir).expect("the directory");
+/// A manager over `storage` that adopts the ids the parent test chose.
+fn manager_of<S: Storage>(storage: S) -> SessionManager<S> {
     let cookie = SessionCookie::builder("sid")
         .secret("file-writer-secret-of-at-least-32-bytes")
         .build()
@@ -32,8 +39,71 @@ fn manager(dir: &str) -> Manager {
         .adopt_unknown_ids()
 }
 
+/// A manager over the shared directory.
+fn manager(dir: &str) -> Manager {
+    manager_of(FileStorage::new(dir).expect("the directory"))
+}
+
+/// `threads` tasks on as many worker threads, sharing one store on the table `table` of the
+/// database at `url` (migrated first), each incrementing `<name>-<task>` `writes` times.
+fn sql_hammer(url: &str, table: &str, id: &str, name: &str, threads: usize, writes: u32) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        if url.starts_with("sqlite:") {
+            let storage = SqliteStorage::builder(url)
+                .table(table)
+                .build()
+                .expect("a store");
+            storage.migrate().await.expect("migrated");
+            increment(storage, id, name, threads, writes).await;
+        } else {
+            let storage = PostgresStorage::builder(url)
+                .table(table)
+                .build()
+                .expect("a store");
+            storage.migrate().await.expect("migrated");
+            increment(storage, id, name, threads, writes).await;
+        }
+    });
+}
+
+/// `tasks` tasks sharing one manager over `storage`, each incrementing `<name>-<task>`
+/// `writes` times.
+async fn increment<S: SessionStore + 'static>(
+    storage: S,
+    id: &str,
+    name: &str,
+    tasks: usize,
+    writes: u32,
+) {
+    let sessions = Arc::new(manager_of(storage));
+    let header = header(&sessions, id);
+    let tasks: Vec<_> = (0..tasks)
+        .map(|task| {
+            let sessions = Arc::clone(&sessions);
+            let header = header.clone();
+            let key = format!("{name}-{task}");
+            tokio::spawn(async move {
+                for _ in 0..writes {
+                    let mut session = sessions.load(Some(&header)).await.expect("load");
+                    let n = session.get::<u32>(&key).expect("a number").unwrap_or(0);
+                    session.set(&key, n + 1).expect("set");
+                    let _ = sessions.commit(&session).await.expect("save");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a writer task");
+    }
+}
+
 /// The `Cookie` header of a browser holding `id`.
-fn header(sessions: &Manager, id: &str) -> String {
+fn header<S: Storage>(sessions: &SessionManager<S>, id: &str) -> String {
     let set_cookie = sessions
         .cookie()
         .to_set_cookie(id, None)
@@ -118,6 +188,17 @@ fn main() -> ExitCode {
         ["hammer", dir, id, name, threads, writes] => {
             hammer(
                 manager(dir),
+                id,
+                name,
+                threads.parse().expect("a thread count"),
+                writes.parse().expect("a write count"),
+            );
+            Ok(())
+        }
+        ["sql-hammer", url, table, id, name, threads, writes] => {
+            sql_hammer(
+                url,
+                table,
                 id,
                 name,
                 threads.parse().expect("a thread count"),
