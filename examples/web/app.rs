@@ -21,9 +21,12 @@ use serde::Deserialize;
 use session::axum::{SessionLayer, Typed};
 use session::expiry::Lifetime;
 use session::{
-    CookieStorage, FileStorage, MemoryStorage, OldId, RedisStorage, SessionCookie, SessionManager,
-    SessionSchema,
+    CookieStorage, FileStorage, MemoryStorage, OldId, PostgresStorage, RedisStorage, SessionCookie,
+    SessionManager, SessionSchema, SqliteStorage,
 };
+
+/// How often a SQL storage's expired sessions are swept.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_mins(10);
 
 /// How long "remember me" keeps a login.
 pub const REMEMBER_FOR: std::time::Duration = std::time::Duration::from_hours(30 * 24);
@@ -57,6 +60,10 @@ pub enum Storage {
     File(PathBuf),
     /// A Redis server, by URL.
     Redis(String),
+    /// A PostgreSQL database, by URL (`postgres://user@host/db`); the table is made at start.
+    Postgres(String),
+    /// A SQLite database, by URL (`sqlite://sessions.db`, made if missing), likewise.
+    Sqlite(String),
 }
 
 /// How the app is set up.
@@ -70,12 +77,14 @@ pub struct Config {
     pub secure_cookies: bool,
 }
 
-/// Builds the app.
+/// Builds the app; a SQL storage's table is created here if missing, and a task that sweeps
+/// expired sessions every ten minutes is spawned.
 ///
 /// # Errors
 ///
-/// A configuration mistake (a short secret, an unusable directory) surfaces here, at startup.
-pub fn app(config: &Config) -> Result<Router, session::Error> {
+/// A configuration mistake (a short secret, an unusable directory, a database that cannot be
+/// reached) surfaces here, at startup.
+pub async fn app(config: &Config) -> Result<Router, session::Error> {
     let cookie = SessionCookie::builder("sid")
         .secret(&config.secret)
         .secure(config.secure_cookies)
@@ -89,6 +98,18 @@ pub fn app(config: &Config) -> Result<Router, session::Error> {
             cookie,
             RedisStorage::builder(url.as_str()).build()?,
         )),
+        Storage::Postgres(url) => {
+            let storage = PostgresStorage::builder(url.as_str()).build()?;
+            storage.migrate().await?;
+            tokio::spawn(storage.clone().sweep_every(SWEEP_EVERY));
+            routes(SessionManager::new(cookie, storage))
+        }
+        Storage::Sqlite(url) => {
+            let storage = SqliteStorage::builder(url.as_str()).build()?;
+            storage.migrate().await?;
+            tokio::spawn(storage.clone().sweep_every(SWEEP_EVERY));
+            routes(SessionManager::new(cookie, storage))
+        }
     })
 }
 

@@ -1,8 +1,9 @@
 //! Serves the demo app (`web/app.rs`).
 //!
 //! ```text
-//! cargo run -p session-examples --example web -- [--storage memory|cookie|file|redis]
-//!     [--encrypted] [--dir PATH] [--redis-url redis://127.0.0.1:6379/] [--port 3000]
+//! cargo run -p session-examples --example web -- [--storage memory|cookie|file|redis|postgres|sqlite]
+//!     [--encrypted] [--dir PATH] [--redis-url redis://127.0.0.1:6379/]
+//!     [--database-url postgres://...|sqlite://...] [--port 3000]
 //!     [--insecure-cookies] [--no-sessions] [--check]
 //! ```
 //!
@@ -38,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
     let mut dir = std::env::temp_dir().join("session-web-example");
     let mut kind = "memory".to_owned();
     let mut redis_url = "redis://127.0.0.1:6379/".to_owned();
+    let mut database_url = None;
     let mut encrypted = false;
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
@@ -45,6 +47,9 @@ fn parse_args() -> Result<Args, String> {
             "--storage" => kind = iter.next().ok_or("--storage needs a value")?,
             "--dir" => dir = iter.next().ok_or("--dir needs a value")?.into(),
             "--redis-url" => redis_url = iter.next().ok_or("--redis-url needs a value")?,
+            "--database-url" => {
+                database_url = Some(iter.next().ok_or("--database-url needs a value")?);
+            }
             "--port" => {
                 args.port = iter
                     .next()
@@ -65,9 +70,15 @@ fn parse_args() -> Result<Args, String> {
         ("cookie", false) => Storage::Cookie,
         ("file", false) => Storage::File(dir),
         ("redis", false) => Storage::Redis(redis_url),
+        ("postgres", false) => Storage::Postgres(
+            database_url.ok_or("--storage postgres needs --database-url postgres://...")?,
+        ),
+        ("sqlite", false) => Storage::Sqlite(
+            database_url.unwrap_or_else(|| "sqlite://session-web-example.db".to_owned()),
+        ),
         (other, false) => {
             return Err(format!(
-                "unknown storage {other}: use memory, cookie, file or redis"
+                "unknown storage {other}: use memory, cookie, file, redis, postgres or sqlite"
             ));
         }
     };
@@ -98,6 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             secret: secret(),
             secure_cookies: !args.insecure,
         })
+        .await
         .map_err(|error| format!("invalid session configuration: {error}"))?
     };
     let port = if args.check { 0 } else { args.port };

@@ -262,6 +262,7 @@ async fn demo_and_driver() -> Option<(Driver, TempDir, String)> {
         secret: SECRET.to_owned(),
         secure_cookies: true,
     })
+    .await
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();

@@ -30,6 +30,7 @@ pub(crate) fn free_port() -> u16 {
 #[derive(Debug)]
 pub(crate) struct PostgresServer {
     pub(crate) port: u16,
+    watchdog: Option<std::process::Child>,
     dir: TempDir,
 }
 
@@ -44,8 +45,9 @@ impl PostgresServer {
         std::fs::create_dir_all(&dir.0).unwrap();
         // Entered by the `postgres` user when the tests run as root.
         set_mode(&dir.0, 0o755);
-        let server = Self {
+        let mut server = Self {
             port: free_port(),
+            watchdog: None,
             dir,
         };
         server.run();
@@ -55,12 +57,14 @@ impl PostgresServer {
             script = script().display(),
             data = server.data().display(),
         );
-        Command::new("sh")
-            .arg("-c")
-            .arg(watchdog)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("sh runs");
+        server.watchdog = Some(
+            Command::new("sh")
+                .arg("-c")
+                .arg(watchdog)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("sh runs"),
+        );
         server
     }
 
@@ -96,6 +100,10 @@ impl PostgresServer {
 impl Drop for PostgresServer {
     fn drop(&mut self) {
         self.stop();
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
     }
 }
 

@@ -167,6 +167,8 @@ expiry_tests!(memory, MemoryStorage::new());
 expiry_tests!(cookie, CookieStorage::new());
 expiry_tests!(file, crate::common::TempFileStorage::new());
 expiry_tests!(redis, crate::common::redis_storage());
+expiry_tests!(postgres, crate::databases::SqlStore::postgres());
+expiry_tests!(sqlite, crate::databases::SqlStore::sqlite());
 
 #[tokio::test]
 async fn an_expired_record_met_in_the_store_is_deleted() {

@@ -12,6 +12,7 @@ use session::{
 };
 
 use crate::common::{Browser, SECRET, TempFileStorage, block_on, redis_storage, timed_manager};
+use crate::databases::SqlStore;
 
 const MONTH: Duration = Duration::from_hours(30 * 24);
 
@@ -74,6 +75,8 @@ async fn each_lifetime_sets_its_cookie_and_is_kept_by_every_storage() {
     lifetimes_hold_on(MemoryStorage::new).await;
     lifetimes_hold_on(TempFileStorage::new).await;
     lifetimes_hold_on(redis_storage).await;
+    lifetimes_hold_on(SqlStore::postgres).await;
+    lifetimes_hold_on(SqlStore::sqlite).await;
 }
 
 #[tokio::test]
@@ -118,6 +121,8 @@ async fn changing_the_lifetime_is_a_write_and_reading_it_is_not() {
     a_change_is_a_write_and_a_read_is_not_on(CookieStorage::new()).await;
     a_change_is_a_write_and_a_read_is_not_on(MemoryStorage::new()).await;
     a_change_is_a_write_and_a_read_is_not_on(redis_storage()).await;
+    a_change_is_a_write_and_a_read_is_not_on(SqlStore::postgres()).await;
+    a_change_is_a_write_and_a_read_is_not_on(SqlStore::sqlite()).await;
 }
 
 /// Requests `after` seconds apart on `clock`; whether the session is still there.
@@ -165,6 +170,8 @@ async fn the_server_s_timeouts_follow_the_lifetime() {
     server_side_timeouts_follow_the_lifetime_on(MemoryStorage::new).await;
     server_side_timeouts_follow_the_lifetime_on(TempFileStorage::new).await;
     server_side_timeouts_follow_the_lifetime_on(redis_storage).await;
+    server_side_timeouts_follow_the_lifetime_on(SqlStore::postgres).await;
+    server_side_timeouts_follow_the_lifetime_on(SqlStore::sqlite).await;
 }
 
 /// A session loaded by a request B, then a "remember me" by request A that saves first: B's
@@ -211,6 +218,8 @@ async fn a_concurrent_save_keeps_the_lifetime_another_request_chose() {
     a_concurrent_save_keeps_the_chosen_lifetime_on(MemoryStorage::new()).await;
     a_concurrent_save_keeps_the_chosen_lifetime_on(TempFileStorage::new()).await;
     a_concurrent_save_keeps_the_chosen_lifetime_on(redis_storage()).await;
+    a_concurrent_save_keeps_the_chosen_lifetime_on(SqlStore::postgres()).await;
+    a_concurrent_save_keeps_the_chosen_lifetime_on(SqlStore::sqlite()).await;
 }
 
 #[test]

@@ -190,6 +190,57 @@ async fn a_save_merges_onto_what_the_database_holds_not_what_the_request_read() 
     }
 }
 
+#[tokio::test]
+async fn expires_at_follows_the_lifetime_the_row_ends_with_on_every_write_path() {
+    // Ten minutes idle by policy, a day absolute. "Remember me" for a month makes the row live
+    // to the absolute cap; a request that loaded before it and saves after (the merge path:
+    // PostgreSQL's statement, SQLite's transaction) keeps that, and the fast path too.
+    const MONTH: Duration = Duration::from_hours(30 * 24);
+    let policy = Expiry::builder()
+        .idle_timeout(Duration::from_mins(10))
+        .absolute_timeout(Duration::from_hours(24))
+        .build()
+        .unwrap();
+    for store in both() {
+        let direct = Direct::new(&store, policy, 1_000);
+        let id = direct.create().await;
+        let expires = async || {
+            cell(
+                &store,
+                "SELECT CAST(expires_at AS TEXT) FROM {t} WHERE id = ?1",
+                &id,
+            )
+            .await
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+        };
+        assert_eq!(expires().await, 1_600);
+        let mut stale = direct.load(Some(id.as_str())).await.unwrap();
+        let mut login = direct.load(Some(id.as_str())).await.unwrap();
+        login
+            .set_lifetime(session::expiry::Lifetime::Persistent(MONTH))
+            .unwrap();
+        let _ = direct.save(&login).await.unwrap();
+        assert_eq!(
+            expires().await,
+            1_000 + 86_400,
+            "capped by the absolute timeout"
+        );
+        direct.clock.set(2_000);
+        stale.set("cart", 1).unwrap();
+        let _ = direct.save(&stale).await.unwrap();
+        assert_eq!(expires().await, 1_000 + 86_400, "the merge keeps the month");
+        // Back to the policy's lifetime: ten minutes from the write again.
+        let mut logout = direct.load(Some(id.as_str())).await.unwrap();
+        logout
+            .set_lifetime(session::expiry::Lifetime::Policy)
+            .unwrap();
+        let _ = direct.save(&logout).await.unwrap();
+        assert_eq!(expires().await, 2_600);
+    }
+}
+
 #[test]
 fn names_are_checked_and_the_schema_and_table_are_used() {
     for (schema, table) in [

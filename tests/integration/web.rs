@@ -123,6 +123,11 @@ macro_rules! app_over_http {
                     "cookie" => Storage::Cookie,
                     "encrypted-cookie" => Storage::EncryptedCookie,
                     "redis" => Storage::Redis(crate::common::redis_url()),
+                    "postgres" => Storage::Postgres(crate::databases::postgres_url()),
+                    "sqlite" => {
+                        std::fs::create_dir_all(&dir.0).unwrap();
+                        Storage::Sqlite(format!("sqlite://{}", dir.0.join("sessions.db").display()))
+                    }
                     _ => Storage::File(dir.0.clone()),
                 };
                 let app = session_examples::app(&Config {
@@ -130,6 +135,7 @@ macro_rules! app_over_http {
                     secret: SECRET.to_owned(),
                     secure_cookies: true,
                 })
+                .await
                 .unwrap();
                 (serve(app).await, dir)
             }
@@ -207,6 +213,8 @@ app_over_http!(
 );
 app_over_http!(file, "file", server_side = true);
 app_over_http!(redis, "redis", server_side = true);
+app_over_http!(postgres, "postgres", server_side = true);
+app_over_http!(sqlite, "sqlite", server_side = true);
 
 /// A router that bumps the key named in the path, for the layer's own tests.
 fn bump_router<S: session::Storage + 'static>(storage: S) -> Router {
@@ -273,6 +281,16 @@ async fn two_hundred_concurrent_requests_on_redis_storage_lose_nothing() {
 async fn two_hundred_concurrent_requests_on_file_storage_lose_nothing() {
     let dir = TempDir::new();
     two_hundred_concurrent_requests_lose_nothing(FileStorage::new(&dir.0).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_on_postgres_storage_lose_nothing() {
+    two_hundred_concurrent_requests_lose_nothing(crate::databases::SqlStore::postgres()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_requests_on_sqlite_storage_lose_nothing() {
+    two_hundred_concurrent_requests_lose_nothing(crate::databases::SqlStore::sqlite()).await;
 }
 
 /// Counts storage calls and can be made to fail.
@@ -442,13 +460,14 @@ async fn a_handle_that_outlives_its_request_neither_deadlocks_nor_panics() {
     );
 }
 
-#[test]
-fn a_misconfiguration_fails_at_startup_with_a_clear_message() {
+#[tokio::test]
+async fn a_misconfiguration_fails_at_startup_with_a_clear_message() {
     let err = session_examples::app(&Config {
         storage: Storage::Memory,
         secret: "short".to_owned(),
         secure_cookies: true,
     })
+    .await
     .unwrap_err();
     assert!(err.to_string().contains("configuration"), "{err}");
     let Error::Config(config) = err else {
@@ -458,6 +477,16 @@ fn a_misconfiguration_fails_at_startup_with_a_clear_message() {
         config.to_string().contains("at least 32 random bytes"),
         "{config}"
     );
+    // A database that cannot be reached stops the app at startup too.
+    let port = crate::databases::free_port();
+    let err = session_examples::app(&Config {
+        storage: Storage::Postgres(format!("postgres://postgres@127.0.0.1:{port}/app")),
+        secret: SECRET.to_owned(),
+        secure_cookies: true,
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
 }
 
 /// A login racing another request of the same browser, over real HTTP: both requests load the
