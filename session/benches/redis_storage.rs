@@ -23,9 +23,7 @@
     reason = "a bench reports to its terminal"
 )]
 
-use std::cell::RefCell;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -33,7 +31,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use redis::AsyncCommands as _;
 use session::{Commit, RedisStorage};
 
+mod paired;
 mod support;
+use paired::Pairs;
 use support::manager;
 
 /// A `redis-server` on a free port, stopped on drop.
@@ -88,66 +88,6 @@ fn server() -> (String, Option<Server>) {
         std::thread::sleep(Duration::from_millis(50));
     }
     (format!("redis://127.0.0.1:{port}/"), Some(Server(child)))
-}
-
-/// Every iteration's `(floor, session)` timings, from both criterion phases.
-#[derive(Default)]
-struct Pairs(RefCell<Vec<(Duration, Duration)>>);
-
-impl Pairs {
-    fn record(&self, floor: Duration, session: Duration) {
-        self.0.borrow_mut().push((floor, session));
-    }
-
-    /// Prints and saves the median of the per-pair ratios, its quartiles, and each path's
-    /// median.
-    fn report(&self) {
-        let pairs = self.0.borrow();
-        if pairs.is_empty() {
-            return;
-        }
-        let mut ratios: Vec<f64> = pairs
-            .iter()
-            .map(|(floor, session)| session.as_secs_f64() / floor.as_secs_f64())
-            .collect();
-        let mut floors: Vec<f64> = pairs.iter().map(|(f, _)| f.as_secs_f64() * 1e6).collect();
-        let mut sessions: Vec<f64> = pairs.iter().map(|(_, s)| s.as_secs_f64() * 1e6).collect();
-        let ratio = quantile(&mut ratios, 0.5);
-        let (q1, q3) = (quantile(&mut ratios, 0.25), quantile(&mut ratios, 0.75));
-        let floor = quantile(&mut floors, 0.5);
-        let session = quantile(&mut sessions, 0.5);
-        let count = pairs.len();
-        println!(
-            "redis_storage/paired    ratio: {ratio:.3}x (quartiles {q1:.3}-{q3:.3}) over {count} \
-             pairs; medians: floor {floor:.1} µs, session {session:.1} µs"
-        );
-        let json = format!(
-            "{{\"pairs\":{count},\"ratio_median\":{ratio},\"ratio_q1\":{q1},\"ratio_q3\":{q3},\
-             \"floor_median_us\":{floor},\"session_median_us\":{session}}}\n"
-        );
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
-            PathBuf::from,
-        );
-        let dir = target.join("criterion").join("redis_storage");
-        if let Err(error) = std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join("paired.json"), json))
-        {
-            eprintln!("could not save the paired result: {error}");
-        }
-    }
-}
-
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss,
-        reason = "an index into a non-empty sample"
-    )]
-    let index = ((values.len() - 1) as f64 * q).round() as usize;
-    values[index]
 }
 
 fn redis_round_trip(c: &mut Criterion) {
@@ -227,7 +167,7 @@ fn redis_round_trip(c: &mut Criterion) {
         b.iter_custom(|iterations| run_pairs(iterations, |_, session| session));
     });
     group.finish();
-    pairs.report();
+    pairs.report("redis_storage");
 }
 
 criterion_group!(benches, redis_round_trip);

@@ -95,6 +95,8 @@ struct Statements {
     migration: Arc<str>,
     load: Arc<str>,
     lock: Arc<str>,
+    /// The merge of a save that leaves the flash as it is (no flash read or set).
+    merge_values: Arc<str>,
     merge: Arc<str>,
     insert_vacant: Arc<str>,
     upsert: Arc<str>,
@@ -118,8 +120,27 @@ impl Statements {
         let columns = "kind::int8, moved_to, data::text, flash::text, created, renewed, \
                        lifetime, expires_at, version";
         let load = format!("SELECT {columns} FROM {t} WHERE id = $1");
-        // The lifetime the row ends with: this request's if it chose one, else the stored one.
-        let lifetime = "CASE WHEN $7 THEN $8 ELSE lifetime END";
+        // One request's changes merged onto the live record: values set ($3) and removed ($2);
+        // with `flash`, the flash consumed ($10, each key removed only while it holds the
+        // value read) and set ($11). The lifetime the row ends with is this request's if it
+        // chose one ($5, $6), else the stored one; the deadline follows it: the policy's ($7),
+        // or a persistent lifetime from now ($4) capped by the absolute deadline ($8).
+        let merge = |flash: bool| {
+            let lifetime = "CASE WHEN $5 THEN $6 ELSE lifetime END";
+            let flash = if flash {
+                "flash = (flash - ARRAY(SELECT c.key FROM jsonb_each($10::jsonb) AS c \
+                 WHERE flash -> c.key = c.value)) || $11::jsonb, "
+            } else {
+                ""
+            };
+            format!(
+                "UPDATE {t} SET data = (data - $2::text[]) || $3::jsonb, {flash}\
+                 renewed = $4, lifetime = {lifetime}, \
+                 expires_at = CASE WHEN COALESCE({lifetime}, 0) > 0 \
+                 THEN LEAST($4 + {lifetime}, $8) ELSE $7 END, version = $9 \
+                 WHERE id = $1 AND kind = {RECORD} AND (expires_at IS NULL OR expires_at >= $4)"
+            )
+        };
         let put = |condition: &str| {
             format!(
                 "INSERT INTO {t} AS s (id, kind, moved_to, data, flash, created, renewed, \
@@ -152,19 +173,8 @@ impl Statements {
             .into(),
             lock: format!("{load} FOR UPDATE").into(),
             load: load.into(),
-            merge: format!(
-                "UPDATE {t} SET \
-                 data = (data - $2::text[]) || $3::jsonb, \
-                 flash = (flash - ARRAY(SELECT c.key FROM jsonb_each($4::jsonb) AS c \
-                 WHERE flash -> c.key = c.value)) || $5::jsonb, \
-                 renewed = $6, \
-                 lifetime = {lifetime}, \
-                 expires_at = CASE WHEN COALESCE({lifetime}, 0) > 0 \
-                 THEN LEAST($6 + {lifetime}, $10) ELSE $9 END, \
-                 version = $11 \
-                 WHERE id = $1 AND kind = {RECORD} AND (expires_at IS NULL OR expires_at >= $6)"
-            )
-            .into(),
+            merge_values: merge(false).into(),
+            merge: merge(true).into(),
             insert_vacant: put(" WHERE s.expires_at < $9").into(),
             upsert: put("").into(),
             retire: format!(
@@ -443,24 +453,29 @@ impl PostgresStorage {
             .expiry
             .absolute_timeout()
             .map(|absolute| int(plan.timestamps().created.saturating_add(absolute.as_secs())));
-        let done = bounded(
-            DATABASE,
-            self.shared.timeout,
-            sqlx::query(sql(&self.shared.sql.merge))
-                .bind(plan.base().as_str())
-                .bind(removed)
-                .bind(object(&set))
-                .bind(object(plan.consumed_flash()))
-                .bind(object(plan.new_flash()))
-                .bind(int(plan.now()))
-                .bind(changed.is_some())
-                .bind(changed.and_then(lifetime_code))
-                .bind(plan.deadline_for(Lifetime::Policy).map(int))
-                .bind(absolute)
-                .bind(self.shared.versions.next())
-                .execute(self.pool()),
-        )
-        .await?;
+        let (consumed, new) = (plan.consumed_flash(), plan.new_flash());
+        let flash = !(consumed.is_empty() && new.is_empty());
+        let statement = if flash {
+            &self.shared.sql.merge
+        } else {
+            &self.shared.sql.merge_values
+        };
+        let query = sqlx::query(sql(statement))
+            .bind(plan.base().as_str())
+            .bind(removed)
+            .bind(object(&set))
+            .bind(int(plan.now()))
+            .bind(changed.is_some())
+            .bind(changed.and_then(lifetime_code))
+            .bind(plan.deadline_for(Lifetime::Policy).map(int))
+            .bind(absolute)
+            .bind(self.shared.versions.next());
+        let query = if flash {
+            query.bind(object(consumed)).bind(object(new))
+        } else {
+            query
+        };
+        let done = bounded(DATABASE, self.shared.timeout, query.execute(self.pool())).await?;
         Ok(done.rows_affected() == 1)
     }
 
