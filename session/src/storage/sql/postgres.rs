@@ -117,8 +117,8 @@ impl Statements {
         };
         let index = format!("\"{}_expires_at\"", table.trim_matches('"'));
         let t = &qualified;
-        let columns = "kind::int8, moved_to, data::text, flash::text, created, renewed, \
-                       lifetime, expires_at, version";
+        let columns = "kind, moved_to, data::text, flash::text, created, renewed, lifetime, \
+                       expires_at, version";
         let load = format!("SELECT {columns} FROM {t} WHERE id = $1");
         // One request's changes merged onto the live record: values set ($3) and removed ($2);
         // with `flash`, the flash consumed ($10, each key removed only while it holds the
@@ -210,7 +210,7 @@ fn sql(text: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
 /// Reads the columns `Statements::load` selects.
 fn row(row: &PgRow) -> Result<Row, sqlx::Error> {
     Ok(Row {
-        kind: row.try_get(0)?,
+        kind: i64::from(row.try_get::<i16, _>(0)?),
         moved_to: row.try_get(1)?,
         data: row.try_get(2)?,
         flash: row.try_get(3)?,
