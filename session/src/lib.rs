@@ -144,6 +144,13 @@ pub use crate::storage::{CookieStorage, FileStorage, MemoryStorage, Storage};
 pub use crate::store::SessionStore;
 
 /// The README's examples, compiled and run as doctests (they use every feature).
-#[cfg(all(doctest, feature = "derive", feature = "axum", feature = "encrypted"))]
+#[cfg(all(
+    doctest,
+    feature = "derive",
+    feature = "axum",
+    feature = "encrypted",
+    feature = "postgres",
+    feature = "sqlite"
+))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
