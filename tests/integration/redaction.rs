@@ -112,6 +112,23 @@ async fn no_debug_output_holds_a_secret_an_id_or_a_token() {
     let failure = redis.load(&parsed).await.unwrap_err();
     assert_redacted(&debug_all!(redis_builder, redis, failure), &[PASSWORD]);
     assert_redacted(&failure.to_string(), &[PASSWORD]);
+
+    // A PostgreSQL server that is not there, with a password in the URL: neither the builder,
+    // the store nor the error it gives prints it.
+    let port = crate::databases::free_port();
+    let url = format!("postgres://app:{PASSWORD}@127.0.0.1:{port}/app");
+    let postgres_builder = session::PostgresStorage::builder(url.as_str())
+        .timeout(std::time::Duration::from_millis(300));
+    let printed_builder = format!("{postgres_builder:?}");
+    let postgres = postgres_builder.build().unwrap();
+    let failure = postgres.load(&parsed).await.unwrap_err();
+    assert_redacted(
+        &(printed_builder + &debug_all!(postgres, failure)),
+        &[PASSWORD],
+    );
+    assert_redacted(&failure.to_string(), &[PASSWORD]);
+    let sqlite = session::SqliteStorage::builder(format!("sqlite://{}/s.db", dir.0.display()));
+    assert_redacted(&format!("{sqlite:?}"), &[PASSWORD]);
 }
 
 #[tokio::test]

@@ -301,6 +301,52 @@ fn names_are_checked_and_the_schema_and_table_are_used() {
 }
 
 #[tokio::test]
+async fn malformed_ids_never_reach_the_database() {
+    // H4: an id with a quote, a control character or a space is replaced before any SQL runs.
+    for store in both() {
+        let direct = Direct::new(&store, idle(), 1_000).adopting();
+        for id in [
+            "a b c d e f g h i j k l m n",
+            "line\r\nbreak-and-more-chars",
+            "x'); DROP TABLE sessions; --",
+            "../x",
+        ] {
+            let mut session = direct.load(Some(id)).await.unwrap();
+            assert_ne!(session.id().as_str(), id);
+            session.set("n", 1).unwrap();
+            let _ = direct.save(&session).await.unwrap();
+        }
+        let count = cell(
+            &store,
+            "SELECT CAST(count(*) AS TEXT) FROM {t} WHERE id <> ?1",
+            &SessionId::generate(),
+        )
+        .await;
+        assert_eq!(count.as_deref(), Some("4"));
+        let ids = match &store.store {
+            Sql::Postgres(storage) => sqlx::query_scalar::<_, String>(AssertSqlSafe(format!(
+                "SELECT id FROM \"{}\"",
+                storage.table()
+            )))
+            .fetch_all(storage.pool())
+            .await
+            .unwrap(),
+            Sql::Sqlite(storage) => sqlx::query_scalar::<_, String>(AssertSqlSafe(format!(
+                "SELECT id FROM \"{}\"",
+                storage.table()
+            )))
+            .fetch_all(storage.pool())
+            .await
+            .unwrap(),
+        };
+        assert!(
+            ids.iter().all(|id| id.parse::<SessionId>().is_ok()),
+            "{ids:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn sqlite_migrations_run_twice_and_at_once() {
     let dir = TempDir::new();
     std::fs::create_dir_all(&dir.0).unwrap();
