@@ -566,7 +566,7 @@ impl PostgresStorage {
                         .await
                         .map(|()| Some(WriteOutcome::Written));
                 }
-                _ => {
+                Retire::Keep => {
                     return transaction
                         .commit()
                         .await

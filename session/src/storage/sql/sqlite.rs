@@ -505,7 +505,7 @@ impl SqliteStorage {
                         .await?;
                     return transaction.commit().await.map(|()| WriteOutcome::Written);
                 }
-                _ => return transaction.commit().await.map(|()| WriteOutcome::Written),
+                Retire::Keep => return transaction.commit().await.map(|()| WriteOutcome::Written),
             };
             sqlx::query(sql(&sql_of.retire))
                 .bind(plan.base().as_str())
