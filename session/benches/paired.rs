@@ -5,7 +5,20 @@
 
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+/// Pins process `pid` (its first thread, and the threads it makes afterwards) to `cpu`, so that
+/// a server and the bench run on cores of their own, as in the deployments a networked store is
+/// for; false where `taskset` is missing or refuses.
+pub(crate) fn pin(pid: u32, cpu: usize) -> bool {
+    Command::new("taskset")
+        .args(["-pc", &cpu.to_string(), &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
 
 /// Every iteration's `(floor, session)` timings, from both criterion phases.
 #[derive(Default)]

@@ -33,7 +33,7 @@ use session::{Commit, RedisStorage};
 
 mod paired;
 mod support;
-use paired::Pairs;
+use paired::{Pairs, pin};
 use support::manager;
 
 /// A `redis-server` on a free port, stopped on drop.
@@ -44,17 +44,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Pins process `pid` (its first thread, for this one) to `cpu`; false where `taskset` is
-/// missing or refuses.
-fn pin(pid: u32, cpu: usize) -> bool {
-    Command::new("taskset")
-        .args(["-pc", &cpu.to_string(), &pid.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
 }
 
 fn server() -> (String, Option<Server>) {

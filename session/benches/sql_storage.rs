@@ -22,7 +22,7 @@
 
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -33,7 +33,7 @@ use sqlx::{AssertSqlSafe, Executor as _, Row as _};
 
 mod paired;
 mod support;
-use paired::Pairs;
+use paired::{Pairs, pin};
 use support::manager;
 
 /// The bytes the floor moves: what the store's `data` column holds for the bench's session.
@@ -61,15 +61,6 @@ impl Drop for Server {
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres")
-}
-
-fn pin(pid: &str, cpu: usize) -> bool {
-    Command::new("taskset")
-        .args(["-pc", &cpu.to_string(), pid])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
 }
 
 fn postgres() -> (String, Option<Server>) {
@@ -101,10 +92,10 @@ fn postgres() -> (String, Option<Server>) {
     let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let postmaster = std::fs::read_to_string(dir.join("data/postmaster.pid")).unwrap_or_default();
-    if let Some(pid) = postmaster.lines().next()
+    if let Some(pid) = postmaster.lines().next().and_then(|pid| pid.parse().ok())
         && cpus >= 2
         && pin(pid, cpus - 1)
-        && pin(&std::process::id().to_string(), 0)
+        && pin(std::process::id(), 0)
     {
         eprintln!("PostgreSQL on CPU {}, the bench on CPU 0", cpus - 1);
     }

@@ -24,52 +24,65 @@ fn idle() -> Expiry {
         .unwrap()
 }
 
-/// Runs one SQL statement behind the store's back; `{t}` stands for its table.
-async fn exec(store: &SqlStore, statement: &str) -> u64 {
-    match &store.store {
-        Sql::Postgres(storage) => {
-            let statement = statement.replace("{t}", &format!("\"{}\"", storage.table()));
-            sqlx::query(AssertSqlSafe(statement))
-                .execute(storage.pool())
-                .await
-                .unwrap()
-                .rows_affected()
+/// Runs `$body` for whichever database `$store` is on, with `$pool` its pool, `$table` its
+/// quoted table and `$param` the database's first placeholder (sqlx's pool types differ, so
+/// the body is stamped out for each).
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident, $table:ident, $param:ident| $body:expr) => {
+        match &$store.store {
+            Sql::Postgres(storage) => {
+                let ($pool, $table, $param) =
+                    (storage.pool(), format!("\"{}\"", storage.table()), "$1");
+                $body
+            }
+            Sql::Sqlite(storage) => {
+                let ($pool, $table, $param) =
+                    (storage.pool(), format!("\"{}\"", storage.table()), "?1");
+                $body
+            }
         }
-        Sql::Sqlite(storage) => {
-            let statement = statement.replace("{t}", &format!("\"{}\"", storage.table()));
-            sqlx::query(AssertSqlSafe(statement))
-                .execute(storage.pool())
-                .await
-                .unwrap()
-                .rows_affected()
-        }
-    }
+    };
 }
 
-/// Reads one text cell behind the store's back (`{t}`: its table; `$1`/`?1`: `id`).
+/// Runs one SQL statement behind the store's back; `{t}` stands for its table.
+async fn exec(store: &SqlStore, statement: &str) -> u64 {
+    on_pool!(store, |pool, table, _param| {
+        sqlx::query(AssertSqlSafe(statement.replace("{t}", &table)))
+            .execute(pool)
+            .await
+            .unwrap()
+            .rows_affected()
+    })
+}
+
+/// Reads the text of the first column of the first row behind the store's back (`{t}`: its
+/// table; `?1`: `bound`).
+async fn text(store: &SqlStore, statement: &str, bound: &str) -> Option<String> {
+    on_pool!(store, |pool, table, param| {
+        sqlx::query(AssertSqlSafe(
+            statement.replace("{t}", &table).replace("?1", param),
+        ))
+        .bind(bound)
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .and_then(|row| row.get::<Option<String>, _>(0))
+    })
+}
+
+/// [`text`] with a session id bound.
 async fn cell(store: &SqlStore, statement: &str, id: &SessionId) -> Option<String> {
-    match &store.store {
-        Sql::Postgres(storage) => {
-            let statement = statement
-                .replace("{t}", &format!("\"{}\"", storage.table()))
-                .replace("?1", "$1");
-            sqlx::query(AssertSqlSafe(statement))
-                .bind(id.as_str())
-                .fetch_optional(storage.pool())
-                .await
-                .unwrap()
-                .map(|row| row.get::<Option<String>, _>(0))?
-        }
-        Sql::Sqlite(storage) => {
-            let statement = statement.replace("{t}", &format!("\"{}\"", storage.table()));
-            sqlx::query(AssertSqlSafe(statement))
-                .bind(id.as_str())
-                .fetch_optional(storage.pool())
-                .await
-                .unwrap()
-                .map(|row| row.get::<Option<String>, _>(0))?
-        }
-    }
+    text(store, statement, id.as_str()).await
+}
+
+/// Every id in the store's table.
+async fn ids(store: &SqlStore) -> Vec<String> {
+    on_pool!(store, |pool, table, _param| {
+        sqlx::query_scalar::<_, String>(AssertSqlSafe(format!("SELECT id FROM {table}")))
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    })
 }
 
 /// Both stores, each on a fresh table.
@@ -123,7 +136,7 @@ async fn a_session_is_one_row_with_queryable_json_and_an_indexed_expiry() {
             Some("0,1000")
         );
         let index = match store.store {
-            Sql::Postgres(_) => "SELECT indexname FROM pg_indexes WHERE indexname = $1",
+            Sql::Postgres(_) => "SELECT indexname::text FROM pg_indexes WHERE indexname = ?1",
             Sql::Sqlite(_) => "SELECT name FROM sqlite_master WHERE type = 'index' AND name = ?1",
         };
         let table = match &store.store {
@@ -131,20 +144,7 @@ async fn a_session_is_one_row_with_queryable_json_and_an_indexed_expiry() {
             Sql::Sqlite(storage) => storage.table().to_owned(),
         };
         let name = format!("{table}_expires_at");
-        let found = match &store.store {
-            Sql::Postgres(storage) => sqlx::query(index)
-                .bind(&name)
-                .fetch_optional(storage.pool())
-                .await
-                .unwrap()
-                .is_some(),
-            Sql::Sqlite(storage) => sqlx::query(index)
-                .bind(&name)
-                .fetch_optional(storage.pool())
-                .await
-                .unwrap()
-                .is_some(),
-        };
+        let found = text(&store, index, &name).await.is_some();
         assert!(found, "the index {name} exists");
     }
 }
@@ -323,22 +323,7 @@ async fn malformed_ids_never_reach_the_database() {
         )
         .await;
         assert_eq!(count.as_deref(), Some("4"));
-        let ids = match &store.store {
-            Sql::Postgres(storage) => sqlx::query_scalar::<_, String>(AssertSqlSafe(format!(
-                "SELECT id FROM \"{}\"",
-                storage.table()
-            )))
-            .fetch_all(storage.pool())
-            .await
-            .unwrap(),
-            Sql::Sqlite(storage) => sqlx::query_scalar::<_, String>(AssertSqlSafe(format!(
-                "SELECT id FROM \"{}\"",
-                storage.table()
-            )))
-            .fetch_all(storage.pool())
-            .await
-            .unwrap(),
-        };
+        let ids = ids(&store).await;
         assert!(
             ids.iter().all(|id| id.parse::<SessionId>().is_ok()),
             "{ids:?}"
