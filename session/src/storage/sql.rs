@@ -279,9 +279,11 @@ pub(super) async fn bounded<T>(
 
 /// How many times the general write starts again when a row it found missing was created by
 /// a concurrent request before it could insert one (only ids adopted from the client race so).
+#[cfg(feature = "postgres")]
 pub(super) const ATTEMPTS: usize = 3;
 
 /// The error when every attempt lost that race.
+#[cfg(feature = "postgres")]
 pub(super) fn contended(database: &'static str) -> Error {
     Error::storage(format!(
         "{database}: a session row kept being created concurrently; the save was not written"
