@@ -237,7 +237,10 @@ fn js_rank(key: &str) -> (bool, u32) {
 }
 
 /// Appends `{"key":value,...}`, each key escaped and each value's text as it is.
-fn write_members<'a>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'a str, &'a [u8])>) {
+pub(crate) fn write_members<'a>(
+    out: &mut Vec<u8>,
+    members: impl Iterator<Item = (&'a str, &'a [u8])>,
+) {
     out.push(b'{');
     for (n, (key, value)) in members.enumerate() {
         if n > 0 {

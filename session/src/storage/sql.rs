@@ -199,19 +199,6 @@ impl Columns {
             expires_at: record.deadline().map(int),
         }
     }
-
-    /// The request's whole state, without copying the session into a record first.
-    pub(super) fn whole(plan: &WritePlan<'_>) -> Self {
-        let timestamps = plan.timestamps();
-        Self {
-            data: object(plan.values()),
-            flash: object(plan.new_flash()),
-            created: int(timestamps.created),
-            renewed: int(timestamps.renewed),
-            lifetime: lifetime_code(plan.lifetime()),
-            expires_at: plan.deadline().map(int),
-        }
-    }
 }
 
 /// A map as JSON object text, each value's text as it is.

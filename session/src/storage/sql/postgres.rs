@@ -197,9 +197,10 @@ struct Shape {
 impl Shape {
     const COUNT: usize = 8;
 
-    fn of(plan: &WritePlan<'_>) -> Self {
+    /// The shape of `plan`, which `removes` keys or not.
+    fn of(plan: &WritePlan<'_>, removes: bool) -> Self {
         Self {
-            removes: plan.changes().any(|(_, change)| change.is_none()),
+            removes,
             flash: !(plan.consumed_flash().is_empty() && plan.new_flash().is_empty()),
             lifetime: plan.lifetime_change().is_some(),
         }
@@ -501,24 +502,17 @@ impl PostgresStorage {
     /// one statement. `false` when no live record is there (gone, forwarded, started over):
     /// the transaction then answers why.
     async fn merge_in_place(&self, plan: &WritePlan<'_>) -> Result<bool> {
-        let shape = Shape::of(plan);
-        let mut removed = Vec::new();
+        let removed: Vec<&str> = plan
+            .changes()
+            .filter_map(|(key, change)| change.is_none().then_some(key))
+            .collect();
+        let shape = Shape::of(plan, !removed.is_empty());
         let mut set = Vec::with_capacity(64);
-        set.push(b'{');
-        for (key, change) in plan.changes() {
-            match change {
-                Some(value) => {
-                    if set.len() > 1 {
-                        set.push(b',');
-                    }
-                    crate::json::write_str(&mut set, key);
-                    set.push(b':');
-                    set.extend_from_slice(value.as_str().as_bytes());
-                }
-                None => removed.push(key),
-            }
-        }
-        set.push(b'}');
+        crate::json::write_members(
+            &mut set,
+            plan.changes()
+                .filter_map(|(key, change)| Some((key, change?.as_str().as_bytes()))),
+        );
         // Keys are escaped by serde_json and values are JSON text: all UTF-8.
         let set = String::from_utf8(set).unwrap_or_else(|_| "{}".to_owned());
         let mut query =
@@ -552,7 +546,7 @@ impl PostgresStorage {
 
     /// A new session's first save, under an id drawn for it: `Taken` if anything live holds it.
     async fn insert_new(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
-        let columns = Columns::whole(plan);
+        let columns = Columns::of(&plan.to_record());
         let done = bounded(
             DATABASE,
             self.shared.timeout,

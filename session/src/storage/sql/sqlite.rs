@@ -404,19 +404,11 @@ impl SqliteStorage {
     /// The common save: the request's whole state over the version it loaded, in one
     /// statement. `false` when the row changed since (or is gone): the transaction merges.
     async fn replace_loaded(&self, plan: &WritePlan<'_>, loaded: Version) -> Result<bool> {
-        let columns = Columns::whole(plan);
+        let columns = Columns::of(&plan.to_record());
         let done = bounded(
             DATABASE,
             self.shared.timeout,
-            sqlx::query(sql(&self.shared.sql.replace))
-                .bind(plan.base().as_str())
-                .bind(columns.data.as_str())
-                .bind(columns.flash.as_str())
-                .bind(columns.created)
-                .bind(columns.renewed)
-                .bind(columns.lifetime)
-                .bind(columns.expires_at)
-                .bind(self.shared.versions.next())
+            self.record_query(&self.shared.sql.replace, plan.base(), &columns)
                 .bind(loaded.get().cast_signed())
                 .execute(self.pool()),
         )
@@ -426,7 +418,7 @@ impl SqliteStorage {
 
     /// A new session's first save, under an id drawn for it: `Taken` if anything live holds it.
     async fn insert_new(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
-        let columns = Columns::whole(plan);
+        let columns = Columns::of(&plan.to_record());
         let done = bounded(
             DATABASE,
             self.shared.timeout,
@@ -453,7 +445,22 @@ impl SqliteStorage {
             Some(_) => &self.shared.sql.insert_vacant,
             None => &self.shared.sql.upsert,
         };
-        let query = sqlx::query(sql(statement))
+        let query = self.record_query(statement, id, columns);
+        match vacant_at {
+            Some(now) => query.bind(int(now)),
+            None => query,
+        }
+    }
+
+    /// `statement` with the id (`?1`), the record's columns (`?2` to `?7`) and a new version
+    /// (`?8`) bound, as `replace`, `insert_vacant` and `upsert` all take them.
+    fn record_query<'q>(
+        &self,
+        statement: &Arc<str>,
+        id: &'q SessionId,
+        columns: &'q Columns,
+    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+        sqlx::query(sql(statement))
             .bind(id.as_str())
             .bind(columns.data.as_str())
             .bind(columns.flash.as_str())
@@ -461,11 +468,7 @@ impl SqliteStorage {
             .bind(columns.renewed)
             .bind(columns.lifetime)
             .bind(columns.expires_at)
-            .bind(self.shared.versions.next());
-        match vacant_at {
-            Some(now) => query.bind(int(now)),
-            None => query,
-        }
+            .bind(self.shared.versions.next())
     }
 
     /// Every other plan, in one transaction that holds SQLite's write lock from its start.
