@@ -10,6 +10,8 @@ use std::fmt;
 use crate::error::Result;
 use crate::expiry::Lifetime;
 use crate::id::SessionId;
+use crate::owner::{Label, Owner};
+use crate::store::Change;
 
 mod access;
 mod json;
@@ -90,6 +92,11 @@ pub struct Session {
     /// The lifetime as loaded: a save writes `lifetime` only when it differs, so a concurrent
     /// request that did not touch it never undoes another's choice.
     stored_lifetime: Lifetime,
+    /// Whom the session belongs to (see [`set_owner`](Self::set_owner)) and its label, as
+    /// stored or as this request set them; a save writes them only when they differ from
+    /// `stored_owner`, for the same reason as the lifetime.
+    owner: Owned,
+    stored_owner: Owned,
     /// `true` once `destroy` ran; reads then see nothing and writes fail.
     destroyed: bool,
     /// `true` when the session must be written back: any write, a regeneration, or flash that
@@ -144,6 +151,8 @@ impl Session {
             touched: KeySet::default(),
             lifetime: Lifetime::Policy,
             stored_lifetime: Lifetime::Policy,
+            owner: Owned::default(),
+            stored_owner: Owned::default(),
             destroyed: false,
             dirty,
         }
@@ -208,6 +217,150 @@ impl Session {
     /// The lifetime this request chose, if it changed it.
     pub(crate) fn lifetime_change(&self) -> Option<Lifetime> {
         (self.lifetime != self.stored_lifetime).then_some(self.lifetime)
+    }
+
+    /// Returns whom the session belongs to, if a login said so with
+    /// [`set_owner`](Self::set_owner). Reading it is not a write.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut session = session::Session::new();
+    /// assert_eq!(session.owner(), None);
+    /// session.set_owner("user-42")?;
+    /// assert_eq!(session.owner().map(|owner| owner.as_str()), Some("user-42"));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn owner(&self) -> Option<&Owner> {
+        self.owner.owner.as_ref()
+    }
+
+    /// Marks whom the session belongs to: call it when the user logs in, with their user id.
+    /// A server-side store then lists the session among that owner's, where
+    /// [`SessionManager::owner_sessions`](crate::SessionManager::owner_sessions) shows it and
+    /// the `end_*` calls end it ("log out everywhere"), and the manager's
+    /// [`OwnerLimit`](crate::owner::OwnerLimit) caps how many an owner has. The store updates
+    /// its index in the same atomic step as the save. A different owner is a write; the same
+    /// one is not.
+    ///
+    /// Pair it with [`regenerate_id`](Self::regenerate_id) (or
+    /// [`start_over`](Self::start_over)), as every login should.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Destroyed`](crate::Error::Destroyed) after [`destroy`](Self::destroy);
+    /// [`Error::InvalidOwner`](crate::Error::InvalidOwner) for an owner that is empty, longer
+    /// than [`Owner::MAX_LEN`] bytes, or holds a control character.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{OldId, Session};
+    ///
+    /// let mut session = Session::new();
+    /// session.regenerate_id(OldId::Delete)?;
+    /// session.set_owner("user-42")?;
+    /// assert!(session.set_owner("").is_err());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn set_owner(&mut self, owner: impl Into<String>) -> Result<()> {
+        self.ensure_live()?;
+        let owner = Owner::new(owner)?;
+        if self.owner.owner.as_ref() != Some(&owner) {
+            self.owner.owner = Some(owner);
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Removes the owner: the session is no longer listed among anyone's (a logout that keeps
+    /// the session, such as a cart, calls it; [`destroy`](Self::destroy) ends it instead).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Destroyed`](crate::Error::Destroyed) after [`destroy`](Self::destroy).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut session = session::Session::new();
+    /// session.set_owner("user-42")?;
+    /// session.clear_owner()?;
+    /// assert_eq!(session.owner(), None);
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn clear_owner(&mut self) -> Result<()> {
+        self.ensure_live()?;
+        if self.owner.owner.is_some() {
+            self.owner.owner = None;
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Returns the session's label, if one was set with [`set_label`](Self::set_label).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut session = session::Session::new();
+    /// session.set_label("Firefox on Linux")?;
+    /// assert_eq!(session.label().map(|label| label.as_str()), Some("Firefox on Linux"));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn label(&self) -> Option<&Label> {
+        self.owner.label.as_ref()
+    }
+
+    /// Sets a small label the owner sees in the list of their sessions, such as a device
+    /// name. It is shown to the owner as it is, so keep it to what you would print.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Destroyed`](crate::Error::Destroyed) after [`destroy`](Self::destroy);
+    /// [`Error::InvalidOwner`](crate::Error::InvalidOwner) for a label longer than
+    /// [`Label::MAX_LEN`] bytes or holding a control character.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut session = session::Session::new();
+    /// session.set_label("Phone")?;
+    /// assert!(session.set_label("x".repeat(1_000)).is_err());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    pub fn set_label(&mut self, label: impl Into<String>) -> Result<()> {
+        self.ensure_live()?;
+        let label = Label::new(label)?;
+        if self.owner.label.as_ref() != Some(&label) {
+            self.owner.label = Some(label);
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// The owner and label a loaded session was stored with (not a change).
+    pub(crate) fn restore_owner(&mut self, owner: Option<Owner>, label: Option<Label>) {
+        self.owner = Owned { owner, label };
+        self.stored_owner = self.owner.clone();
+    }
+
+    /// The owner this request chose, if it changed it.
+    pub(crate) fn owner_change(&self) -> Change<&Owner> {
+        Change::between(
+            self.stored_owner.owner.as_ref().as_ref(),
+            self.owner.owner.as_ref(),
+        )
+    }
+
+    /// The label this request chose, if it changed it.
+    pub(crate) fn label_change(&self) -> Change<&Label> {
+        Change::between(
+            self.stored_owner.label.as_ref().as_ref(),
+            self.owner.label.as_ref(),
+        )
     }
 
     /// Returns the session's current id.
@@ -319,6 +472,7 @@ impl Session {
         self.flash_out.clear();
         self.touched.clear();
         self.lifetime = Lifetime::Policy;
+        self.owner = Owned::default();
         self.id = SessionId::generate();
         self.regeneration = Some(OldId::Delete);
         self.started_over = true;
@@ -386,6 +540,13 @@ impl Session {
     }
 }
 
+/// A session's owner and label.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Owned {
+    owner: Option<Owner>,
+    label: Option<Label>,
+}
+
 impl AsRef<Session> for Session {
     fn as_ref(&self) -> &Session {
         self
@@ -413,6 +574,7 @@ impl fmt::Debug for Session {
             .field("incoming_flash", &self.flash_in.keys().collect::<Vec<_>>())
             .field("outgoing_flash", &self.flash_out.keys().collect::<Vec<_>>())
             .field("lifetime", &self.lifetime)
+            .field("owned", &self.owner.owner.is_some())
             .field("dirty", &self.dirty)
             .field("destroyed", &self.destroyed)
             .finish_non_exhaustive()

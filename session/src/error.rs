@@ -89,6 +89,30 @@ pub enum Error {
         limit: usize,
     },
 
+    /// An owner, label or session handle breaks its rules (see [`owner`](crate::owner)).
+    #[error("invalid session owner: {reason}")]
+    InvalidOwner {
+        /// The rule it broke.
+        reason: &'static str,
+    },
+
+    /// A login was refused: its owner already has as many sessions as the manager's
+    /// [`OwnerLimit`](crate::owner::OwnerLimit) allows, and the limit refuses rather than ends
+    /// the least recently used. Nothing was saved.
+    #[error("the owner already has {limit} sessions, the most allowed")]
+    OwnerLimit {
+        /// The limit.
+        limit: usize,
+    },
+
+    /// The storage cannot do what was asked (listing an owner's sessions in cookie storage,
+    /// which keeps nothing on the server).
+    #[error("this session storage does not support {what}")]
+    Unsupported {
+        /// What it cannot do.
+        what: &'static str,
+    },
+
     /// A configuration was refused.
     #[error("invalid session configuration")]
     Config(#[from] ConfigError),

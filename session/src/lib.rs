@@ -69,6 +69,7 @@ pub mod expiry;
 mod id;
 mod json;
 mod manager;
+pub mod owner;
 mod private;
 mod schema;
 pub mod storage;

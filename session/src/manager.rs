@@ -5,6 +5,7 @@
 
 mod commit;
 mod loaded;
+mod owners;
 mod protocol;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use crate::cookie::{Age, Incoming, SessionCookie};
 use crate::data::OldId;
 use crate::error::Result;
 use crate::expiry::{Clock, Expiry, Lifetime, SystemClock};
+use crate::owner::OwnerLimit;
 use crate::storage::{Decoded, Mode, Storage, decode_payload, encode_payload};
 use crate::store::WritePlan;
 use loaded::{Base, Origin};
@@ -60,6 +62,7 @@ pub struct SessionManager<S> {
     use_unknown_ids: bool,
     /// Seconds; see [`DEFAULT_REGENERATION_GRACE`].
     regeneration_grace: u64,
+    owner_limit: Option<OwnerLimit>,
 }
 
 impl<S: Storage> SessionManager<S> {
@@ -84,6 +87,7 @@ impl<S: Storage> SessionManager<S> {
             clock: Arc::new(SystemClock),
             use_unknown_ids: false,
             regeneration_grace: DEFAULT_REGENERATION_GRACE.as_secs(),
+            owner_limit: None,
         }
     }
 
@@ -167,6 +171,45 @@ impl<S: Storage> SessionManager<S> {
     #[must_use]
     pub fn regeneration_grace(&self) -> Duration {
         Duration::from_secs(self.regeneration_grace)
+    }
+
+    /// Caps how many sessions one owner has (none by default): a login past the cap ends the
+    /// owner's least recently used sessions, or is refused
+    /// ([`Error::OwnerLimit`](crate::Error::OwnerLimit)), as the limit says. The store
+    /// enforces it in the same atomic step as the login's save, so racing logins cannot pass
+    /// it. See [`owner`](crate::owner).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{MemoryStorage, SessionCookie, SessionManager};
+    /// use session::owner::OwnerLimit;
+    ///
+    /// let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+    /// let sessions = SessionManager::new(cookie, MemoryStorage::new())
+    ///     .with_owner_limit(OwnerLimit::end_least_recent(5));
+    /// assert_eq!(sessions.owner_limit(), Some(OwnerLimit::end_least_recent(5)));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_owner_limit(mut self, limit: OwnerLimit) -> Self {
+        self.owner_limit = Some(limit);
+        self
+    }
+
+    /// Returns the cap on sessions per owner, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use session::{MemoryStorage, SessionCookie, SessionManager};
+    /// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+    /// assert_eq!(SessionManager::new(cookie, MemoryStorage::new()).owner_limit(), None);
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn owner_limit(&self) -> Option<OwnerLimit> {
+        self.owner_limit
     }
 
     /// Sets the expiry policy.
@@ -441,6 +484,7 @@ impl<S: Storage> SessionManager<S> {
             expiry: self.expiry,
             use_unknown_ids: self.use_unknown_ids,
             grace: self.regeneration_grace,
+            owner_limit: self.owner_limit,
         }
     }
 
@@ -496,6 +540,7 @@ impl<S: fmt::Debug> fmt::Debug for SessionManager<S> {
             .field("clock", &self.clock)
             .field("use_unknown_ids", &self.use_unknown_ids)
             .field("regeneration_grace", &self.regeneration_grace)
+            .field("owner_limit", &self.owner_limit)
             .finish()
     }
 }

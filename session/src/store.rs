@@ -21,6 +21,24 @@
 //! - Failures are [`Error::Storage`](crate::Error::Storage) or [`Error::Io`](crate::Error::Io);
 //!   a corrupt entry is logged and treated as absent, never an error or a panic.
 //!
+//! # Sessions per owner
+//!
+//! A store that keeps an owner → sessions index (every store in this crate does) implements
+//! [`owned`](SessionStore::owned) and [`end_owned`](SessionStore::end_owned); without them the
+//! [owner calls](crate::owner) answer [`Error::Unsupported`](crate::Error::Unsupported).
+//!
+//! - In the same atomic step as each write, it applies [`WritePlan::index_change`] (the owner
+//!   of the base record before, of the written record after): the base leaves one owner's
+//!   index, the target joins one. A write that joins runs [`WritePlan::admit`] on the
+//!   owner's live sessions first, ends the sessions it returns, or answers
+//!   [`OwnerFull`](WriteOutcome::OwnerFull) and writes nothing.
+//! - [`delete`](SessionStore::delete), expiry and sweeps take sessions out of the index, or
+//!   the index is checked against the records when it is read: [`owned`](SessionStore::owned)
+//!   never lists a session that is gone or that belongs to someone else, and never misses one.
+//! - [`end_owned`](SessionStore::end_owned) ends sessions atomically with respect to writes:
+//!   a save of an ended session finds it [`Gone`](WriteOutcome::Gone), and a regeneration that
+//!   moved one before is ended under its new id.
+//!
 //! The [`testing`](crate::testing) kit (feature `test-kit`) checks all of this against a store
 //! with one macro call.
 
@@ -31,14 +49,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use plan::{Expect, Found, OwnedWritePlan, Retire, Write, WritePlan};
+pub use plan::{Change, Expect, Found, OwnedWritePlan, OwnerIndex, Retire, Write, WritePlan};
 pub use record::Record;
 pub(crate) use record::{
     Entry, forward_json, is_newer_format, parse_entry, parse_object, superseded_json,
 };
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::expiry::{Lifetime, Timestamps};
 use crate::id::SessionId;
+use crate::owner::{Label, Owner};
 
 /// The version of a stored record, as its store counts them: it tells a write whether the
 /// record changed since its request loaded it. Stores that keep no versions use
@@ -147,6 +167,118 @@ pub enum WriteOutcome {
     /// The base was [started over](crate::Session::start_over) by another request: this
     /// request's changes belonged to the old session, and nothing was written.
     Superseded,
+    /// The write would give an owner more sessions than the plan's
+    /// [limit](WritePlan::owner_limit), which refuses ([`WritePlan::admit`]): nothing was
+    /// written.
+    OwnerFull {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// One of an owner's sessions, as a store lists it for [`SessionStore::owned`]: its id and
+/// what the owner may be shown.
+///
+/// # Examples
+///
+/// ```
+/// use session::{Map, SessionId};
+/// use session::expiry::Timestamps;
+/// use session::store::{OwnedRecord, Record};
+///
+/// let record = Record::new(Map::new(), Map::new(), Timestamps::at(5)).with_deadline(Some(9));
+/// let listed = OwnedRecord::of(SessionId::generate(), &record);
+/// assert_eq!((listed.timestamps.created, listed.deadline), (5, Some(9)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OwnedRecord {
+    /// The session's id (never shown to anyone; the manager turns it into a handle).
+    pub id: SessionId,
+    /// When it was created and last written.
+    pub timestamps: Timestamps,
+    /// Its lifetime.
+    pub lifetime: Lifetime,
+    /// Its label.
+    pub label: Option<Label>,
+    /// The Unix second after which it is dead; `None`: never.
+    pub deadline: Option<u64>,
+}
+
+impl OwnedRecord {
+    /// What a listing shows of `record`, stored under `id`.
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnedRecord`].
+    #[must_use]
+    pub fn of(id: SessionId, record: &Record) -> Self {
+        Self {
+            id,
+            timestamps: record.timestamps(),
+            lifetime: record.lifetime(),
+            label: record.label().cloned(),
+            deadline: record.deadline(),
+        }
+    }
+
+    /// Whether it is live at `now`.
+    pub(crate) fn is_live(&self, now: u64) -> bool {
+        self.deadline.is_none_or(|deadline| deadline >= now)
+    }
+}
+
+/// Which of an owner's sessions [`SessionStore::end_owned`] ends.
+///
+/// # Examples
+///
+/// ```
+/// use session::SessionId;
+/// use session::store::Ending;
+///
+/// let current = [SessionId::generate()];
+/// assert_ne!(Ending::All, Ending::AllExcept(&current));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ending<'a> {
+    /// Every one of them.
+    All,
+    /// Every one but these ids (the current request's session, as loaded and as it is saved).
+    AllExcept(&'a [SessionId]),
+    /// This one, if it belongs to the owner.
+    One(&'a SessionId),
+}
+
+impl Ending<'_> {
+    /// Whether a session of the owner under `id` is to be ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::SessionId;
+    /// use session::store::Ending;
+    ///
+    /// let id = SessionId::generate();
+    /// assert!(!Ending::AllExcept(std::slice::from_ref(&id)).includes(&id));
+    /// assert!(Ending::All.includes(&id));
+    /// ```
+    #[must_use]
+    pub fn includes(&self, id: &SessionId) -> bool {
+        match self {
+            Self::All => true,
+            Self::AllExcept(kept) => !kept.contains(id),
+            Self::One(one) => *one == id,
+        }
+    }
+}
+
+/// What [`SessionStore::owned`] and [`SessionStore::end_owned`] answer on a store that keeps
+/// no owner index.
+fn unsupported<T>() -> Result<T> {
+    Err(Error::Unsupported {
+        what: "sessions per owner",
+    })
 }
 
 /// Where a server-side storage keeps records: the contract every store implements, in this
@@ -186,6 +318,39 @@ pub trait SessionStore: Send + Sync {
     ///
     /// Only for a failing backend.
     fn delete(&self, ids: &[&SessionId]) -> impl Future<Output = Result<()>> + Send;
+
+    /// Lists `owner`'s sessions that are live at `now` (Unix seconds), in any order.
+    ///
+    /// # Errors
+    ///
+    /// A failing backend; [`Error::Unsupported`](crate::Error::Unsupported) (the default) for
+    /// a store that keeps no owner index.
+    fn owned(
+        &self,
+        owner: &Owner,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<OwnedRecord>>> + Send {
+        let _ = (owner, now);
+        async { unsupported() }
+    }
+
+    /// Ends `owner`'s sessions that `which` names, atomically with respect to writes (see the
+    /// [module docs](crate::store)), and returns how many it ended. A session that is not
+    /// `owner`'s is never ended.
+    ///
+    /// # Errors
+    ///
+    /// A failing backend; [`Error::Unsupported`](crate::Error::Unsupported) (the default) for
+    /// a store that keeps no owner index.
+    fn end_owned(
+        &self,
+        owner: &Owner,
+        which: Ending<'_>,
+        now: u64,
+    ) -> impl Future<Output = Result<usize>> + Send {
+        let _ = (owner, which, now);
+        async { unsupported() }
+    }
 }
 
 impl<S: SessionStore + ?Sized> SessionStore for &S {
@@ -200,6 +365,23 @@ impl<S: SessionStore + ?Sized> SessionStore for &S {
     fn delete(&self, ids: &[&SessionId]) -> impl Future<Output = Result<()>> + Send {
         (**self).delete(ids)
     }
+
+    fn owned(
+        &self,
+        owner: &Owner,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<OwnedRecord>>> + Send {
+        (**self).owned(owner, now)
+    }
+
+    fn end_owned(
+        &self,
+        owner: &Owner,
+        which: Ending<'_>,
+        now: u64,
+    ) -> impl Future<Output = Result<usize>> + Send {
+        (**self).end_owned(owner, which, now)
+    }
 }
 
 impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
@@ -213,6 +395,23 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
 
     fn delete(&self, ids: &[&SessionId]) -> impl Future<Output = Result<()>> + Send {
         (**self).delete(ids)
+    }
+
+    fn owned(
+        &self,
+        owner: &Owner,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<OwnedRecord>>> + Send {
+        (**self).owned(owner, now)
+    }
+
+    fn end_owned(
+        &self,
+        owner: &Owner,
+        which: Ending<'_>,
+        now: u64,
+    ) -> impl Future<Output = Result<usize>> + Send {
+        (**self).end_owned(owner, which, now)
     }
 }
 
@@ -245,6 +444,21 @@ pub trait DynSessionStore: Send + Sync {
 
     /// [`SessionStore::delete`], boxed.
     fn delete_boxed<'a>(&'a self, ids: &'a [&'a SessionId]) -> BoxFuture<'a, Result<()>>;
+
+    /// [`SessionStore::owned`], boxed.
+    fn owned_boxed<'a>(
+        &'a self,
+        owner: &'a Owner,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<OwnedRecord>>>;
+
+    /// [`SessionStore::end_owned`], boxed.
+    fn end_owned_boxed<'a>(
+        &'a self,
+        owner: &'a Owner,
+        which: Ending<'a>,
+        now: u64,
+    ) -> BoxFuture<'a, Result<usize>>;
 }
 
 impl<S: SessionStore> DynSessionStore for S {
@@ -259,6 +473,23 @@ impl<S: SessionStore> DynSessionStore for S {
     fn delete_boxed<'a>(&'a self, ids: &'a [&'a SessionId]) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.delete(ids))
     }
+
+    fn owned_boxed<'a>(
+        &'a self,
+        owner: &'a Owner,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Vec<OwnedRecord>>> {
+        Box::pin(self.owned(owner, now))
+    }
+
+    fn end_owned_boxed<'a>(
+        &'a self,
+        owner: &'a Owner,
+        which: Ending<'a>,
+        now: u64,
+    ) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(self.end_owned(owner, which, now))
+    }
 }
 
 impl SessionStore for dyn DynSessionStore {
@@ -272,5 +503,13 @@ impl SessionStore for dyn DynSessionStore {
 
     async fn delete(&self, ids: &[&SessionId]) -> Result<()> {
         self.delete_boxed(ids).await
+    }
+
+    async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
+        self.owned_boxed(owner, now).await
+    }
+
+    async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
+        self.end_owned_boxed(owner, which, now).await
     }
 }

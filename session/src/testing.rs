@@ -87,7 +87,16 @@ macro_rules! store_conformance {
             the_deepest_value_allowed_reads_back,
             starting_over_carries_nothing_and_a_late_save_is_dropped,
             thousands_of_keys_survive_a_save_an_update_and_a_regeneration,
-            the_lifetime_is_kept_and_a_racing_save_keeps_the_login_s
+            the_lifetime_is_kept_and_a_racing_save_keeps_the_login_s,
+            an_owner_lists_its_sessions_and_nobody_else_s,
+            ending_one_session_by_its_handle_is_final,
+            ending_the_others_keeps_the_current_one,
+            ending_all_is_final_even_for_a_save_under_way,
+            the_owner_index_follows_every_write,
+            a_late_save_keeps_the_login_s_owner,
+            the_owner_limit_ends_the_least_recently_used,
+            the_owner_limit_refuses_past_it,
+            two_logins_racing_past_the_owner_limit_never_pass_it
         );
     };
 }

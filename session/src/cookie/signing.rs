@@ -42,7 +42,17 @@ type HmacSha256 = Hmac<Sha256>;
 pub(crate) struct Keys {
     /// HMAC states already keyed with each secret; index 0 signs.
     macs: Vec<HmacSha256>,
+    /// HMAC states keyed with a key derived from each secret, for session handles (see
+    /// [`handle`](Self::handle)); index 0 names.
+    handles: Vec<HmacSha256>,
 }
+
+/// What a handle key is derived with: `HMAC(secret, HANDLE_CONTEXT)`, so a handle is never a
+/// cookie signature.
+const HANDLE_CONTEXT: &[u8] = b"session owner handle v1";
+
+/// Bytes of a handle's tag: 128 bits.
+const HANDLE_LEN: usize = 16;
 
 /// Which secret verified a cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +66,7 @@ impl Keys {
             return Err(ConfigError::NoSecret);
         }
         let mut macs = Vec::with_capacity(secrets.len());
+        let mut handles = Vec::with_capacity(secrets.len());
         for (index, secret) in secrets.iter().enumerate() {
             if secret.is_empty() {
                 return Err(ConfigError::EmptySecret { index });
@@ -66,9 +77,50 @@ impl Keys {
                     len: secret.len(),
                 });
             }
-            macs.push(HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length"));
+            let mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+            let derived = mac
+                .clone()
+                .chain_update(HANDLE_CONTEXT)
+                .finalize()
+                .into_bytes();
+            handles.push(
+                HmacSha256::new_from_slice(&derived).expect("HMAC accepts keys of any length"),
+            );
+            macs.push(mac);
         }
-        Ok(Self { macs })
+        Ok(Self { macs, handles })
+    }
+
+    /// The handle of `id` under the first secret: 128 bits of a keyed hash, in unpadded
+    /// base64url.
+    pub(crate) fn handle(&self, id: &str) -> String {
+        general_purpose::URL_SAFE_NO_PAD.encode(Self::handle_tag(&self.handles[0], id))
+    }
+
+    /// Whether `handle` names `id` under any secret, compared in constant time.
+    pub(crate) fn handle_matches(&self, id: &str, handle: &str) -> bool {
+        let mut tag = [0u8; HANDLE_LEN + 2];
+        let Ok(HANDLE_LEN) = general_purpose::URL_SAFE_NO_PAD.decode_slice(handle, &mut tag) else {
+            return false;
+        };
+        self.handles.iter().any(|mac| {
+            // `verify_truncated_left` compares the leftmost bytes in constant time.
+            mac.clone()
+                .chain_update(id.as_bytes())
+                .verify_truncated_left(&tag[..HANDLE_LEN])
+                .is_ok()
+        })
+    }
+
+    fn handle_tag(mac: &HmacSha256, id: &str) -> [u8; HANDLE_LEN] {
+        let full = mac
+            .clone()
+            .chain_update(id.as_bytes())
+            .finalize()
+            .into_bytes();
+        let mut tag = [0u8; HANDLE_LEN];
+        tag.copy_from_slice(&full[..HANDLE_LEN]);
+        tag
     }
 
     /// Signs the text `out[start..]` in place: appends `"." + signature`.

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::expiry::{Expiry, Timestamps};
 use crate::id::SessionId;
 use crate::manager::loaded::{Arrival, Base, LoadedSession, Origin};
+use crate::owner::OwnerLimit;
 use crate::store::{Expect, Retire, SessionStore, Stored, WriteOutcome, WritePlan};
 
 /// How many times a commit draws a new id for a taken one, or follows a forward, before it
@@ -21,6 +22,8 @@ pub(crate) struct Policy {
     pub(crate) use_unknown_ids: bool,
     /// Seconds a regenerated session's old id forwards to the new one; 0: no forward.
     pub(crate) grace: u64,
+    /// The cap on sessions per owner.
+    pub(crate) owner_limit: Option<OwnerLimit>,
 }
 
 /// What a write to the store did.
@@ -80,6 +83,7 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
                 store.delete(&[&id]).await?;
                 return Ok(fresh(cookie, now));
             }
+            let (owner, label) = (record.owner().cloned(), record.label().cloned());
             let (values, flash) = record.into_parts();
             let origin = Origin {
                 cookie,
@@ -90,6 +94,7 @@ pub(crate) async fn load<S: SessionStore + ?Sized>(
             };
             let mut session = Session::from_parts(id, values, flash);
             session.restore_lifetime(lifetime);
+            session.restore_owner(owner, label);
             Ok(LoadedSession::new(session, origin))
         }
         // A forward is never served: whoever holds the old id of a regenerated session gets
@@ -154,6 +159,7 @@ pub(crate) fn first_plan(loaded: &LoadedSession, policy: Policy, now: u64) -> Wr
         session,
         timestamps,
         expiry: policy.expiry,
+        owner_limit: policy.owner_limit,
     }
 }
 
@@ -214,6 +220,15 @@ pub(crate) async fn write<S: SessionStore + ?Sized>(
                     "session was destroyed by another request; nothing saved"
                 );
                 return Ok(Saved::Interrupted);
+            }
+            WriteOutcome::OwnerFull { limit } => {
+                tracing::info!(
+                    target: "session::security",
+                    reason = "owner-limit",
+                    limit,
+                    "login refused: its owner has as many sessions as allowed"
+                );
+                return Err(Error::OwnerLimit { limit });
             }
             WriteOutcome::Superseded => {
                 tracing::info!(

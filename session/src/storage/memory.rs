@@ -2,16 +2,19 @@
 //! merges one request's changes onto the stored record under the shard locks, so concurrent
 //! requests on one session do not lose each other's writes.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::Result;
 use crate::id::SessionId;
+use crate::owner::Owner;
 
 mod shard;
 use crate::store::{
-    Found, Record, Retire, SessionStore, Stored, Version, Write, WriteOutcome, WritePlan,
+    Ending, Found, OwnedRecord, Record, Retire, SessionStore, Stored, Version, Write, WriteOutcome,
+    WritePlan,
 };
 use shard::Hashed;
 
@@ -48,7 +51,20 @@ impl Entry {
     fn is_live(&self, now: u64) -> bool {
         self.deadline.is_none_or(|deadline| deadline >= now)
     }
+
+    /// The owner of the record it holds, if any.
+    fn owner(&self) -> Option<&Owner> {
+        match &self.kind {
+            Kind::Record(record) => record.owner(),
+            Kind::Forward(_) | Kind::Superseded => None,
+        }
+    }
 }
+
+/// Each owner's session ids. Every change of a record's owner, and every removal of an owned
+/// record, updates it while the record's shard is still locked (shards first, then this), so
+/// it holds exactly the owned records.
+type Owners = HashMap<Owner, HashSet<Arc<str>>>;
 
 type Shard = shard::Shard<Entry>;
 
@@ -106,6 +122,8 @@ struct Sessions {
     clock: AtomicU64,
     /// Writes so far, to pace the sweep.
     writes: AtomicU64,
+    /// The owner index, locked after any shard.
+    owners: Mutex<Owners>,
 }
 
 impl fmt::Debug for MemoryStorage {
@@ -221,8 +239,42 @@ impl MemoryStorage {
         self.shared
             .shards
             .iter()
-            .map(|shard| write(shard).sweep(now))
+            .map(|shard| {
+                let mut shard = write(shard);
+                let swept = shard.sweep(now);
+                let count = swept.len();
+                self.forget(swept);
+                count
+            })
             .sum()
+    }
+
+    fn owners(&self) -> MutexGuard<'_, Owners> {
+        self.shared
+            .owners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes removed entries out of the owner index; called with their shard still locked.
+    fn forget(&self, removed: Vec<(Arc<str>, Entry)>) {
+        let mut owned = removed
+            .into_iter()
+            .filter_map(|(id, entry)| entry.owner().cloned().map(|owner| (owner, id)))
+            .peekable();
+        if owned.peek().is_none() {
+            return;
+        }
+        let mut owners = self.owners();
+        for (owner, id) in owned {
+            unindex(&mut owners, &owner, &id);
+        }
+    }
+
+    /// Every shard, write-locked in index order: what a login joining an owner and the ending
+    /// of an owner's sessions hold, so they see and change all of the owner's records at once.
+    fn lock_all(&self) -> Vec<RwLockWriteGuard<'_, Shard>> {
+        self.shared.shards.iter().map(write).collect()
     }
 
     /// `id` with its hash, computed once per call: it picks the shard and the slot in it.
@@ -239,10 +291,14 @@ impl MemoryStorage {
     }
 
     /// Inserts or replaces `id`, keeping the shard within its capacity: a record written
-    /// again is protected from eviction by a flood of new ones (see [`shard`]).
+    /// again is protected from eviction by a flood of new ones (see [`shard`]). An evicted
+    /// owned record leaves the owner index.
     fn put(&self, shard: &mut Shard, key: Hashed<'_>, entry: Entry) {
         let protect = matches!(entry.kind, Kind::Record(_));
-        shard.put(key, entry, protect, self.shared.shard_capacity);
+        let evicted = shard.put(key, entry, protect, self.shared.shard_capacity);
+        if !evicted.is_empty() {
+            self.forget(evicted);
+        }
     }
 
     fn record_entry(&self, record: Record) -> Entry {
@@ -257,7 +313,9 @@ impl MemoryStorage {
         let writes = self.shared.writes.fetch_add(1, Ordering::Relaxed);
         if writes % SWEEP_EVERY == SWEEP_EVERY - 1 {
             let index = usize::try_from((writes / SWEEP_EVERY) % SHARDS as u64).unwrap_or(0);
-            write(&self.shared.shards[index]).sweep(now);
+            let mut shard = write(&self.shared.shards[index]);
+            let swept = shard.sweep(now);
+            self.forget(swept);
         }
     }
 
@@ -279,6 +337,138 @@ impl MemoryStorage {
             }
             _ => plan.to_record(),
         })
+    }
+}
+
+impl MemoryStorage {
+    /// Writes `record` under the plan's target and retires the base if the session moves,
+    /// in the locked shards of the base and (when it differs) of the target.
+    fn place(
+        &self,
+        plan: &WritePlan<'_>,
+        record: Record,
+        (first, second): (&mut Shard, Option<&mut Shard>),
+        (base, target): (Hashed<'_>, Hashed<'_>),
+    ) -> WriteOutcome {
+        let entry = self.record_entry(record);
+        if !plan.moves() {
+            self.put(first, target, entry);
+            return WriteOutcome::Written;
+        }
+        let target_map = match second {
+            Some(shard) => shard,
+            None => &mut *first,
+        };
+        if target_map
+            .get(target)
+            .is_some_and(|e| e.is_live(plan.now()))
+        {
+            return WriteOutcome::Taken;
+        }
+        self.put(target_map, target, entry);
+        match plan.retire() {
+            Retire::Keep => {}
+            Retire::Delete => {
+                first.take(base);
+            }
+            Retire::Forward { until } => {
+                let forward = Entry {
+                    version: self.next_version(),
+                    kind: Kind::Forward(plan.target().clone()),
+                    deadline: Some(until),
+                };
+                self.put(first, base, forward);
+            }
+            Retire::Supersede { until } => {
+                let marker = Entry {
+                    version: self.next_version(),
+                    kind: Kind::Superseded,
+                    deadline: Some(until),
+                };
+                self.put(first, base, marker);
+            }
+        }
+        WriteOutcome::Written
+    }
+
+    /// A write that joins the target to an owner, with every shard locked: the owner's limit
+    /// is applied (ending the least recently used, or refusing) and the index updated in the
+    /// same step as the write.
+    fn write_joining(
+        &self,
+        plan: &WritePlan<'_>,
+        base: Hashed<'_>,
+        target: Hashed<'_>,
+    ) -> WriteOutcome {
+        let now = plan.now();
+        let mut shards = self.lock_all();
+        let (b, t) = (base.shard(SHARDS), target.shard(SHARDS));
+        let stored = shards[b].get(base);
+        let record = match Self::result(plan, stored) {
+            Ok(record) => record,
+            Err(outcome) => return outcome,
+        };
+        let before = stored
+            .filter(|entry| entry.is_live(now))
+            .and_then(Entry::owner)
+            .cloned();
+        let after = record.owner().cloned();
+        let index = plan.index_change(before.as_ref(), after.as_ref());
+        if plan.moves() && shards[t].get(target).is_some_and(|e| e.is_live(now)) {
+            return WriteOutcome::Taken;
+        }
+        if let Some(owner) = index.joins {
+            let mut owners = self.owners();
+            let listed: Vec<OwnedRecord> = owners.get(owner).map_or_else(Vec::new, |ids| {
+                ids.iter()
+                    .filter_map(|id| {
+                        let key = Hashed::new(&self.shared.hasher, id);
+                        let record = owned_record(shards[key.shard(SHARDS)].get(key)?, owner, now)?;
+                        Some(OwnedRecord::of(id.parse().ok()?, record))
+                    })
+                    .collect()
+            });
+            match plan.admit(&listed) {
+                Err(outcome) => return outcome,
+                Ok(victims) => {
+                    for id in victims {
+                        let key = Hashed::new(&self.shared.hasher, id.as_str());
+                        shards[key.shard(SHARDS)].take(key);
+                        unindex(&mut owners, owner, id.as_str());
+                    }
+                }
+            }
+        }
+        // `place` may evict, which takes the owner index's lock: not held here.
+        let outcome = if b == t {
+            self.place(plan, record, (&mut shards[b], None), (base, target))
+        } else {
+            let (low, high) = shards.split_at_mut(b.max(t));
+            let (base_shard, target_shard) = if b < t {
+                (&mut low[b], &mut high[0])
+            } else {
+                (&mut high[0], &mut low[t])
+            };
+            self.place(
+                plan,
+                record,
+                (base_shard, Some(target_shard)),
+                (base, target),
+            )
+        };
+        if outcome == WriteOutcome::Written {
+            let mut owners = self.owners();
+            if let Some(owner) = index.leaves {
+                unindex(&mut owners, owner, base.id);
+            }
+            if let Some(owner) = index.joins {
+                owners
+                    .entry(owner.clone())
+                    .or_default()
+                    .insert(Arc::from(target.id));
+            }
+        }
+        outcome
     }
 }
 
@@ -320,51 +510,102 @@ impl SessionStore for MemoryStorage {
                 (high_guard, Some(low_guard))
             }
         };
-        let record = match Self::result(plan, first.get(base)) {
+        let stored = first.get(base);
+        let record = match Self::result(plan, stored) {
             Ok(record) => record,
             Err(outcome) => return Ok(outcome),
         };
-        let entry = self.record_entry(record);
-        if !plan.moves() {
-            self.put(&mut first, target, entry);
-            return Ok(WriteOutcome::Written);
+        let before = stored
+            .filter(|entry| entry.is_live(now))
+            .and_then(Entry::owner);
+        let index = plan.index_change(before, record.owner());
+        if index.joins.is_some() {
+            // A session joins an owner: the limit needs the owner's other records, in other
+            // shards. Rare (a login), so it takes every shard.
+            drop((first, second));
+            return Ok(self.write_joining(plan, base, target));
         }
-        let target_map = second.as_deref_mut().unwrap_or(&mut first);
-        if target_map.get(target).is_some_and(|e| e.is_live(now)) {
-            return Ok(WriteOutcome::Taken);
+        let leaves = index.leaves.cloned();
+        let target_map = second.as_deref_mut();
+        let outcome = self.place(plan, record, (&mut first, target_map), (base, target));
+        if let (WriteOutcome::Written, Some(owner)) = (&outcome, leaves) {
+            unindex(&mut self.owners(), &owner, base.id);
         }
-        self.put(target_map, target, entry);
-        match plan.retire() {
-            Retire::Keep => {}
-            Retire::Delete => {
-                first.take(base);
-            }
-            Retire::Forward { until } => {
-                let forward = Entry {
-                    version: self.next_version(),
-                    kind: Kind::Forward(plan.target().clone()),
-                    deadline: Some(until),
-                };
-                self.put(&mut first, base, forward);
-            }
-            Retire::Supersede { until } => {
-                let marker = Entry {
-                    version: self.next_version(),
-                    kind: Kind::Superseded,
-                    deadline: Some(until),
-                };
-                self.put(&mut first, base, marker);
-            }
-        }
-        Ok(WriteOutcome::Written)
+        Ok(outcome)
     }
 
     async fn delete(&self, ids: &[&SessionId]) -> Result<()> {
         for id in ids {
             let key = self.hashed(id);
-            write(self.shard(key)).take(key);
+            let mut shard = write(self.shard(key));
+            if let Some(entry) = shard.take(key) {
+                self.forget(vec![(Arc::from(key.id), entry)]);
+            }
         }
         Ok(())
+    }
+
+    async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
+        let shards: Vec<RwLockReadGuard<'_, Shard>> = self.shared.shards.iter().map(read).collect();
+        let owners = self.owners();
+        let Some(ids) = owners.get(owner) else {
+            return Ok(Vec::new());
+        };
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let key = Hashed::new(&self.shared.hasher, id);
+                let record = owned_record(shards[key.shard(SHARDS)].get(key)?, owner, now)?;
+                Some(OwnedRecord::of(id.parse().ok()?, record))
+            })
+            .collect())
+    }
+
+    async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
+        let mut shards = self.lock_all();
+        let mut owners = self.owners();
+        let Some(ids) = owners.get_mut(owner) else {
+            return Ok(0);
+        };
+        let mut ended = 0;
+        ids.retain(|id| {
+            let key = Hashed::new(&self.shared.hasher, id);
+            let shard = &mut shards[key.shard(SHARDS)];
+            let Some(entry) = shard.get(key) else {
+                return false;
+            };
+            if owned_record(entry, owner, now).is_none() {
+                return entry.owner() == Some(owner);
+            }
+            let ending = id.parse::<SessionId>().is_ok_and(|id| which.includes(&id));
+            if ending {
+                shard.take(key);
+                ended += 1;
+            }
+            !ending
+        });
+        if ids.is_empty() {
+            owners.remove(owner);
+        }
+        Ok(ended)
+    }
+}
+
+/// The record `entry` holds if it is a live record of `owner`.
+fn owned_record<'e>(entry: &'e Entry, owner: &Owner, now: u64) -> Option<&'e Record> {
+    match &entry.kind {
+        Kind::Record(record) if entry.is_live(now) && record.owner() == Some(owner) => Some(record),
+        _ => None,
+    }
+}
+
+/// Removes `id` from `owner`'s index, and the owner when it has no session left.
+fn unindex(owners: &mut Owners, owner: &Owner, id: &str) {
+    if let Some(ids) = owners.get_mut(owner) {
+        ids.remove(id);
+        if ids.is_empty() {
+            owners.remove(owner);
+        }
     }
 }
 
@@ -433,6 +674,7 @@ impl MemoryStorageBuilder {
             shard_capacity: self.capacity.map(|records| records.div_ceil(SHARDS).max(1)),
             clock: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            owners: Mutex::new(Owners::new()),
         };
         MemoryStorage {
             shared: Arc::new(shards),

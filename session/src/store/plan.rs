@@ -5,7 +5,8 @@
 use crate::data::{Json, Map, Session};
 use crate::expiry::{Expiry, Lifetime, Timestamps};
 use crate::id::SessionId;
-use crate::store::{Record, Version, WriteOutcome, record};
+use crate::owner::{Label, Owner, OwnerLimit, WhenFull};
+use crate::store::{OwnedRecord, Record, Version, WriteOutcome, record};
 
 /// What a plan expects to find under its [base](WritePlan::base) id.
 ///
@@ -105,6 +106,8 @@ pub struct WritePlan<'a> {
     pub(crate) timestamps: Timestamps,
     /// The manager's policy; a session's [`Lifetime`] adjusts it.
     pub(crate) expiry: Expiry,
+    /// The manager's cap on sessions per owner.
+    pub(crate) owner_limit: Option<OwnerLimit>,
 }
 
 impl<'a> WritePlan<'a> {
@@ -243,6 +246,100 @@ impl<'a> WritePlan<'a> {
             .map(|deadline| deadline.saturating_sub(self.now()).max(1))
     }
 
+    /// Returns whom the session belongs to as this request leaves it (see
+    /// [`Session::set_owner`](crate::Session::set_owner)).
+    #[must_use]
+    pub fn owner(&self) -> Option<&'a Owner> {
+        self.session.owner()
+    }
+
+    /// Returns how this request changed the owner: only a change is written, as with
+    /// [`lifetime_change`](Self::lifetime_change).
+    #[must_use]
+    pub fn owner_change(&self) -> Change<&'a Owner> {
+        self.session.owner_change()
+    }
+
+    /// Returns the session's label as this request leaves it.
+    #[must_use]
+    pub fn label(&self) -> Option<&'a Label> {
+        self.session.label()
+    }
+
+    /// Returns how this request changed the label.
+    #[must_use]
+    pub fn label_change(&self) -> Change<&'a Label> {
+        self.session.label_change()
+    }
+
+    /// Returns the manager's cap on sessions per owner, which a store enforces with
+    /// [`admit`](Self::admit) whenever a write [joins](OwnerIndex::joins) a session to an owner.
+    #[must_use]
+    pub fn owner_limit(&self) -> Option<OwnerLimit> {
+        self.owner_limit
+    }
+
+    /// How this write changes the owner → sessions index, given the owner of the record under
+    /// the base before it (`before`; `None` for nothing there) and of the record it writes
+    /// (`after`: [`Record::owner`] of the result). A store removes the base from the index of
+    /// [`leaves`](OwnerIndex::leaves) and adds the target to the index of
+    /// [`joins`](OwnerIndex::joins), in the same atomic step as the write; when neither is
+    /// set, the index stays as it is (the common save).
+    #[must_use]
+    pub fn index_change<'o>(
+        &self,
+        before: Option<&'o Owner>,
+        after: Option<&'o Owner>,
+    ) -> OwnerIndex<'o> {
+        if self.moves() {
+            // The target is new; the base leaves unless it is kept as it was.
+            let kept = self.retire == Retire::Keep;
+            return OwnerIndex {
+                leaves: before.filter(|_| !kept),
+                joins: after,
+            };
+        }
+        let changed = before != after;
+        OwnerIndex {
+            leaves: before.filter(|_| changed),
+            joins: after.filter(|_| changed),
+        }
+    }
+
+    /// Applies the [owner limit](Self::owner_limit) to a write that
+    /// [joins](OwnerIndex::joins) the target to an owner: given that owner's live sessions (the
+    /// base and target among them are not counted), returns the ids to end to make room (the
+    /// least recently used first) or, when the limit refuses,
+    /// [`WriteOutcome::OwnerFull`]. The store ends them in the same atomic step as the write.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteOutcome::OwnerFull`] when the owner is full and the limit refuses.
+    pub fn admit<'r>(&self, owned: &'r [OwnedRecord]) -> Result<Vec<&'r SessionId>, WriteOutcome> {
+        let Some(limit) = self.owner_limit else {
+            return Ok(Vec::new());
+        };
+        let mut others: Vec<&OwnedRecord> = owned
+            .iter()
+            .filter(|entry| &entry.id != self.base && &entry.id != self.target)
+            .filter(|entry| entry.deadline.is_none_or(|deadline| deadline >= self.now()))
+            .collect();
+        let room = limit.max() - 1;
+        if others.len() <= room {
+            return Ok(Vec::new());
+        }
+        if limit.when_full() == WhenFull::Refuse {
+            return Err(WriteOutcome::OwnerFull { limit: limit.max() });
+        }
+        others.sort_by_key(|entry| (entry.timestamps.renewed, entry.timestamps.created));
+        let excess = others.len() - room;
+        Ok(others
+            .into_iter()
+            .take(excess)
+            .map(|entry| &entry.id)
+            .collect())
+    }
+
     /// The whole record this request leaves when nothing else was stored meanwhile (see
     /// [`values`](Self::values)).
     #[must_use]
@@ -254,6 +351,8 @@ impl<'a> WritePlan<'a> {
         )
         .with_lifetime(self.lifetime())
         .with_deadline(self.deadline())
+        .with_owner(self.owner().cloned())
+        .with_label(self.label().cloned())
     }
 
     /// [`to_record`](Self::to_record) serialized, without copying the session first.
@@ -262,9 +361,13 @@ impl<'a> WritePlan<'a> {
         record::to_json(
             self.values(),
             self.new_flash(),
-            self.timestamps,
-            self.lifetime(),
-            self.deadline(),
+            record::Stamp {
+                timestamps: self.timestamps,
+                lifetime: self.lifetime(),
+                deadline: self.deadline(),
+                owner: self.owner(),
+                label: self.label(),
+            },
         )
     }
 
@@ -356,6 +459,93 @@ pub enum Write {
     Merge,
 }
 
+/// How a request changed one of a session's fields (its [owner](WritePlan::owner_change) or
+/// [label](WritePlan::label_change)): a store writes only a change, so a concurrent request
+/// that did not touch the field never undoes another's.
+///
+/// # Examples
+///
+/// ```
+/// use session::store::Change;
+///
+/// assert_eq!(Change::Set(2).applied_to(Some(1)), Some(2));
+/// assert_eq!(Change::Keep.applied_to(Some(1)), Some(1));
+/// assert_eq!(Change::<u8>::Clear.applied_to(Some(1)), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change<T> {
+    /// Unchanged: keep what is stored.
+    Keep,
+    /// Set to this.
+    Set(T),
+    /// Removed.
+    Clear,
+}
+
+impl<T> Change<T> {
+    /// The change from `before` to `after`.
+    pub(crate) fn between(before: Option<&T>, after: Option<T>) -> Self
+    where
+        T: PartialEq,
+    {
+        match after {
+            _ if before == after.as_ref() => Self::Keep,
+            Some(value) => Self::Set(value),
+            None => Self::Clear,
+        }
+    }
+
+    /// The field after the change, given what is stored.
+    ///
+    /// # Examples
+    ///
+    /// See [`Change`].
+    pub fn applied_to(self, stored: Option<T>) -> Option<T> {
+        match self {
+            Self::Keep => stored,
+            Self::Set(value) => Some(value),
+            Self::Clear => None,
+        }
+    }
+
+    /// Whether the request changed the field.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!session::store::Change::<u8>::Keep.is_change());
+    /// ```
+    pub fn is_change(&self) -> bool {
+        !matches!(self, Self::Keep)
+    }
+}
+
+/// How one write changes the owner → sessions index (see [`WritePlan::index_change`]).
+///
+/// # Examples
+///
+/// ```
+/// # use session::{MemoryStorage, OldId, SessionCookie, SessionManager};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// # let cookie = SessionCookie::builder("sid").secret([3u8; 32]).build()?;
+/// let sessions = SessionManager::new(cookie, MemoryStorage::new());
+/// let mut session = sessions.load(None).await?;
+/// session.set_owner("user-42")?;
+/// let plan = sessions.plan(&session).unwrap();
+/// let index = plan.index_change(None, plan.owner());
+/// assert_eq!(index.joins.map(|owner| owner.as_str()), Some("user-42"));
+/// assert_eq!(index.leaves, None);
+/// # Ok::<(), session::Error>(()) }).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OwnerIndex<'o> {
+    /// The owner whose index loses the base id.
+    pub leaves: Option<&'o Owner>,
+    /// The owner whose index gains the target id: the [limit](WritePlan::admit) applies.
+    pub joins: Option<&'o Owner>,
+}
+
 /// A [`WritePlan`] that owns its data, for a store that hands the write to another thread
 /// (a blocking pool): [`as_plan`](Self::as_plan) lends the same plan back.
 ///
@@ -382,6 +572,7 @@ pub struct OwnedWritePlan {
     session: Session,
     timestamps: Timestamps,
     expiry: Expiry,
+    owner_limit: Option<OwnerLimit>,
 }
 
 impl WritePlan<'_> {
@@ -400,6 +591,7 @@ impl WritePlan<'_> {
             session: self.session.clone(),
             timestamps: self.timestamps,
             expiry: self.expiry,
+            owner_limit: self.owner_limit,
         }
     }
 }
@@ -420,6 +612,7 @@ impl OwnedWritePlan {
             session: &self.session,
             timestamps: self.timestamps,
             expiry: self.expiry,
+            owner_limit: self.owner_limit,
         }
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Borrowed, Map, text};
 use crate::expiry::{Lifetime, Timestamps};
+use crate::owner::{Label, Owner};
 use crate::store::WritePlan;
 
 /// The version written in `"v"`; a record of any other version is refused.
@@ -25,17 +26,34 @@ struct Wire {
     /// The session's lifetime (see [`Lifetime`]); absent: the policy's.
     #[serde(default)]
     l: Option<u64>,
+    /// The session's owner (see [`Owner`]); absent: none.
+    #[serde(default)]
+    o: Option<String>,
+    /// The session's label (see [`Label`]); absent: none.
+    #[serde(default)]
+    n: Option<String>,
+}
+
+/// The parts of a record besides its values and flash, as [`to_json`] writes them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamp<'a> {
+    pub(crate) timestamps: Timestamps,
+    pub(crate) lifetime: Lifetime,
+    pub(crate) deadline: Option<u64>,
+    pub(crate) owner: Option<&'a Owner>,
+    pub(crate) label: Option<&'a Label>,
 }
 
 /// The record's JSON, written straight from its parts: each value's text is copied as it is.
-pub(crate) fn to_json(
-    values: &Map,
-    flash: &Map,
-    ts: Timestamps,
-    lifetime: Lifetime,
-    deadline: Option<u64>,
-) -> Vec<u8> {
+pub(crate) fn to_json(values: &Map, flash: &Map, stamp: Stamp<'_>) -> Vec<u8> {
     use std::io::Write as _;
+    let Stamp {
+        timestamps: ts,
+        lifetime,
+        deadline,
+        owner,
+        label,
+    } = stamp;
     let mut out = Vec::with_capacity(64);
     // Writing into a Vec cannot fail.
     let _ = write!(out, r#"{{"v":{FORMAT_VERSION},"d":["#);
@@ -48,6 +66,14 @@ pub(crate) fn to_json(
     }
     if let Some(code) = lifetime.code() {
         let _ = write!(out, r#","l":{code}"#);
+    }
+    if let Some(owner) = owner {
+        out.extend_from_slice(br#","o":"#);
+        crate::json::write_str(&mut out, owner.as_str());
+    }
+    if let Some(label) = label {
+        out.extend_from_slice(br#","n":"#);
+        crate::json::write_str(&mut out, label.as_str());
     }
     out.push(b'}');
     out
@@ -84,6 +110,10 @@ pub struct Record {
     lifetime: Lifetime,
     /// `None`: the record never expires.
     deadline: Option<u64>,
+    /// Whom the session belongs to, if a login said so.
+    owner: Option<Owner>,
+    /// The label its owner sees.
+    label: Option<Label>,
 }
 
 impl Record {
@@ -108,6 +138,8 @@ impl Record {
             timestamps,
             lifetime: Lifetime::Policy,
             deadline: None,
+            owner: None,
+            label: None,
         }
     }
 
@@ -165,6 +197,80 @@ impl Record {
         self
     }
 
+    /// Sets whom the session belongs to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::owner::Owner;
+    /// use session::store::Record;
+    ///
+    /// let owner = Owner::new("user-42")?;
+    /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(0)).with_owner(Some(owner));
+    /// assert_eq!(record.to_json(), br#"{"v":1,"d":[{},{}],"t":[0,0],"o":"user-42"}"#);
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_owner(mut self, owner: Option<Owner>) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// Returns whom the session belongs to, if anyone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
+    ///
+    /// assert_eq!(Record::new(Map::new(), Map::new(), Timestamps::at(0)).owner(), None);
+    /// ```
+    #[must_use]
+    pub fn owner(&self) -> Option<&Owner> {
+        self.owner.as_ref()
+    }
+
+    /// Sets the label the owner sees.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::owner::Label;
+    /// use session::store::Record;
+    ///
+    /// let label = Label::new("Phone")?;
+    /// let record = Record::new(Map::new(), Map::new(), Timestamps::at(0)).with_label(Some(label));
+    /// assert_eq!(record.label().map(Label::as_str), Some("Phone"));
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_label(mut self, label: Option<Label>) -> Self {
+        self.label = label;
+        self
+    }
+
+    /// Returns the label the owner sees, if one was set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::Map;
+    /// use session::expiry::Timestamps;
+    /// use session::store::Record;
+    ///
+    /// assert_eq!(Record::new(Map::new(), Map::new(), Timestamps::at(0)).label(), None);
+    /// ```
+    #[must_use]
+    pub fn label(&self) -> Option<&Label> {
+        self.label.as_ref()
+    }
+
     /// Applies one request's write onto this record: each value the request set or removed,
     /// the flash it consumed (removed only if still unchanged, so a newer flash survives), and
     /// the flash it set, the lifetime if it chose one; then the plan's timestamps, and the
@@ -205,6 +311,12 @@ impl Record {
         }
         if let Some(lifetime) = plan.lifetime_change() {
             self.lifetime = lifetime;
+        }
+        if plan.owner_change().is_change() {
+            self.owner = plan.owner_change().applied_to(None).cloned();
+        }
+        if plan.label_change().is_change() {
+            self.label = plan.label_change().applied_to(None).cloned();
         }
         self.timestamps.renewed = plan.timestamps().renewed;
         self.deadline = plan.deadline_for(self.lifetime);
@@ -310,13 +422,18 @@ impl Record {
     /// ```
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
-        to_json(
-            &self.values,
-            &self.flash,
-            self.timestamps,
-            self.lifetime,
-            self.deadline,
-        )
+        to_json(&self.values, &self.flash, self.stamp())
+    }
+
+    /// The parts besides values and flash.
+    pub(crate) fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            timestamps: self.timestamps,
+            lifetime: self.lifetime,
+            deadline: self.deadline,
+            owner: self.owner.as_ref(),
+            label: self.label.as_ref(),
+        }
     }
 
     /// Parses a stored record.
@@ -357,6 +474,8 @@ impl Record {
             },
             lifetime: Lifetime::from_code(wire.l),
             deadline: wire.e,
+            owner: wire.o.and_then(Owner::stored),
+            label: wire.n.and_then(Label::stored),
         })
     }
 }

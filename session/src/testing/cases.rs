@@ -16,8 +16,10 @@ use crate::manager::Commit;
 use crate::store::SessionStore;
 
 mod concurrency;
+mod owners;
 
 pub use concurrency::*;
+pub use owners::*;
 
 /// The id a browser's cookie carries.
 pub(super) async fn id_of<S: SessionStore>(

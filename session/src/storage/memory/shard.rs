@@ -94,15 +94,16 @@ impl<E: Ordered> Shard<E> {
     }
 
     /// Stores `entry` under `key`, evicting first if a new id would pass `capacity`
-    /// (`None`: unbounded). A replaced entry counts as used again and is protected when
-    /// `protect` says the replacement is a record.
+    /// (`None`: unbounded), and returns what it evicted. A replaced entry counts as used again
+    /// and is protected when `protect` says the replacement is a record.
     pub(super) fn put(
         &mut self,
         key: Hashed<'_>,
         entry: E,
         protect: bool,
         capacity: Option<usize>,
-    ) {
+    ) -> Vec<(Arc<str>, E)> {
+        let mut evicted = Vec::new();
         let version = entry.version();
         if let Some(slot) = self.entries.find_mut(key.hash, |slot| &*slot.id == key.id) {
             // Replaced in place: one lookup, and the id moves to its new place in the order
@@ -119,7 +120,10 @@ impl<E: Ordered> Shard<E> {
                 .insert(version, Arc::clone(&slot.id));
         } else {
             if let Some(capacity) = capacity {
-                while self.entries.len() >= capacity.max(1) && self.evict_one() {}
+                while self.entries.len() >= capacity.max(1) {
+                    let Some(gone) = self.evict_one() else { break };
+                    evicted.push(gone);
+                }
             }
             let id: Arc<str> = key.id.into();
             self.probation.insert(version, Arc::clone(&id));
@@ -137,6 +141,7 @@ impl<E: Ordered> Shard<E> {
         if let Some(capacity) = capacity {
             self.demote_past(capacity / 4 * 3);
         }
+        evicted
     }
 
     /// Removes `key`; returns its entry.
@@ -156,18 +161,20 @@ impl<E: Ordered> Shard<E> {
         Hashed::new(&self.hasher, id)
     }
 
-    /// Removes the entries whose deadline is before `now`; returns how many went.
-    pub(super) fn sweep(&mut self, now: u64) -> usize {
+    /// Removes the entries whose deadline is before `now`; returns them.
+    pub(super) fn sweep(&mut self, now: u64) -> Vec<(Arc<str>, E)> {
         let dead: Vec<Arc<str>> = self
             .entries
             .iter()
             .filter(|slot| slot.entry.deadline().is_some_and(|deadline| deadline < now))
             .map(|slot| Arc::clone(&slot.id))
             .collect();
-        for id in &dead {
-            self.take(Hashed::new(&self.hasher, id));
-        }
-        dead.len()
+        dead.into_iter()
+            .filter_map(|id| {
+                let entry = self.take(Hashed::new(&self.hasher, &id))?;
+                Some((id, entry))
+            })
+            .collect()
     }
 
     fn index(&mut self, segment: Segment) -> &mut BTreeMap<u64, Arc<str>> {
@@ -175,25 +182,16 @@ impl<E: Ordered> Shard<E> {
     }
 
     /// Evicts the least recently written probation entry, else the least recently written
-    /// protected one; false when the shard is empty.
-    fn evict_one(&mut self) -> bool {
-        let oldest = self
+    /// protected one, and returns it; `None` when the shard is empty.
+    fn evict_one(&mut self) -> Option<(Arc<str>, E)> {
+        let (_, id) = self
             .probation
             .pop_first()
-            .or_else(|| self.protected.pop_first());
-        match oldest {
-            Some((_, id)) => {
-                let hash = self.hasher.hash_one(&*id);
-                match self.entries.find_entry(hash, |slot| slot.id == id) {
-                    Ok(found) => {
-                        found.remove();
-                        true
-                    }
-                    Err(_) => false,
-                }
-            }
-            None => false,
-        }
+            .or_else(|| self.protected.pop_first())?;
+        let hash = self.hasher.hash_one(&*id);
+        let found = self.entries.find_entry(hash, |slot| slot.id == id).ok()?;
+        let (slot, _) = found.remove();
+        Some((slot.id, slot.entry))
     }
 
     /// Moves the least recently written protected entries to probation while protected holds
@@ -327,7 +325,7 @@ mod tests {
                 None,
             );
         }
-        assert_eq!(shard.sweep(6), 5, "deadlines 1 to 5 are before 6");
+        assert_eq!(shard.sweep(6).len(), 5, "deadlines 1 to 5 are before 6");
         assert!(shard.take(shard.hashed("k6")).is_some());
         assert_eq!(shard.len(), 4);
         assert_eq!(shard.probation.len() + shard.protected.len(), 4);
