@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use session::store::{Stored, WriteOutcome, WritePlan};
+use session::owner::Owner;
+use session::store::{Ending, OwnedRecord, Stored, WriteOutcome, WritePlan};
 use session::{PostgresStorage, SessionId, SessionStore, SqliteStorage};
 use tokio::sync::OnceCell;
 
@@ -224,6 +225,27 @@ impl SessionStore for SqlStore {
         match &self.store {
             Sql::Postgres(storage) => storage.delete(ids).await,
             Sql::Sqlite(storage) => storage.delete(ids).await,
+        }
+    }
+
+    async fn owned(&self, owner: &Owner, now: u64) -> session::Result<Vec<OwnedRecord>> {
+        self.ready().await?;
+        match &self.store {
+            Sql::Postgres(storage) => storage.owned(owner, now).await,
+            Sql::Sqlite(storage) => storage.owned(owner, now).await,
+        }
+    }
+
+    async fn end_owned(
+        &self,
+        owner: &Owner,
+        which: Ending<'_>,
+        now: u64,
+    ) -> session::Result<usize> {
+        self.ready().await?;
+        match &self.store {
+            Sql::Postgres(storage) => storage.end_owned(owner, which, now).await,
+            Sql::Sqlite(storage) => storage.end_owned(owner, which, now).await,
         }
     }
 }

@@ -1,11 +1,15 @@
 //! A store written the way another crate would write one, from public items only: a
 //! `BTreeMap` behind a mutex, with a version per record. The conformance kit runs on it
-//! (`conformance::kit::btreemap`), which proves the contract can be met from outside.
+//! (`conformance::kit::btreemap`), which proves the contract can be met from outside, owner
+//! index and limit included (here the index is a scan: every call holds the one mutex).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use session::store::{Found, Record, Retire, Stored, Version, Write, WriteOutcome, WritePlan};
+use session::owner::Owner;
+use session::store::{
+    Ending, Found, OwnedRecord, Record, Retire, Stored, Version, Write, WriteOutcome, WritePlan,
+};
 use session::{SessionId, SessionStore};
 
 /// What the map holds under an id.
@@ -41,6 +45,22 @@ impl Inner {
         self.versions += 1;
         Version::new(self.versions)
     }
+
+    /// `owner`'s live records.
+    fn owned(&self, owner: &Owner, now: u64) -> Vec<OwnedRecord> {
+        self.entries
+            .iter()
+            .filter_map(|(id, entry)| match entry {
+                Entry::Record { record, .. }
+                    if record.owner() == Some(owner)
+                        && record.deadline().is_none_or(|deadline| deadline >= now) =>
+                {
+                    Some(OwnedRecord::of(id.clone(), record))
+                }
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl SessionStore for BTreeMapStore {
@@ -73,6 +93,10 @@ impl SessionStore for BTreeMapStore {
         if plan.moves() && inner.live(plan.target(), now).is_some() {
             return Ok(WriteOutcome::Taken);
         }
+        let before = match &current {
+            Some(Entry::Record { record, .. }) => record.owner().cloned(),
+            _ => None,
+        };
         let record = match (write, current) {
             (Write::Merge, Some(Entry::Record { mut record, .. })) => {
                 record.apply(plan);
@@ -80,6 +104,18 @@ impl SessionStore for BTreeMapStore {
             }
             _ => plan.to_record(),
         };
+        // The index is the records themselves; only the limit needs work.
+        if let Some(owner) = plan.index_change(before.as_ref(), record.owner()).joins {
+            let owned = inner.owned(owner, now);
+            match plan.admit(&owned) {
+                Ok(ended) => {
+                    for id in ended {
+                        inner.entries.remove(id);
+                    }
+                }
+                Err(outcome) => return Ok(outcome),
+            }
+        }
         let version = inner.next_version();
         inner
             .entries
@@ -112,5 +148,28 @@ impl SessionStore for BTreeMapStore {
             inner.entries.remove(*id);
         }
         Ok(())
+    }
+
+    async fn owned(&self, owner: &Owner, now: u64) -> session::Result<Vec<OwnedRecord>> {
+        Ok(self.inner.lock().unwrap().owned(owner, now))
+    }
+
+    async fn end_owned(
+        &self,
+        owner: &Owner,
+        which: Ending<'_>,
+        now: u64,
+    ) -> session::Result<usize> {
+        let mut inner = self.inner.lock().unwrap();
+        let ended: Vec<SessionId> = inner
+            .owned(owner, now)
+            .into_iter()
+            .map(|entry| entry.id)
+            .filter(|id| which.includes(id))
+            .collect();
+        for id in &ended {
+            inner.entries.remove(id);
+        }
+        Ok(ended.len())
     }
 }

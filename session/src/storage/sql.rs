@@ -18,6 +18,7 @@
 //! | `lifetime` | the session's [`Lifetime`]: `NULL` the policy's, `0` a browser session, else seconds |
 //! | `expires_at` | Unix second after which the row is dead (`NULL`: never); indexed, for the sweep |
 //! | `version` | changes on every write: a save that finds the version it loaded writes without merging |
+//! | `owner`, `label` | whom the session belongs to and the label its owner sees (see [`owner`](crate::owner)); `owner` is indexed where set |
 
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
@@ -32,7 +33,8 @@ use crate::data::Map;
 use crate::error::{ConfigError, Error, Result};
 use crate::expiry::{Clock as _, Lifetime, SystemClock};
 use crate::id::SessionId;
-use crate::store::{Found, Record, Stored, Version, Write, WriteOutcome, WritePlan};
+use crate::owner::{Label, Owner};
+use crate::store::{Found, OwnedRecord, Record, Stored, Version, Write, WriteOutcome, WritePlan};
 
 /// The `kind` of a session's row.
 pub(super) const RECORD: i64 = 0;
@@ -85,6 +87,8 @@ pub(super) struct Row {
     pub(super) lifetime: Option<i64>,
     pub(super) expires_at: Option<i64>,
     pub(super) version: i64,
+    pub(super) owner: Option<String>,
+    pub(super) label: Option<String>,
 }
 
 /// What a row holds, checked.
@@ -136,7 +140,9 @@ impl Row {
         };
         let record = Record::new(values, flash, timestamps)
             .with_lifetime(Lifetime::from_code(lifetime))
-            .with_deadline(deadline);
+            .with_deadline(deadline)
+            .with_owner(self.owner.and_then(Owner::stored))
+            .with_label(self.label.and_then(Label::stored));
         Some((record, Version::new(self.version.cast_unsigned())))
     }
 
@@ -154,13 +160,24 @@ impl Row {
     }
 }
 
+/// What the general write leaves: the record for the plan's target, and the owner of the live
+/// record the base held (for [`WritePlan::index_change`]).
+pub(super) struct Resolved {
+    pub(super) record: Record,
+    pub(super) before: Option<Owner>,
+}
+
 /// The record the general write leaves under the plan's target, given the base's row; or the
 /// outcome that writes nothing. The same rule as every other store: [`WritePlan::check`], then
 /// [`Record::apply`] onto a live record, else the request's whole state.
-pub(super) fn resolve(plan: &WritePlan<'_>, base: Option<Row>) -> Result<Record, WriteOutcome> {
+pub(super) fn resolve(plan: &WritePlan<'_>, base: Option<Row>) -> Result<Resolved, WriteOutcome> {
     let entry = base
         .filter(|row| row.is_live(plan.now()))
         .map(Row::into_entry);
+    let before = match &entry {
+        Some(Entry::Record(record, _)) => record.owner().cloned(),
+        _ => None,
+    };
     let found = match &entry {
         None => Found::Nothing,
         Some(Entry::Forward(to)) => Found::Forward(to),
@@ -168,13 +185,51 @@ pub(super) fn resolve(plan: &WritePlan<'_>, base: Option<Row>) -> Result<Record,
         Some(Entry::Record(_, version)) => Found::Record(*version),
         Some(Entry::Corrupt) => Found::Record(Version::UNVERSIONED),
     };
-    Ok(match (plan.check(found)?, entry) {
+    let record = match (plan.check(found)?, entry) {
         (Write::Merge, Some(Entry::Record(mut record, _))) => {
             record.apply(plan);
             record
         }
         _ => plan.to_record(),
-    })
+    };
+    Ok(Resolved { record, before })
+}
+
+/// Whether a save must take the general write because it changes the owner or the label (a
+/// login): the fast statements leave both columns as they are.
+pub(super) fn changes_owner(plan: &WritePlan<'_>) -> bool {
+    plan.owner_change().is_change() || plan.label_change().is_change()
+}
+
+/// One row of an owner listing: `id, created, renewed, lifetime, label, expires_at`. A row
+/// that does not read back is left out.
+pub(super) fn listed(
+    (id, created, renewed, lifetime, label, expires_at): (
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+    ),
+) -> Option<OwnedRecord> {
+    let timestamps = crate::expiry::Timestamps {
+        created: u64::try_from(created).ok()?,
+        renewed: u64::try_from(renewed).ok()?,
+    };
+    let lifetime = match lifetime {
+        None => None,
+        Some(code) => Some(u64::try_from(code).ok()?),
+    };
+    let deadline = match expires_at {
+        None => None,
+        Some(deadline) => Some(u64::try_from(deadline).ok()?),
+    };
+    let record = Record::new(Map::new(), Map::new(), timestamps)
+        .with_lifetime(Lifetime::from_code(lifetime))
+        .with_deadline(deadline)
+        .with_label(label.and_then(Label::stored));
+    Some(OwnedRecord::of(id.parse().ok()?, &record))
 }
 
 /// A record as the columns it is written in.
@@ -185,6 +240,8 @@ pub(super) struct Columns {
     pub(super) renewed: i64,
     pub(super) lifetime: Option<i64>,
     pub(super) expires_at: Option<i64>,
+    pub(super) owner: Option<String>,
+    pub(super) label: Option<String>,
 }
 
 impl Columns {
@@ -197,6 +254,8 @@ impl Columns {
             renewed: int(timestamps.renewed),
             lifetime: lifetime_code(record.lifetime()),
             expires_at: record.deadline().map(int),
+            owner: record.owner().map(|owner| owner.as_str().to_owned()),
+            label: record.label().map(|label| label.as_str().to_owned()),
         }
     }
 }

@@ -11,13 +11,17 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row as _};
 
 use super::{
-    ATTEMPTS, Columns, FORWARD, RECORD, Row, SUPERSEDED, SWEEP_BATCH, Versions, bounded, contended,
-    int, lifetime_code, object, quoted, resolve, sweep_forever, sweep_in_batches, undated_cutoff,
+    ATTEMPTS, Columns, FORWARD, RECORD, Resolved, Row, SUPERSEDED, SWEEP_BATCH, Versions, bounded,
+    changes_owner, contended, int, lifetime_code, listed, object, quoted, resolve, sweep_forever,
+    sweep_in_batches, undated_cutoff,
 };
 use crate::error::{ConfigError, Result};
 use crate::expiry::Lifetime;
 use crate::id::SessionId;
-use crate::store::{Expect, Retire, SessionStore, Stored, WriteOutcome, WritePlan};
+use crate::owner::Owner;
+use crate::store::{
+    Change, Ending, Expect, OwnedRecord, Retire, SessionStore, Stored, WriteOutcome, WritePlan,
+};
 
 /// How the store names its database in errors and logs.
 const DATABASE: &str = "PostgreSQL";
@@ -103,6 +107,10 @@ struct Statements {
     delete: Arc<str>,
     sweep: Arc<str>,
     sweep_undated: Arc<str>,
+    owner_lock: Arc<str>,
+    owned: Arc<str>,
+    end_except: Arc<str>,
+    end_only: Arc<str>,
 }
 
 impl Statements {
@@ -115,19 +123,23 @@ impl Statements {
             None => (String::new(), table.to_owned()),
         };
         let index = format!("\"{}_expires_at\"", table.trim_matches('"'));
+        let owner_index = format!("\"{}_owner\"", table.trim_matches('"'));
         let t = &qualified;
         let columns = "kind, moved_to, data::text, flash::text, created, renewed, lifetime, \
-                       expires_at, version";
+                       expires_at, version, owner, label";
+        let live_owned =
+            format!("owner = $1 AND kind = {RECORD} AND (expires_at IS NULL OR expires_at >= $2)");
         let load = format!("SELECT {columns} FROM {t} WHERE id = $1");
         let put = |condition: &str| {
             format!(
                 "INSERT INTO {t} AS s (id, kind, moved_to, data, flash, created, renewed, \
-                 lifetime, expires_at, version) \
-                 VALUES ($1, {RECORD}, NULL, $2::jsonb, $3::jsonb, $4, $5, $6, $7, $8) \
+                 lifetime, expires_at, version, owner, label) \
+                 VALUES ($1, {RECORD}, NULL, $2::jsonb, $3::jsonb, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (id) DO UPDATE SET kind = {RECORD}, moved_to = NULL, \
                  data = EXCLUDED.data, flash = EXCLUDED.flash, created = EXCLUDED.created, \
                  renewed = EXCLUDED.renewed, lifetime = EXCLUDED.lifetime, \
-                 expires_at = EXCLUDED.expires_at, version = EXCLUDED.version{condition}"
+                 expires_at = EXCLUDED.expires_at, version = EXCLUDED.version, \
+                 owner = EXCLUDED.owner, label = EXCLUDED.label{condition}"
             )
         };
         Self {
@@ -146,15 +158,20 @@ impl Statements {
                  \x20   renewed BIGINT NOT NULL,\n\
                  \x20   lifetime BIGINT,\n\
                  \x20   expires_at BIGINT,\n\
-                 \x20   version BIGINT NOT NULL\n\
+                 \x20   version BIGINT NOT NULL,\n\
+                 \x20   owner TEXT COLLATE \"C\",\n\
+                 \x20   label TEXT\n\
                  );\n\
-                 CREATE INDEX IF NOT EXISTS {index} ON {t} (expires_at);\n"
+                 ALTER TABLE {t} ADD COLUMN IF NOT EXISTS owner TEXT COLLATE \"C\", \
+                 ADD COLUMN IF NOT EXISTS label TEXT;\n\
+                 CREATE INDEX IF NOT EXISTS {index} ON {t} (expires_at);\n\
+                 CREATE INDEX IF NOT EXISTS {owner_index} ON {t} (owner) WHERE owner IS NOT NULL;\n"
             )
             .into(),
             lock: format!("{load} FOR UPDATE").into(),
             load: load.into(),
             merges: std::array::from_fn(|shape| merge_sql(t, Shape::from_index(shape)).into()),
-            insert_vacant: put(" WHERE s.expires_at < $9").into(),
+            insert_vacant: put(" WHERE s.expires_at < $11").into(),
             upsert: put("").into(),
             retire: format!(
                 "INSERT INTO {t} AS s (id, kind, moved_to, data, flash, created, renewed, \
@@ -163,10 +180,19 @@ impl Statements {
                  ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, \
                  moved_to = EXCLUDED.moved_to, data = '{{}}', flash = '{{}}', \
                  created = EXCLUDED.created, renewed = EXCLUDED.renewed, lifetime = NULL, \
-                 expires_at = EXCLUDED.expires_at, version = EXCLUDED.version"
+                 expires_at = EXCLUDED.expires_at, version = EXCLUDED.version, \
+                 owner = NULL, label = NULL"
             )
             .into(),
             delete: format!("DELETE FROM {t} WHERE id = ANY($1)").into(),
+            owner_lock: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))".into(),
+            owned: format!(
+                "SELECT id, created, renewed, lifetime, label, expires_at FROM {t} \
+                 WHERE {live_owned}"
+            )
+            .into(),
+            end_except: format!("DELETE FROM {t} WHERE {live_owned} AND NOT (id = ANY($3))").into(),
+            end_only: format!("DELETE FROM {t} WHERE {live_owned} AND id = ANY($3)").into(),
             sweep: format!(
                 "DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE expires_at < $1 \
                  LIMIT {SWEEP_BATCH} FOR UPDATE SKIP LOCKED)"
@@ -283,6 +309,8 @@ fn row(row: &PgRow) -> Result<Row, sqlx::Error> {
         lifetime: row.try_get(6)?,
         expires_at: row.try_get(7)?,
         version: row.try_get(8)?,
+        owner: row.try_get(9)?,
+        label: row.try_get(10)?,
     })
 }
 
@@ -478,7 +506,7 @@ impl PostgresStorage {
     }
 
     async fn execute(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
-        if !plan.moves() {
+        if !plan.moves() && !changes_owner(plan) {
             match plan.expect() {
                 Expect::Loaded(_) | Expect::Existing if self.merge_in_place(plan).await? => {
                     return Ok(WriteOutcome::Written);
@@ -487,15 +515,29 @@ impl PostgresStorage {
                 _ => {}
             }
         }
+        // A write that may join a session to an owner holds that owner's lock, which
+        // `end_owned` takes too, before it locks any row.
+        let mut owner_lock = match plan.owner_change() {
+            Change::Set(owner) => Some(owner.clone()),
+            Change::Keep if plan.moves() => plan.owner().cloned(),
+            Change::Keep | Change::Clear => None,
+        };
         bounded(DATABASE, self.shared.timeout, async {
             for _ in 0..ATTEMPTS {
-                if let Some(outcome) = self.transaction(plan).await? {
-                    return Ok(Ok(outcome));
+                match self.transaction(plan, owner_lock.as_ref()).await? {
+                    Attempt::Done(outcome) => return Ok(Ok(outcome)),
+                    Attempt::Again => {}
+                    Attempt::Lock(owner) => owner_lock = Some(owner),
                 }
             }
             Ok(Err(contended(DATABASE)))
         })
         .await?
+    }
+
+    /// The key of `owner`'s advisory lock: the table and the owner.
+    fn owner_key(&self, owner: &Owner) -> String {
+        format!("{}:{}", self.shared.table, owner.as_str())
     }
 
     /// The common save: this request's changes merged onto the live record under its id, in
@@ -581,18 +623,30 @@ impl PostgresStorage {
             .bind(columns.renewed)
             .bind(columns.lifetime)
             .bind(columns.expires_at)
-            .bind(self.shared.versions.next());
+            .bind(self.shared.versions.next())
+            .bind(columns.owner.as_deref())
+            .bind(columns.label.as_deref());
         match vacant_at {
             Some(now) => query.bind(int(now)),
             None => query,
         }
     }
 
-    /// Every other plan, in one transaction that locks the base row. `None`: a row this write
-    /// found missing was created meanwhile, so it must start again.
-    async fn transaction(&self, plan: &WritePlan<'_>) -> Result<Option<WriteOutcome>, sqlx::Error> {
+    /// Every other plan, in one transaction that locks the base row, after the lock of
+    /// `owner_lock` when the write may join a session to that owner.
+    async fn transaction(
+        &self,
+        plan: &WritePlan<'_>,
+        owner_lock: Option<&Owner>,
+    ) -> Result<Attempt, sqlx::Error> {
         let sql_of = &self.shared.sql;
         let mut transaction = self.pool().begin().await?;
+        if let Some(owner) = owner_lock {
+            sqlx::query(sql(&sql_of.owner_lock))
+                .bind(self.owner_key(owner))
+                .execute(&mut *transaction)
+                .await?;
+        }
         let base = sqlx::query(sql(&sql_of.lock))
             .bind(plan.base().as_str())
             .fetch_optional(&mut *transaction)
@@ -601,13 +655,35 @@ impl PostgresStorage {
             .map(row)
             .transpose()?;
         let existed = base.is_some();
-        let record = match resolve(plan, base) {
-            Ok(record) => record,
+        let Resolved { record, before } = match resolve(plan, base) {
+            Ok(resolved) => resolved,
             Err(outcome) => {
                 transaction.rollback().await?;
-                return Ok(Some(outcome));
+                return Ok(Attempt::Done(outcome));
             }
         };
+        if let Some(owner) = plan.index_change(before.as_ref(), record.owner()).joins {
+            if owner_lock != Some(owner) {
+                // Another request gave the session this owner since it was loaded.
+                transaction.rollback().await?;
+                return Ok(Attempt::Lock(owner.clone()));
+            }
+            let owned = self.owned_in(&mut transaction, owner, plan.now()).await?;
+            match plan.admit(&owned) {
+                Ok(ended) if ended.is_empty() => {}
+                Ok(ended) => {
+                    let ended: Vec<&str> = ended.iter().map(|id| id.as_str()).collect();
+                    sqlx::query(sql(&sql_of.delete))
+                        .bind(ended)
+                        .execute(&mut *transaction)
+                        .await?;
+                }
+                Err(outcome) => {
+                    transaction.rollback().await?;
+                    return Ok(Attempt::Done(outcome));
+                }
+            }
+        }
         let columns = Columns::of(&record);
         if plan.moves() {
             let inserted = self
@@ -616,7 +692,7 @@ impl PostgresStorage {
                 .await?;
             if inserted.rows_affected() == 0 {
                 transaction.rollback().await?;
-                return Ok(Some(WriteOutcome::Taken));
+                return Ok(Attempt::Done(WriteOutcome::Taken));
             }
             let (kind, to, until) = match plan.retire() {
                 Retire::Forward { until } => (FORWARD, Some(plan.target().as_str()), until),
@@ -626,16 +702,10 @@ impl PostgresStorage {
                         .bind(vec![plan.base().as_str()])
                         .execute(&mut *transaction)
                         .await?;
-                    return transaction
-                        .commit()
-                        .await
-                        .map(|()| Some(WriteOutcome::Written));
+                    return transaction.commit().await.map(|()| Attempt::written());
                 }
                 Retire::Keep => {
-                    return transaction
-                        .commit()
-                        .await
-                        .map(|()| Some(WriteOutcome::Written));
+                    return transaction.commit().await.map(|()| Attempt::written());
                 }
             };
             sqlx::query(sql(&sql_of.retire))
@@ -658,11 +728,42 @@ impl PostgresStorage {
                 .await?;
             if inserted.rows_affected() == 0 {
                 transaction.rollback().await?;
-                return Ok(None);
+                return Ok(Attempt::Again);
             }
         }
         transaction.commit().await?;
-        Ok(Some(WriteOutcome::Written))
+        Ok(Attempt::written())
+    }
+
+    /// `owner`'s live sessions, read inside `transaction`.
+    async fn owned_in(
+        &self,
+        transaction: &mut sqlx::PgConnection,
+        owner: &Owner,
+        now: u64,
+    ) -> Result<Vec<OwnedRecord>, sqlx::Error> {
+        let rows = sqlx::query_as(sql(&self.shared.sql.owned))
+            .bind(owner.as_str())
+            .bind(int(now))
+            .fetch_all(transaction)
+            .await?;
+        Ok(rows.into_iter().filter_map(listed).collect())
+    }
+}
+
+/// How one attempt of the general write ended.
+enum Attempt {
+    Done(WriteOutcome),
+    /// A row this write found missing was created meanwhile: start again.
+    Again,
+    /// The write joins the session to an owner whose lock it does not hold: start again
+    /// holding it.
+    Lock(Owner),
+}
+
+impl Attempt {
+    fn written() -> Self {
+        Self::Done(WriteOutcome::Written)
     }
 }
 
@@ -683,6 +784,42 @@ impl SessionStore for PostgresStorage {
                 .execute(self.pool())
                 .await
                 .map(drop)
+        })
+        .await
+    }
+
+    async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
+        bounded(DATABASE, self.shared.timeout, async {
+            let mut connection = self.pool().acquire().await?;
+            self.owned_in(&mut connection, owner, now).await
+        })
+        .await
+    }
+
+    async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
+        let (statement, ids): (&Arc<str>, Vec<&str>) = match which {
+            Ending::One(id) => (&self.shared.sql.end_only, vec![id.as_str()]),
+            Ending::AllExcept(kept) => (
+                &self.shared.sql.end_except,
+                kept.iter().map(SessionId::as_str).collect(),
+            ),
+            _ => (&self.shared.sql.end_except, Vec::new()),
+        };
+        bounded(DATABASE, self.shared.timeout, async {
+            let mut transaction = self.pool().begin().await?;
+            // Held until the end: no login of this owner writes meanwhile.
+            sqlx::query(sql(&self.shared.sql.owner_lock))
+                .bind(self.owner_key(owner))
+                .execute(&mut *transaction)
+                .await?;
+            let done = sqlx::query(sql(statement))
+                .bind(owner.as_str())
+                .bind(int(now))
+                .bind(ids)
+                .execute(&mut *transaction)
+                .await?;
+            transaction.commit().await?;
+            Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
         })
         .await
     }

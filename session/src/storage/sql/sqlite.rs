@@ -14,12 +14,15 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Row as _};
 
 use super::{
-    Columns, FORWARD, RECORD, Row, SUPERSEDED, SWEEP_BATCH, Versions, bounded, int, quoted,
-    resolve, sweep_forever, sweep_in_batches, undated_cutoff,
+    Columns, FORWARD, RECORD, Resolved, Row, SUPERSEDED, SWEEP_BATCH, Versions, bounded,
+    changes_owner, int, listed, quoted, resolve, sweep_forever, sweep_in_batches, undated_cutoff,
 };
 use crate::error::{ConfigError, Result};
 use crate::id::SessionId;
-use crate::store::{Expect, Retire, SessionStore, Stored, Version, WriteOutcome, WritePlan};
+use crate::owner::Owner;
+use crate::store::{
+    Ending, Expect, OwnedRecord, Retire, SessionStore, Stored, Version, WriteOutcome, WritePlan,
+};
 
 /// How the store names its database in errors and logs.
 const DATABASE: &str = "SQLite";
@@ -97,20 +100,28 @@ struct Statements {
     delete: Arc<str>,
     sweep: Arc<str>,
     sweep_undated: Arc<str>,
+    owned: Arc<str>,
+    end_except: Arc<str>,
+    end_only: Arc<str>,
 }
 
 impl Statements {
     fn new(table: &str) -> Self {
         let t = table;
         let index = format!("\"{}_expires_at\"", table.trim_matches('"'));
+        let owner_index = format!("\"{}_owner\"", table.trim_matches('"'));
+        let live_owned =
+            format!("owner = ?1 AND kind = {RECORD} AND (expires_at IS NULL OR expires_at >= ?2)");
         let put = |condition: &str| {
             format!(
                 "INSERT INTO {t} (id, kind, moved_to, data, flash, created, renewed, lifetime, \
-                 expires_at, version) VALUES (?1, {RECORD}, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 expires_at, version, owner, label) \
+                 VALUES (?1, {RECORD}, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (id) DO UPDATE SET kind = {RECORD}, moved_to = NULL, \
                  data = excluded.data, flash = excluded.flash, created = excluded.created, \
                  renewed = excluded.renewed, lifetime = excluded.lifetime, \
-                 expires_at = excluded.expires_at, version = excluded.version{condition}"
+                 expires_at = excluded.expires_at, version = excluded.version, \
+                 owner = excluded.owner, label = excluded.label{condition}"
             )
         };
         Self {
@@ -127,24 +138,27 @@ impl Statements {
                  \x20   renewed INTEGER NOT NULL,\n\
                  \x20   lifetime INTEGER,\n\
                  \x20   expires_at INTEGER,\n\
-                 \x20   version INTEGER NOT NULL\n\
+                 \x20   version INTEGER NOT NULL,\n\
+                 \x20   owner TEXT,\n\
+                 \x20   label TEXT\n\
                  );\n\
-                 CREATE INDEX IF NOT EXISTS {index} ON {t} (expires_at);\n"
+                 CREATE INDEX IF NOT EXISTS {index} ON {t} (expires_at);\n\
+                 CREATE INDEX IF NOT EXISTS {owner_index} ON {t} (owner) WHERE owner IS NOT NULL;\n"
             )
             .into(),
             load: format!(
                 "SELECT kind, moved_to, data, flash, created, renewed, lifetime, expires_at, \
-                 version FROM {t} WHERE id = ?1"
+                 version, owner, label FROM {t} WHERE id = ?1"
             )
             .into(),
             replace: format!(
                 "UPDATE {t} SET data = ?2, flash = ?3, created = ?4, renewed = ?5, \
-                 lifetime = ?6, expires_at = ?7, version = ?8 \
-                 WHERE id = ?1 AND kind = {RECORD} AND version = ?9 \
+                 lifetime = ?6, expires_at = ?7, version = ?8, owner = ?9, label = ?10 \
+                 WHERE id = ?1 AND kind = {RECORD} AND version = ?11 \
                  AND (expires_at IS NULL OR expires_at >= ?5)"
             )
             .into(),
-            insert_vacant: put(" WHERE expires_at < ?9").into(),
+            insert_vacant: put(" WHERE expires_at < ?11").into(),
             upsert: put("").into(),
             retire: format!(
                 "INSERT INTO {t} (id, kind, moved_to, data, flash, created, renewed, lifetime, \
@@ -152,10 +166,25 @@ impl Statements {
                  ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, \
                  moved_to = excluded.moved_to, data = '{{}}', flash = '{{}}', \
                  created = excluded.created, renewed = excluded.renewed, lifetime = NULL, \
-                 expires_at = excluded.expires_at, version = excluded.version"
+                 expires_at = excluded.expires_at, version = excluded.version, \
+                 owner = NULL, label = NULL"
             )
             .into(),
             delete: format!("DELETE FROM {t} WHERE id = ?1").into(),
+            owned: format!(
+                "SELECT id, created, renewed, lifetime, label, expires_at FROM {t} \
+                 WHERE {live_owned}"
+            )
+            .into(),
+            end_except: format!(
+                "DELETE FROM {t} WHERE {live_owned} \
+                 AND id NOT IN (SELECT value FROM json_each(?3))"
+            )
+            .into(),
+            end_only: format!(
+                "DELETE FROM {t} WHERE {live_owned} AND id IN (SELECT value FROM json_each(?3))"
+            )
+            .into(),
             sweep: format!(
                 "DELETE FROM {t} WHERE id IN \
                  (SELECT id FROM {t} WHERE expires_at < ?1 LIMIT {SWEEP_BATCH})"
@@ -187,6 +216,8 @@ fn row(row: &SqliteRow) -> Result<Row, sqlx::Error> {
         lifetime: row.try_get(6)?,
         expires_at: row.try_get(7)?,
         version: row.try_get(8)?,
+        owner: row.try_get(9)?,
+        label: row.try_get(10)?,
     })
 }
 
@@ -305,6 +336,21 @@ impl SqliteStorage {
     pub async fn migrate(&self) -> Result<()> {
         bounded(DATABASE, self.shared.timeout, async {
             let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+            // A table made before owners existed gains their columns first.
+            let columns: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info(?1)")
+                .bind(self.shared.table.as_str())
+                .fetch_all(&mut *transaction)
+                .await?;
+            if !columns.is_empty() && !columns.iter().any(|(name,)| name == "owner") {
+                let table = quoted("table", &self.shared.table).unwrap_or_default();
+                let upgrade = format!(
+                    "ALTER TABLE {table} ADD COLUMN owner TEXT;\n\
+                     ALTER TABLE {table} ADD COLUMN label TEXT;"
+                );
+                sqlx::raw_sql(AssertSqlSafe(upgrade))
+                    .execute(&mut *transaction)
+                    .await?;
+            }
             sqlx::raw_sql(sql(&self.shared.sql.migration))
                 .execute(&mut *transaction)
                 .await?;
@@ -386,7 +432,9 @@ impl SqliteStorage {
     }
 
     async fn execute(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
-        if !plan.moves() {
+        // A login (an owner or label set) takes the transaction, where the owner's limit is
+        // applied.
+        if !plan.moves() && !changes_owner(plan) {
             match plan.expect() {
                 Expect::Loaded(version)
                     if version != Version::UNVERSIONED
@@ -452,8 +500,9 @@ impl SqliteStorage {
         }
     }
 
-    /// `statement` with the id (`?1`), the record's columns (`?2` to `?7`) and a new version
-    /// (`?8`) bound, as `replace`, `insert_vacant` and `upsert` all take them.
+    /// `statement` with the id (`?1`), the record's columns (`?2` to `?7`), a new version
+    /// (`?8`), the owner and the label (`?9`, `?10`) bound, as `replace`, `insert_vacant` and
+    /// `upsert` all take them.
     fn record_query<'q>(
         &self,
         statement: &Arc<str>,
@@ -469,6 +518,8 @@ impl SqliteStorage {
             .bind(columns.lifetime)
             .bind(columns.expires_at)
             .bind(self.shared.versions.next())
+            .bind(columns.owner.as_deref())
+            .bind(columns.label.as_deref())
     }
 
     /// Every other plan, in one transaction that holds SQLite's write lock from its start.
@@ -483,13 +534,31 @@ impl SqliteStorage {
             .map(row)
             .transpose()?;
         let existed = base.is_some();
-        let record = match resolve(plan, base) {
-            Ok(record) => record,
+        let Resolved { record, before } = match resolve(plan, base) {
+            Ok(resolved) => resolved,
             Err(outcome) => {
                 transaction.rollback().await?;
                 return Ok(outcome);
             }
         };
+        if let Some(owner) = plan.index_change(before.as_ref(), record.owner()).joins {
+            // The write lock is held: the owner's sessions cannot change meanwhile.
+            let owned = Self::owned_in(&mut transaction, &sql_of.owned, owner, plan.now()).await?;
+            match plan.admit(&owned) {
+                Ok(ended) => {
+                    for id in ended {
+                        sqlx::query(sql(&sql_of.delete))
+                            .bind(id.as_str())
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
+                }
+                Err(outcome) => {
+                    transaction.rollback().await?;
+                    return Ok(outcome);
+                }
+            }
+        }
         let columns = Columns::of(&record);
         if plan.moves() {
             let inserted = self
@@ -530,6 +599,21 @@ impl SqliteStorage {
         transaction.commit().await?;
         Ok(WriteOutcome::Written)
     }
+
+    /// `owner`'s live sessions, read with `statement` (`owned`) on `connection`.
+    async fn owned_in(
+        connection: &mut sqlx::SqliteConnection,
+        statement: &Arc<str>,
+        owner: &Owner,
+        now: u64,
+    ) -> Result<Vec<OwnedRecord>, sqlx::Error> {
+        let rows = sqlx::query_as(sql(statement))
+            .bind(owner.as_str())
+            .bind(int(now))
+            .fetch_all(connection)
+            .await?;
+        Ok(rows.into_iter().filter_map(listed).collect())
+    }
 }
 
 impl SessionStore for SqliteStorage {
@@ -551,6 +635,37 @@ impl SessionStore for SqliteStorage {
                     .await?;
             }
             transaction.commit().await
+        })
+        .await
+    }
+
+    async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
+        bounded(DATABASE, self.shared.timeout, async {
+            let mut connection = self.pool().acquire().await?;
+            Self::owned_in(&mut connection, &self.shared.sql.owned, owner, now).await
+        })
+        .await
+    }
+
+    async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
+        let (statement, ids): (&Arc<str>, Vec<&str>) = match which {
+            Ending::One(id) => (&self.shared.sql.end_only, vec![id.as_str()]),
+            Ending::AllExcept(kept) => (
+                &self.shared.sql.end_except,
+                kept.iter().map(SessionId::as_str).collect(),
+            ),
+            _ => (&self.shared.sql.end_except, Vec::new()),
+        };
+        // Ids are base64url: a JSON array of them needs no escaping beyond serde_json's.
+        let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned());
+        bounded(DATABASE, self.shared.timeout, async {
+            let done = sqlx::query(sql(statement))
+                .bind(owner.as_str())
+                .bind(int(now))
+                .bind(ids)
+                .execute(self.pool())
+                .await?;
+            Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
         })
         .await
     }

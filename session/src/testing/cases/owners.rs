@@ -2,6 +2,9 @@
 //! regenerations, owner changes, destroy, expiry), ending sessions is final, and the owner
 //! limit holds, even for logins that race past it and endings that race a save.
 
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use super::super::{Browser, START, manager};
@@ -97,7 +100,10 @@ pub async fn an_owner_lists_its_sessions_and_nobody_else_s<S: SessionStore>(
         .expect("the store lists");
     assert_eq!(ada.len(), 2);
     assert!(ada[0].current && !ada[1].current, "the current one first");
-    assert_eq!(ada[0].label.as_ref().map(crate::owner::Label::as_str), Some("Laptop"));
+    assert_eq!(
+        ada[0].label.as_ref().map(crate::owner::Label::as_str),
+        Some("Laptop")
+    );
     assert_eq!(ada[0].created, START, "a login keeps the creation time");
     assert_eq!(ada[0].last_seen, START + 35);
     assert_eq!(ada[1].last_seen, START + 20);
@@ -236,7 +242,9 @@ pub async fn the_owner_index_follows_every_write<S: SessionStore>(store: S, expi
     // `Keep` left a copy of the old record, which is still the owner's.
     let kept = 1;
     assert_eq!(after.len(), 1 + kept, "{after:?}");
-    let moved = after.iter().filter(|entry| entry.handle != before[0].handle);
+    let moved = after
+        .iter()
+        .filter(|entry| entry.handle != before[0].handle);
     assert_eq!(moved.count(), 1, "the regenerated session has a new handle");
 
     let _ = browser
@@ -283,7 +291,10 @@ pub async fn a_late_save_keeps_the_login_s_owner<S: SessionStore>(store: S, expi
         late.set("late", true).expect("set");
         let _ = sessions.commit(&late).await.expect("commit");
         let session = browser.load(&sessions).await;
-        assert_eq!(session.owner().map(crate::owner::Owner::as_str), Some("ada"));
+        assert_eq!(
+            session.owner().map(crate::owner::Owner::as_str),
+            Some("ada")
+        );
         assert_eq!(session.get::<bool>("late").expect("a bool"), Some(true));
         assert_eq!(listed(&sessions, "ada").await.len(), 1, "{regenerate}");
         assert_eq!(sessions.end_owner_sessions("ada").await.expect("end"), 1);
@@ -299,7 +310,9 @@ pub async fn the_owner_limit_ends_the_least_recently_used<S: SessionStore>(
     let sessions = sessions.with_owner_limit(OwnerLimit::end_least_recent(2));
     let mut browsers: Vec<Browser> = vec![Browser::default(); 3];
     for (n, browser) in browsers.iter_mut().take(2).enumerate() {
-        let _ = browser.log_in(&sessions, "ada", &format!("device {n}")).await;
+        let _ = browser
+            .log_in(&sessions, "ada", &format!("device {n}"))
+            .await;
         clock.advance(Duration::from_secs(10));
     }
     // Device 0 is used after device 1 logged in: device 1 is the least recently used.
@@ -377,7 +390,7 @@ pub async fn two_logins_racing_past_the_owner_limit_never_pass_it<S: SessionStor
             login.regenerate_id(OldId::Delete).expect("regenerate");
             login.set_owner(owner).expect("owner");
         }
-        let (one, two) = tokio::join!(sessions.commit(&logins[0]), sessions.commit(&logins[1]));
+        let (one, two) = both(sessions.commit(&logins[0]), sessions.commit(&logins[1])).await;
         let admitted = [&one, &two].iter().filter(|commit| commit.is_ok()).count();
         let count = listed(&sessions, owner).await.len();
         if limit == OwnerLimit::refuse(2) {
@@ -389,4 +402,30 @@ pub async fn two_logins_racing_past_the_owner_limit_never_pass_it<S: SessionStor
             assert_eq!(first.owner(&sessions).await, None, "the least recent ended");
         }
     }
+}
+
+/// Runs two futures at once (on the case's one thread), as two requests of a server would.
+async fn both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut done_a, mut done_b) = (None, None);
+    poll_fn(|cx| {
+        if done_a.is_none()
+            && let Poll::Ready(output) = a.as_mut().poll(cx)
+        {
+            done_a = Some(output);
+        }
+        if done_b.is_none()
+            && let Poll::Ready(output) = b.as_mut().poll(cx)
+        {
+            done_b = Some(output);
+        }
+        match (done_a.take(), done_b.take()) {
+            (Some(a), Some(b)) => Poll::Ready((a, b)),
+            (a, b) => {
+                (done_a, done_b) = (a, b);
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
