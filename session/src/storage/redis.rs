@@ -10,18 +10,21 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, Script};
 use tokio::sync::OnceCell;
 
+use crate::data::Map;
 use crate::error::{ConfigError, Error, Result};
-use crate::expiry::Lifetime;
+use crate::expiry::{Lifetime, Timestamps};
 use crate::id::SessionId;
+use crate::owner::{Label, Owner, OwnerLimit, WhenFull};
 use crate::store::{
-    Expect, Record, Retire, SessionStore, Stored, Version, WriteOutcome, WritePlan,
+    Change, Ending, Expect, OwnedRecord, Record, Retire, SessionStore, Stored, Version,
+    WriteOutcome, WritePlan,
 };
 
 mod hash;
 mod scripts;
 
 use hash::{HashChanges, parse_hash};
-use scripts::{SAVE, UPDATE};
+use scripts::{END, OWNED, SAVE, UPDATE};
 
 /// Sessions in Redis, shared by every instance of an app.
 ///
@@ -72,6 +75,8 @@ struct Shared {
     prefix: String,
     update: Script,
     save: Script,
+    owned: Script,
+    end: Script,
 }
 
 impl RedisStorage {
@@ -135,6 +140,11 @@ impl RedisStorage {
         self.key(">", id)
     }
 
+    /// The prefix of owners' sets: `<prefix>@`, then the owner (no id holds a `@`).
+    fn owners_prefix(&self) -> String {
+        format!("{}@", self.shared.prefix)
+    }
+
     fn key(&self, infix: &str, id: &SessionId) -> String {
         let mut key =
             String::with_capacity(self.shared.prefix.len() + infix.len() + id.as_str().len());
@@ -183,7 +193,9 @@ impl RedisStorage {
         };
         Ok(Some(Stored::Record {
             record: Record::new(hash.values, hash.flash, hash.timestamps)
-                .with_lifetime(hash.lifetime),
+                .with_lifetime(hash.lifetime)
+                .with_owner(hash.owner)
+                .with_label(hash.label),
             version: Version::UNVERSIONED,
         }))
     }
@@ -198,6 +210,7 @@ impl RedisStorage {
                 .key(self.forward_key_of(plan.base()))
                 .arg(plan.ttl_for(Lifetime::Policy).unwrap_or(1))
                 .arg(plan.absolute_ttl().unwrap_or(0))
+                .arg(self.owners_prefix())
                 .arg(&changes.set);
             invocation.invoke_async(&mut connection).await
         } else {
@@ -228,22 +241,41 @@ impl RedisStorage {
                 .arg(changes.set.len())
                 .arg(changes.delete.len())
                 .arg(plan.absolute_ttl().unwrap_or(0))
+                .arg(self.owners_prefix());
+            let (mode, owner) = match plan.owner_change() {
+                Change::Set(owner) => ("S", owner.as_str()),
+                Change::Clear => ("C", ""),
+                Change::Keep => ("K", ""),
+            };
+            let (max, when_full) = match plan.owner_limit() {
+                Some(limit) if limit.when_full() == WhenFull::Refuse => (limit.max(), "R"),
+                Some(limit) => (limit.max(), "E"),
+                None => (0, "E"),
+            };
+            invocation
+                .arg(mode)
+                .arg(owner)
+                .arg(max)
+                .arg(when_full)
+                .arg(plan.base().as_str())
+                .arg(plan.target().as_str())
+                .arg(self.shared.prefix.as_str())
                 .arg(&changes.set)
                 .arg(&changes.delete)
                 .arg(&changes.consumed);
             invocation.invoke_async(&mut connection).await
         }
         .map_err(Error::storage)?;
-        outcome(reply)
+        outcome(reply, plan)
     }
 }
 
 /// What a session's forward key holds when it started over instead of moving.
 const SUPERSEDED: &str = "!";
 
-/// What a script's reply says: 1 written, 0 gone, 2 taken, an id: moved there, `!`: started
-/// over.
-fn outcome(reply: redis::Value) -> Result<WriteOutcome> {
+/// What a script's reply says: 1 written, 0 gone, 2 taken, 3 the owner is full, an id: moved
+/// there, `!`: started over.
+fn outcome(reply: redis::Value, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
     let moved = |bytes: &[u8]| {
         if bytes == SUPERSEDED.as_bytes() {
             return Ok(WriteOutcome::Superseded);
@@ -258,6 +290,9 @@ fn outcome(reply: redis::Value) -> Result<WriteOutcome> {
         redis::Value::Int(1) => Ok(WriteOutcome::Written),
         redis::Value::Int(0) => Ok(WriteOutcome::Gone),
         redis::Value::Int(2) => Ok(WriteOutcome::Taken),
+        redis::Value::Int(3) => Ok(WriteOutcome::OwnerFull {
+            limit: plan.owner_limit().map_or(0, OwnerLimit::max),
+        }),
         redis::Value::BulkString(bytes) => moved(&bytes),
         redis::Value::SimpleString(text) => moved(text.as_bytes()),
         other => Err(Error::storage(format!(
@@ -289,6 +324,63 @@ impl SessionStore for RedisStorage {
         let mut connection = self.connection().await?;
         connection.del::<_, ()>(&keys).await.map_err(Error::storage)
     }
+
+    async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
+        let mut connection = self.connection().await?;
+        let reply: Vec<redis::Value> = self
+            .shared
+            .owned
+            .key(format!("{}{}", self.owners_prefix(), owner.as_str()))
+            .arg(self.shared.prefix.as_str())
+            .arg(owner.as_str())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(Error::storage)?;
+        Ok(reply
+            .chunks_exact(5)
+            .filter_map(|row| listed(row, now))
+            .collect())
+    }
+
+    async fn end_owned(&self, owner: &Owner, which: Ending<'_>, _now: u64) -> Result<usize> {
+        let (mode, ids): (&str, Vec<&str>) = match which {
+            Ending::One(id) => ("O", vec![id.as_str()]),
+            Ending::AllExcept(kept) => ("E", kept.iter().map(SessionId::as_str).collect()),
+            _ => ("A", Vec::new()),
+        };
+        let mut connection = self.connection().await?;
+        self.shared
+            .end
+            .key(format!("{}{}", self.owners_prefix(), owner.as_str()))
+            .arg(self.shared.prefix.as_str())
+            .arg(owner.as_str())
+            .arg(mode)
+            .arg(ids)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(Error::storage)
+    }
+}
+
+/// One row of the `OWNED` script's reply: id, timestamps, lifetime, label, TTL.
+fn listed(row: &[redis::Value], now: u64) -> Option<OwnedRecord> {
+    let text = |value: &redis::Value| match value {
+        redis::Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        _ => None,
+    };
+    let id: SessionId = text(&row[0])?.parse().ok()?;
+    let (created, renewed): (u64, u64) = serde_json::from_str(&text(&row[1])?).ok()?;
+    let lifetime = text(&row[2]).and_then(|code| code.parse().ok());
+    let label = text(&row[3]).and_then(Label::stored);
+    let deadline = match row[4] {
+        redis::Value::Int(ttl) if ttl >= 0 => Some(now.saturating_add(ttl.cast_unsigned())),
+        _ => None,
+    };
+    let record = Record::new(Map::new(), Map::new(), Timestamps { created, renewed })
+        .with_lifetime(Lifetime::from_code(lifetime))
+        .with_deadline(deadline)
+        .with_label(label);
+    Some(OwnedRecord::of(id, &record))
 }
 
 impl fmt::Debug for RedisStorage {
@@ -400,6 +492,8 @@ impl RedisStorageBuilder {
                 prefix: self.prefix,
                 update: Script::new(UPDATE),
                 save: Script::new(SAVE),
+                owned: Script::new(OWNED),
+                end: Script::new(END),
             }),
         })
     }

@@ -1,10 +1,11 @@
 //! A session as a Redis hash: the fields a plan writes (values `v:<key>`, flash `f:<key>`, the
-//! timestamps `m`, each JSON text, and the lifetime `l` when one was chosen) and the decoding
-//! of an `HGETALL` reply back into a record.
+//! timestamps `m`, each JSON text, the lifetime `l` when one was chosen, and the owner `o` and
+//! label `n` as plain text) and the decoding of an `HGETALL` reply back into a record.
 
 use crate::data::{Json, Map};
 use crate::expiry::{Lifetime, Timestamps};
-use crate::store::{Expect, WritePlan};
+use crate::owner::{Label, Owner};
+use crate::store::{Change, Expect, WritePlan};
 
 use super::scripts::UPDATE_MAX_ARGS;
 
@@ -13,6 +14,10 @@ pub(super) const META: &str = "m";
 /// The hash field holding the session's lifetime code (absent: the policy's); the scripts read
 /// it to set the time to live.
 pub(super) const LIFETIME: &str = "l";
+/// The hash field holding the session's owner; the scripts read it to keep the owner index.
+pub(super) const OWNER: &str = "o";
+/// The hash field holding the session's label.
+pub(super) const LABEL: &str = "n";
 /// Prefix of the hash fields holding values.
 pub(super) const VALUE: &str = "v:";
 /// Prefix of the hash fields holding the flash for the next request.
@@ -39,6 +44,8 @@ impl HashChanges {
             && self.delete.is_empty()
             && self.consumed.is_empty()
             && self.set.len() <= UPDATE_MAX_ARGS
+            && !plan.owner_change().is_change()
+            && !plan.label_change().is_change()
     }
 
     pub(super) fn of(plan: &WritePlan<'_>) -> Self {
@@ -70,6 +77,16 @@ impl HashChanges {
             Some(None) => delete.push(LIFETIME.as_bytes().to_vec()),
             None => {}
         }
+        let mut text_change = |name: &str, change: Change<&str>| match change {
+            Change::Set(text) => {
+                set.push(name.as_bytes().to_vec());
+                set.push(text.as_bytes().to_vec());
+            }
+            Change::Clear => delete.push(name.as_bytes().to_vec()),
+            Change::Keep => {}
+        };
+        text_change(OWNER, as_text(plan.owner_change(), Owner::as_str));
+        text_change(LABEL, as_text(plan.label_change(), Label::as_str));
         let consumed_flash = plan.consumed_flash();
         let mut consumed = Vec::with_capacity(2 * consumed_flash.len());
         for (key, value) in consumed_flash {
@@ -81,6 +98,15 @@ impl HashChanges {
             delete,
             consumed,
         }
+    }
+}
+
+/// A change of the owner or label as a change of its text.
+fn as_text<T>(change: Change<&T>, text: impl Fn(&T) -> &str) -> Change<&str> {
+    match change {
+        Change::Set(value) => Change::Set(text(value)),
+        Change::Clear => Change::Clear,
+        Change::Keep => Change::Keep,
     }
 }
 
@@ -108,6 +134,8 @@ pub(super) struct Hash {
     pub(super) flash: Map,
     pub(super) timestamps: Timestamps,
     pub(super) lifetime: Lifetime,
+    pub(super) owner: Option<Owner>,
+    pub(super) label: Option<Label>,
 }
 
 /// Splits the flat `field, JSON, ...` reply of `HGETALL` into values, flash, timestamps and
@@ -117,6 +145,7 @@ pub(super) fn parse_hash(fields: Vec<redis::Value>) -> Option<Hash> {
     let mut flash = Map::new();
     let mut timestamps = None;
     let mut lifetime = Lifetime::Policy;
+    let (mut owner, mut label) = (None, None);
     let mut fields = fields.into_iter();
     loop {
         let (field, text) = match (fields.next(), fields.next()) {
@@ -132,6 +161,10 @@ pub(super) fn parse_hash(fields: Vec<redis::Value>) -> Option<Hash> {
             timestamps = Some(Timestamps { created, renewed });
         } else if field == LIFETIME {
             lifetime = Lifetime::from_code(Some(serde_json::from_slice(&text).ok()?));
+        } else if field == OWNER {
+            owner = Some(Owner::stored(String::from_utf8(text).ok()?)?);
+        } else if field == LABEL {
+            label = Some(Label::stored(String::from_utf8(text).ok()?)?);
         } else if field.starts_with(VALUE) {
             field.drain(..VALUE.len());
             values.insert(field, parse(&text)?);
@@ -147,5 +180,7 @@ pub(super) fn parse_hash(fields: Vec<redis::Value>) -> Option<Hash> {
         flash,
         timestamps: timestamps?,
         lifetime,
+        owner,
+        label,
     })
 }

@@ -4,23 +4,31 @@
 /// Writes the values a request set back to the session it loaded, keeping its id: the common
 /// save. `EXPIRE` renews the TTL, and its reply doubles as the check that the session still
 /// exists; only when it is gone is its forward looked up. A session with a persistent lifetime
-/// (field `l`, whoever set it) gets that lifetime's TTL instead of the policy's.
+/// (field `l`, whoever set it) gets that lifetime's TTL instead of the policy's. An owned
+/// session (field `o`) keeps its owner's set alive at least as long as itself.
+///
+/// The owner's set is named from the field, so the script reaches a key it was not given: a
+/// single server allows it; Redis Cluster does not.
 pub(super) const UPDATE: &str = r"
 -- KEYS[1]: the session's hash; KEYS[2]: its forward key. ARGV[1]: the policy's TTL in
--- seconds (> 0). ARGV[2]: what remains of the absolute timeout ('0': none). Then (field, JSON)
--- pairs, the 'm' timestamps included.
+-- seconds (> 0). ARGV[2]: what remains of the absolute timeout ('0': none). ARGV[3]: the
+-- prefix of owners' sets. Then (field, JSON) pairs, the 'm' timestamps included.
 -- Returns 1 written; 0, writing nothing, if the session is gone; the forward's id if it moved
 -- ('!' if it started over).
 if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then
   return redis.call('GET', KEYS[2]) or 0
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-local lifetime = tonumber(redis.call('HGET', KEYS[1], 'l') or '')
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+local fields = redis.call('HMGET', KEYS[1], 'l', 'o')
+local ttl = tonumber(ARGV[1])
+local lifetime = tonumber(fields[1] or '')
 if lifetime and lifetime > 0 then
   local cap = tonumber(ARGV[2])
   if cap > 0 and cap < lifetime then lifetime = cap end
-  redis.call('EXPIRE', KEYS[1], lifetime)
+  ttl = lifetime
+  redis.call('EXPIRE', KEYS[1], ttl)
 end
+if fields[2] then redis.call('EXPIRE', ARGV[3] .. fields[2], ttl, 'GT') end
 return 1
 ";
 
@@ -40,10 +48,16 @@ pub(super) const SAVE: &str = r"
 -- included, and the 'l' lifetime when this request chose one), d fields to HDEL, and (field,
 -- JSON) pairs of the flash this request consumed, each deleted only if it still holds that
 -- JSON. The TTL is the policy's (ARGV[2]) unless the hash ends with a persistent lifetime.
--- Returns 1 written; 0 the base record is gone; 2 the target is taken; the forward's id if
--- the base moved ('!' if it started over). Only 1 writes anything.
+-- The owner index: ARGV[9]: the prefix of owners' sets (each a set of session ids); ARGV[10]:
+-- how this request changes the owner, 'K' kept, 'S' set to ARGV[11], 'C' cleared (the field
+-- 'o' itself is among the HSET or HDEL arguments); ARGV[12]: the most sessions per owner
+-- ('0': no limit), ARGV[13]: past it 'E' end the least recently used, 'R' refuse; ARGV[14],
+-- ARGV[15]: the base and target ids; ARGV[16]: the prefix of session keys.
+-- Returns 1 written; 0 the base record is gone; 2 the target is taken; 3 the owner is full;
+-- the forward's id if the base moved ('!' if it started over). Only 1 writes anything.
 local expect, moved = ARGV[1], KEYS[1] ~= KEYS[2]
 local sets, dels = tonumber(ARGV[6]), tonumber(ARGV[7])
+local owners, base_id, target_id, sessions = ARGV[9], ARGV[14], ARGV[15], ARGV[16]
 -- Runs a command on KEYS[2] with list[from..to] as arguments, in slices that Lua can unpack.
 local function sliced(command, list, from, to)
   for i = from, to, 1000 do
@@ -57,21 +71,59 @@ else
   if forward then return forward end
   if expect == 'L' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 end
+if moved and redis.call('EXISTS', KEYS[2], KEYS[4]) > 0 then return 2 end
+-- The owner before and after: which set the base leaves and which the target joins.
+local before = false
+if expect ~= 'V' then before = redis.call('HGET', KEYS[1], 'o') end
+local after = before
+if moved and ARGV[3] == 'S' then after = false end
+if ARGV[10] == 'S' then after = ARGV[11] elseif ARGV[10] == 'C' then after = false end
+local leaves, joins = false, false
 if moved then
-  if redis.call('EXISTS', KEYS[2], KEYS[4]) > 0 then return 2 end
-  if ARGV[3] ~= 'S' then
-    local all = redis.call('HGETALL', KEYS[1])
-    sliced('HSET', all, 1, #all)
+  if ARGV[3] ~= 'K' then leaves = before end
+  joins = after
+elseif before ~= after then
+  leaves, joins = before, after
+end
+local max = tonumber(ARGV[12])
+if joins and max > 0 then
+  local set, others = owners .. joins, {}
+  for _, id in ipairs(redis.call('SMEMBERS', set)) do
+    if id ~= base_id and id ~= target_id then
+      local got = redis.call('HMGET', sessions .. id, 'o', 'm')
+      if got[1] == joins and got[2] then
+        local stamps = cjson.decode(got[2])
+        table.insert(others, {id, stamps[2], stamps[1]})
+      else
+        redis.call('SREM', set, id)
+      end
+    end
+  end
+  local excess = #others - (max - 1)
+  if excess > 0 then
+    if ARGV[13] == 'R' then return 3 end
+    table.sort(others, function(a, b)
+      if a[2] ~= b[2] then return a[2] < b[2] end
+      return a[3] < b[3]
+    end)
+    for i = 1, excess do
+      redis.call('DEL', sessions .. others[i][1])
+      redis.call('SREM', set, others[i][1])
+    end
   end
 end
-local first = 9 + sets
+if moved and ARGV[3] ~= 'S' then
+  local all = redis.call('HGETALL', KEYS[1])
+  sliced('HSET', all, 1, #all)
+end
+local first = 17 + sets
 sliced('HDEL', ARGV, first, first + dels - 1)
 for i = first + dels, #ARGV, 2 do
   if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then
     redis.call('HDEL', KEYS[2], ARGV[i])
   end
 end
-sliced('HSET', ARGV, 9, first - 1)
+sliced('HSET', ARGV, 17, first - 1)
 local ttl = tonumber(ARGV[2])
 local lifetime = tonumber(redis.call('HGET', KEYS[2], 'l') or '')
 if lifetime and lifetime > 0 then
@@ -88,5 +140,59 @@ if moved and ARGV[3] ~= 'K' then
   redis.call('DEL', KEYS[1])
   if ARGV[3] ~= 'D' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[4]) end
 end
+if leaves then redis.call('SREM', owners .. leaves, base_id) end
+if after then
+  -- The owner's set lives at least as long as its longest-lived session.
+  local set = owners .. after
+  local existed = redis.call('EXISTS', set) == 1
+  if joins then redis.call('SADD', set, target_id) end
+  if ttl <= 0 then
+    redis.call('PERSIST', set)
+  elseif existed then
+    redis.call('EXPIRE', set, ttl, 'GT')
+  else
+    redis.call('EXPIRE', set, ttl)
+  end
+end
 return 1
+";
+
+/// Lists an owner's sessions, dropping from its set the ids that are gone or no longer its.
+pub(super) const OWNED: &str = r"
+-- KEYS[1]: the owner's set. ARGV[1]: the prefix of session keys; ARGV[2]: the owner.
+-- Returns (id, 'm' timestamps, 'l' lifetime or nil, 'n' label or nil, TTL) per session.
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[1] .. id
+  local got = redis.call('HMGET', key, 'o', 'm', 'l', 'n')
+  if got[1] == ARGV[2] and got[2] then
+    local n = #out
+    out[n + 1], out[n + 2], out[n + 3] = id, got[2], got[3]
+    out[n + 4], out[n + 5] = got[4], redis.call('TTL', key)
+  else
+    redis.call('SREM', KEYS[1], id)
+  end
+end
+return out
+";
+
+/// Ends an owner's sessions: all, all but some ids, or only some ids.
+pub(super) const END: &str = r"
+-- KEYS[1]: the owner's set. ARGV[1]: the prefix of session keys; ARGV[2]: the owner;
+-- ARGV[3]: 'A' all, 'E' all but the ids from ARGV[4] on, 'O' only those ids.
+-- Returns how many sessions it ended.
+local named = {}
+for i = 4, #ARGV do named[ARGV[i]] = true end
+local mode, ended = ARGV[3], 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[1] .. id
+  if redis.call('HGET', key, 'o') ~= ARGV[2] then
+    redis.call('SREM', KEYS[1], id)
+  elseif mode == 'A' or (mode == 'E' and not named[id]) or (mode == 'O' and named[id]) then
+    redis.call('DEL', key)
+    redis.call('SREM', KEYS[1], id)
+    ended = ended + 1
+  end
+end
+return ended
 ";
