@@ -200,6 +200,23 @@ impl SessionStore for TempFileStorage {
     async fn delete(&self, ids: &[&SessionId]) -> session::Result<()> {
         self.storage.delete(ids).await
     }
+
+    async fn owned(
+        &self,
+        owner: &session::owner::Owner,
+        now: u64,
+    ) -> session::Result<Vec<session::store::OwnedRecord>> {
+        self.storage.owned(owner, now).await
+    }
+
+    async fn end_owned(
+        &self,
+        owner: &session::owner::Owner,
+        which: session::store::Ending<'_>,
+        now: u64,
+    ) -> session::Result<usize> {
+        self.storage.end_owned(owner, which, now).await
+    }
 }
 
 /// Says that a test was skipped because a tool is missing outside CI.

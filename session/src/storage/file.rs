@@ -5,6 +5,7 @@
 mod blocking;
 mod dir;
 mod fs;
+mod owners;
 
 use std::fs as std_fs;
 use std::io;
@@ -18,11 +19,13 @@ use self::fs::{
     LOCKS, Names, OnDisk, TEMP_PREFIX, check_private, create_dirs, is_hex, lock, open_shard, read,
     remove, remove_in, write_atomic,
 };
+use self::owners::Index;
 use crate::error::{ConfigError, Result};
 use crate::id::SessionId;
+use crate::owner::Owner;
 use crate::store::{
-    Entry, Found, Retire, SessionStore, Stored, Version, Write, WriteOutcome, WritePlan,
-    forward_json, superseded_json,
+    Change, Ending, Entry, Found, OwnedRecord, Record, Retire, SessionStore, Stored, Version,
+    Write, WriteOutcome, WritePlan, forward_json, superseded_json,
 };
 
 /// A temp file older than this is debris from a crash.
@@ -227,6 +230,31 @@ impl SessionStore for FileStorage {
         let ids: Vec<SessionId> = ids.iter().map(|&id| id.clone()).collect();
         blocking::run(move || layout.delete(&ids)).await
     }
+
+    async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
+        let layout = Arc::clone(&self.layout);
+        let owner = owner.clone();
+        blocking::run(move || layout.owned(&owner, now)).await
+    }
+
+    async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
+        let layout = Arc::clone(&self.layout);
+        let owner = owner.clone();
+        let (mode, ids): (u8, Vec<SessionId>) = match which {
+            Ending::One(id) => (b'O', vec![id.clone()]),
+            Ending::AllExcept(kept) => (b'E', kept.to_vec()),
+            _ => (b'A', Vec::new()),
+        };
+        blocking::run(move || {
+            let which = match mode {
+                b'O' => Ending::One(&ids[0]),
+                b'E' => Ending::AllExcept(&ids),
+                _ => Ending::All,
+            };
+            layout.end_owned(&owner, which, now)
+        })
+        .await
+    }
 }
 
 /// Configures a [`FileStorage`].
@@ -380,17 +408,56 @@ impl Layout {
 
     fn write(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
         let base = Names::of(plan.base());
-        if !plan.moves() {
-            let _guard = lock(&self.locks, self.lock_timeout, &base.shard)?;
-            return Ok(match bytes_for(plan, read(&self.dir, &base)?) {
-                Ok(bytes) => {
-                    write_atomic(&self.dir, &base, &bytes)?;
-                    WriteOutcome::Written
-                }
-                Err(outcome) => outcome,
-            });
+        if plan.moves() || plan.owner_change().is_change() {
+            return self.write_owned(plan);
         }
-        let target = Names::of(plan.target());
+        let _guard = lock(&self.locks, self.lock_timeout, &base.shard)?;
+        Ok(match bytes_for(plan, read(&self.dir, &base)?) {
+            Ok(bytes) => {
+                write_atomic(&self.dir, &base, &bytes)?;
+                WriteOutcome::Written
+            }
+            Err(outcome) => outcome,
+        })
+    }
+
+    /// A write that may change the owner index: a regeneration, or an owner set or cleared.
+    /// It holds the lock of the owner it joins the session to (taken before any shard lock,
+    /// as `end_owned` takes it), then both shards' locks.
+    fn write_owned(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
+        let mut owner = match plan.owner_change() {
+            Change::Set(owner) => Some(owner.clone()),
+            Change::Keep if plan.moves() => plan.owner().cloned(),
+            Change::Keep | Change::Clear => None,
+        };
+        for _ in 0..3 {
+            let index = owner.as_ref().map(Index::of);
+            let _owner_lock = match &index {
+                Some(index) => Some(lock(&self.locks, self.lock_timeout, &index.lock)?),
+                None => None,
+            };
+            match self.write_locked(plan, owner.as_ref(), index.as_ref())? {
+                Locked::Done(outcome) => return Ok(outcome),
+                Locked::Ended(ended) => {
+                    // Made room under the owner's lock, after the login's own write.
+                    self.delete(&ended)?;
+                    return Ok(WriteOutcome::Written);
+                }
+                Locked::Lock(other) => owner = Some(other),
+            }
+        }
+        Err(crate::error::Error::storage(
+            "the session's owner kept changing under a login; nothing was saved",
+        ))
+    }
+
+    fn write_locked(
+        &self,
+        plan: &WritePlan<'_>,
+        locked: Option<&Owner>,
+        index: Option<&Index>,
+    ) -> Result<Locked> {
+        let (base, target) = (Names::of(plan.base()), Names::of(plan.target()));
         // Both shard locks, in name order, held for the whole write.
         let (low, high) = if base.shard <= target.shard {
             (&base.shard, &target.shard)
@@ -403,26 +470,97 @@ impl Layout {
         } else {
             Some(lock(&self.locks, self.lock_timeout, high)?)
         };
-        let bytes = match bytes_for(plan, read(&self.dir, &base)?) {
-            Ok(bytes) => bytes,
-            Err(outcome) => return Ok(outcome),
+        let (record, before) = match resolve(plan, read(&self.dir, &base)?) {
+            Ok(resolved) => resolved,
+            Err(outcome) => return Ok(Locked::Done(outcome)),
         };
-        if !matches!(read(&self.dir, &target)?, OnDisk::Missing) {
-            return Ok(WriteOutcome::Taken);
+        if plan.moves() && !matches!(read(&self.dir, &target)?, OnDisk::Missing) {
+            return Ok(Locked::Done(WriteOutcome::Taken));
+        }
+        let change = plan.index_change(before.as_ref(), record.owner());
+        let mut ended = Vec::new();
+        if let Some(joins) = change.joins {
+            let (Some(index), true) = (index, locked == Some(joins)) else {
+                return Ok(Locked::Lock(joins.clone()));
+            };
+            let mut ids = index.ids(&self.dir)?;
+            let owned = self.owned_of(joins, &ids, plan.now())?;
+            match plan.admit(&owned) {
+                Ok(victims) => ended = victims.into_iter().cloned().collect(),
+                Err(outcome) => return Ok(Locked::Done(outcome)),
+            }
+            // Named before the session is written: the index never misses a session.
+            ids.retain(|id| owned.iter().any(|entry| &entry.id == id) && !ended.contains(id));
+            if !ids.contains(plan.target()) {
+                ids.push(plan.target().clone());
+            }
+            index.store(&self.dir, &ids)?;
         }
         // The new file first, then the old one goes.
-        write_atomic(&self.dir, &target, &bytes)?;
-        match plan.retire() {
-            Retire::Keep => {}
-            Retire::Delete => remove(&self.dir, &base)?,
-            Retire::Forward { until } => {
-                write_atomic(&self.dir, &base, &forward_json(plan.target(), until))?;
-            }
-            Retire::Supersede { until } => {
-                write_atomic(&self.dir, &base, &superseded_json(until))?;
+        write_atomic(&self.dir, &target, &record.to_json())?;
+        if plan.moves() {
+            match plan.retire() {
+                Retire::Keep => {}
+                Retire::Delete => remove(&self.dir, &base)?,
+                Retire::Forward { until } => {
+                    write_atomic(&self.dir, &base, &forward_json(plan.target(), until))?;
+                }
+                Retire::Supersede { until } => {
+                    write_atomic(&self.dir, &base, &superseded_json(until))?;
+                }
             }
         }
-        Ok(WriteOutcome::Written)
+        // An index left naming the base is pruned at the owner's next login or ending.
+        Ok(if ended.is_empty() {
+            Locked::Done(WriteOutcome::Written)
+        } else {
+            Locked::Ended(ended)
+        })
+    }
+
+    /// The live sessions of `owner` among `ids`, each read from its own file.
+    fn owned_of(&self, owner: &Owner, ids: &[SessionId], now: u64) -> Result<Vec<OwnedRecord>> {
+        let mut listed = Vec::new();
+        for id in ids {
+            if let OnDisk::Entry(Entry::Record(record)) = read(&self.dir, &Names::of(id))?
+                && record.owner() == Some(owner)
+                && record.deadline().is_none_or(|deadline| deadline >= now)
+            {
+                listed.push(OwnedRecord::of(id.clone(), &record));
+            }
+        }
+        Ok(listed)
+    }
+
+    fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
+        let ids = Index::of(owner).ids(&self.dir)?;
+        self.owned_of(owner, &ids, now)
+    }
+
+    fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
+        let index = Index::of(owner);
+        let _owner_lock = lock(&self.locks, self.lock_timeout, &index.lock)?;
+        let mut kept = Vec::new();
+        let mut ended = 0;
+        for id in index.ids(&self.dir)? {
+            let names = Names::of(&id);
+            let _guard = lock(&self.locks, self.lock_timeout, &names.shard)?;
+            let OnDisk::Entry(Entry::Record(record)) = read(&self.dir, &names)? else {
+                continue;
+            };
+            if record.owner() != Some(owner) {
+                continue;
+            }
+            let live = record.deadline().is_none_or(|deadline| deadline >= now);
+            if live && which.includes(&id) {
+                remove(&self.dir, &names)?;
+                ended += 1;
+            } else {
+                kept.push(id);
+            }
+        }
+        index.store(&self.dir, &kept)?;
+        Ok(ended)
     }
 
     fn delete(&self, ids: &[SessionId]) -> Result<()> {
@@ -508,10 +646,36 @@ impl Layout {
     }
 }
 
-/// The bytes a plan leaves given what its base file holds, or the outcome that writes nothing.
-/// The file store keeps no versions, so a record is always merged onto.
-fn bytes_for(plan: &WritePlan<'_>, on_disk: OnDisk) -> Result<Vec<u8>, WriteOutcome> {
-    let found = match &on_disk {
+/// How a write under an owner's lock ended.
+enum Locked {
+    Done(WriteOutcome),
+    /// Written; these sessions of the owner are to be ended to make room.
+    Ended(Vec<SessionId>),
+    /// The write joins the session to an owner whose lock it does not hold.
+    Lock(Owner),
+}
+
+/// The record a plan leaves given what its base file holds and the owner of the record there,
+/// or the outcome that writes nothing.
+fn resolve(plan: &WritePlan<'_>, on_disk: OnDisk) -> Result<(Record, Option<Owner>), WriteOutcome> {
+    let found = found(plan, &on_disk);
+    let before = match &on_disk {
+        OnDisk::Entry(Entry::Record(record)) => record.owner().cloned(),
+        _ => None,
+    };
+    let record = match (plan.check(found)?, on_disk) {
+        (Write::Merge, OnDisk::Entry(Entry::Record(mut record))) => {
+            record.apply(plan);
+            record
+        }
+        _ => plan.to_record(),
+    };
+    Ok((record, before))
+}
+
+/// What a base file holds, for [`WritePlan::check`].
+fn found<'a>(plan: &WritePlan<'_>, on_disk: &'a OnDisk) -> Found<'a> {
+    match on_disk {
         OnDisk::Missing => Found::Nothing,
         OnDisk::Entry(Entry::Forward { until, .. }) if *until < plan.now() => Found::Nothing,
         OnDisk::Entry(Entry::Forward { to, .. }) => Found::Forward(to),
@@ -520,7 +684,13 @@ fn bytes_for(plan: &WritePlan<'_>, on_disk: OnDisk) -> Result<Vec<u8>, WriteOutc
         // Written by something else: a record all the same, which this request's state
         // replaces.
         OnDisk::Entry(Entry::Record(_)) | OnDisk::Unusable => Found::Record(Version::UNVERSIONED),
-    };
+    }
+}
+
+/// The bytes a plan leaves given what its base file holds, or the outcome that writes nothing.
+/// The file store keeps no versions, so a record is always merged onto.
+fn bytes_for(plan: &WritePlan<'_>, on_disk: OnDisk) -> Result<Vec<u8>, WriteOutcome> {
+    let found = found(plan, &on_disk);
     Ok(match (plan.check(found)?, on_disk) {
         (Write::Merge, OnDisk::Entry(Entry::Record(mut record))) => {
             record.apply(plan);

@@ -112,20 +112,11 @@ pub(super) fn open_shard(root: &Dir, name: &str) -> Result<Option<Dir>> {
 
 /// Reads a session file without following symlinks, sorting out what it holds.
 pub(super) fn read(root: &Dir, names: &Names) -> Result<OnDisk> {
-    let Some(shard) = open_shard(root, &names.shard)? else {
-        return Ok(OnDisk::Missing);
+    let bytes = match read_file(root, names)? {
+        Read::Missing => return Ok(OnDisk::Missing),
+        Read::Symlink => return Ok(OnDisk::Unusable),
+        Read::Bytes(bytes) => bytes,
     };
-    let mut file = match shard.open_file(&names.file, Open::Read) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
-        Err(error) if is_symlink_error(&error) => {
-            tracing::warn!(file = %names.path(root.path()).display(), "symlink in the session store; not followed");
-            return Ok(OnDisk::Unusable);
-        }
-        Err(error) => return Err(Error::Io(error)),
-    };
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
     Ok(match parse_entry(&bytes) {
         Ok(entry) => OnDisk::Entry(entry),
         Err(error) => {
@@ -133,6 +124,40 @@ pub(super) fn read(root: &Dir, names: &Names) -> Result<OnDisk> {
             OnDisk::Unusable
         }
     })
+}
+
+/// Reads a file of the store without following symlinks; `None` when it is missing or a
+/// symlink.
+pub(super) fn read_bytes(root: &Dir, names: &Names) -> Result<Option<Vec<u8>>> {
+    Ok(match read_file(root, names)? {
+        Read::Bytes(bytes) => Some(bytes),
+        Read::Missing | Read::Symlink => None,
+    })
+}
+
+/// What reading a file found.
+enum Read {
+    Missing,
+    Symlink,
+    Bytes(Vec<u8>),
+}
+
+fn read_file(root: &Dir, names: &Names) -> Result<Read> {
+    let Some(shard) = open_shard(root, &names.shard)? else {
+        return Ok(Read::Missing);
+    };
+    let mut file = match shard.open_file(&names.file, Open::Read) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Read::Missing),
+        Err(error) if is_symlink_error(&error) => {
+            tracing::warn!(file = %names.path(root.path()).display(), "symlink in the session store; not followed");
+            return Ok(Read::Symlink);
+        }
+        Err(error) => return Err(Error::Io(error)),
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(Read::Bytes(bytes))
 }
 
 /// Writes `bytes` to the session file atomically: temp file, fsync, rename, directory fsync.
