@@ -14,6 +14,7 @@ mod faults;
 mod integrity;
 mod interop;
 mod lifetime;
+mod owners;
 mod properties;
 mod redaction;
 mod session;
