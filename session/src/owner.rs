@@ -14,7 +14,7 @@
 //!
 //! [`CookieStorage`](crate::CookieStorage) keeps nothing on the server, so there is nothing to
 //! list or end: a cookie stays valid until it expires, wherever it was copied. The owner
-//! calls answer [`Error::Unsupported`](crate::Error::Unsupported) on it. An app that needs
+//! calls answer [`Error::Unsupported`] on it. An app that needs
 //! "log out everywhere" with cookie sessions keeps a per-user counter of its own (in its
 //! database), stores the counter's value in the session at login, and treats a session whose
 //! value is behind the database's as logged out; that is one database read per request, which

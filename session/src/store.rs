@@ -18,14 +18,14 @@
 //!   target must be vacant, else [`Taken`](WriteOutcome::Taken)) and, when the plan
 //!   [moves](WritePlan::moves), [retire](Retire) the base.
 //! - [`delete`](SessionStore::delete) removes records and forwards; missing ids are fine.
-//! - Failures are [`Error::Storage`](crate::Error::Storage) or [`Error::Io`](crate::Error::Io);
+//! - Failures are [`Error::Storage`] or [`Error::Io`];
 //!   a corrupt entry is logged and treated as absent, never an error or a panic.
 //!
 //! # Sessions per owner
 //!
 //! A store that keeps an owner → sessions index (every store in this crate does) implements
 //! [`owned`](SessionStore::owned) and [`end_owned`](SessionStore::end_owned); without them the
-//! [owner calls](crate::owner) answer [`Error::Unsupported`](crate::Error::Unsupported).
+//! [owner calls](crate::owner) answer [`Error::Unsupported`].
 //!
 //! - In the same atomic step as each write, it applies [`WritePlan::index_change`] (the owner
 //!   of the base record before, of the written record after): the base leaves one owner's
@@ -323,7 +323,7 @@ pub trait SessionStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// A failing backend; [`Error::Unsupported`](crate::Error::Unsupported) (the default) for
+    /// A failing backend; [`Error::Unsupported`] (the default) for
     /// a store that keeps no owner index.
     fn owned(
         &self,
@@ -340,7 +340,7 @@ pub trait SessionStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// A failing backend; [`Error::Unsupported`](crate::Error::Unsupported) (the default) for
+    /// A failing backend; [`Error::Unsupported`] (the default) for
     /// a store that keeps no owner index.
     fn end_owned(
         &self,
