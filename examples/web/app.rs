@@ -1,25 +1,29 @@
 //! A small but real web app on axum and `session`: log in (which regenerates the session id;
 //! "remember me" makes the cookie persistent for 30 days, otherwise it lasts as long as the
-//! browser), log out (which destroys the session), a per-visitor counter, and a form that
-//! flashes a message after POST-redirect-GET. Plain HTML, no build step. `web/main.rs` serves it; the
-//! integration tests serve it in-process.
+//! browser), log out (which destroys the session), a per-visitor counter, a form that
+//! flashes a message after POST-redirect-GET, and a "Your sessions" page listing every browser
+//! logged in as the same user, with "log out this one" and "log out all others". Plain HTML,
+//! no build step. `web/main.rs` serves it; the integration tests serve it in-process.
 //!
 //! The handlers reach the session only through the accessors `#[derive(SessionSchema)]`
-//! generates, plus `regenerate_id` and `destroy`.
+//! generates, plus `regenerate_id`, `set_owner`, `set_label` and `destroy`, and the owner calls
+//! of the request's `SessionHandle`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Form;
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use session::axum::{SessionLayer, Typed};
 use session::expiry::Lifetime;
+use session::owner::{Handle, OwnerLimit};
 use session::{
     CookieStorage, FileStorage, MemoryStorage, OldId, PostgresStorage, RedisStorage, SessionCookie,
     SessionManager, SessionSchema, SqliteStorage,
@@ -27,6 +31,10 @@ use session::{
 
 /// How often a SQL storage's expired sessions are swept.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_mins(10);
+
+/// The most browsers one user is logged in on at once: an eleventh login ends the least
+/// recently used.
+pub const SESSIONS_PER_USER: usize = 10;
 
 /// How long "remember me" keeps a login.
 pub const REMEMBER_FOR: std::time::Duration = std::time::Duration::from_hours(30 * 24);
@@ -114,11 +122,15 @@ pub async fn app(config: &Config) -> Result<Router, session::Error> {
 }
 
 fn routes<S: session::Storage + 'static>(sessions: SessionManager<S>) -> Router {
+    let sessions = sessions.with_owner_limit(OwnerLimit::end_least_recent(SESSIONS_PER_USER));
     Router::new()
         .route("/", get(home))
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/notes", post(note))
+        .route("/sessions", get(your_sessions))
+        .route("/sessions/end", post(end_one))
+        .route("/sessions/end-others", post(end_others))
         .route("/counter", get(counter))
         .route("/health", get(|| async { "ok" }))
         .layer(SessionLayer::new(sessions))
@@ -182,6 +194,7 @@ async fn home(visitor: Typed<Visitor>) -> Result<Html<String>, Failure> {
         page.push_str(
             "<form method=\"post\" action=\"/notes\"><input id=\"note\" name=\"text\" placeholder=\"A note\">\
              <button id=\"save\" type=\"submit\">Save note</button></form>\
+             <p><a id=\"sessions\" href=\"/sessions\">Your sessions</a></p>\
              <form method=\"post\" action=\"/logout\"><button id=\"logout\" type=\"submit\">Log out</button></form>",
         );
     } else {
@@ -202,7 +215,11 @@ struct LoginForm {
     remember: Option<String>,
 }
 
-async fn login(visitor: Typed<Visitor>, Form(form): Form<LoginForm>) -> Result<Redirect, Failure> {
+async fn login(
+    visitor: Typed<Visitor>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Redirect, Failure> {
     let name = form.name.trim();
     if name.is_empty() {
         visitor
@@ -210,8 +227,15 @@ async fn login(visitor: Typed<Visitor>, Form(form): Form<LoginForm>) -> Result<R
             .flash_notice("Please enter a name.".to_owned())?;
         return Ok(Redirect::to("/"));
     }
-    // A new id on login defeats session fixation; the old id stops working.
-    visitor.handle().lock()?.regenerate_id(OldId::Delete)?;
+    {
+        let mut session = visitor.handle().lock()?;
+        // A new id on login defeats session fixation; the old id stops working.
+        session.regenerate_id(OldId::Delete)?;
+        // The name is the user here; a real app uses its user id. The label is what the
+        // user sees on "Your sessions".
+        session.set_owner(name)?;
+        session.set_label(device(&headers))?;
+    }
     let mut view = visitor.view()?;
     view.set_user(name.to_owned())?;
     // Remembered: a persistent cookie for 30 days. Otherwise a browser-session cookie, gone
@@ -247,6 +271,141 @@ async fn counter(visitor: Typed<Visitor>) -> Result<impl IntoResponse, Failure> 
     let count = view.count() + 1;
     view.set_count(count)?;
     Ok(([(header::CONTENT_TYPE, "text/plain")], count.to_string()))
+}
+
+async fn your_sessions(visitor: Typed<Visitor>) -> Result<Html<String>, Failure> {
+    let (user, notice) = {
+        let view = visitor.view()?;
+        (view.user()?, view.notice()?)
+    };
+    let mut page = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Your sessions</title></head><body>\
+         <h1>Your sessions</h1>",
+    );
+    if let Some(notice) = notice {
+        let _ = write!(page, "<p id=\"notice\">{}</p>", escape(&notice));
+    }
+    if user.is_none() {
+        page.push_str(
+            "<p id=\"none\">Log in first.</p><p><a href=\"/\">Home</a></p></body></html>",
+        );
+        return Ok(Html(page));
+    }
+    let listed = match visitor.handle().owner_sessions().await {
+        Ok(listed) => listed,
+        Err(session::Error::Unsupported { .. }) => {
+            page.push_str(
+                "<p id=\"unsupported\">This demo keeps its sessions in cookies, which the server \
+                 cannot list or end. Run it with a server-side storage.</p>\
+                 <p><a href=\"/\">Home</a></p></body></html>",
+            );
+            return Ok(Html(page));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    page.push_str("<ul id=\"list\">");
+    for entry in &listed {
+        let label = entry
+            .label
+            .as_ref()
+            .map_or("A browser", |label| label.as_str());
+        let _ = write!(
+            page,
+            "<li class=\"session\" data-handle=\"{handle}\"><span class=\"label\">{label}</span>, \
+             signed in {created}, last seen {seen}",
+            handle = entry.handle,
+            label = escape(label),
+            created = ago(now, entry.created),
+            seen = ago(now, entry.last_seen),
+        );
+        if entry.current {
+            page.push_str(" <strong class=\"current\">(this browser)</strong>");
+        } else {
+            let _ = write!(
+                page,
+                " <form method=\"post\" action=\"/sessions/end\" style=\"display:inline\">\
+                 <input type=\"hidden\" name=\"handle\" value=\"{}\">\
+                 <button class=\"end\" type=\"submit\">Log out this one</button></form>",
+                entry.handle
+            );
+        }
+        page.push_str("</li>");
+    }
+    page.push_str(
+        "</ul><form method=\"post\" action=\"/sessions/end-others\">\
+         <button id=\"end-others\" type=\"submit\">Log out all others</button></form>\
+         <p><a href=\"/\">Home</a></p></body></html>",
+    );
+    Ok(Html(page))
+}
+
+#[derive(Deserialize)]
+struct EndForm {
+    handle: Handle,
+}
+
+async fn end_one(visitor: Typed<Visitor>, Form(form): Form<EndForm>) -> Result<Redirect, Failure> {
+    let ended = visitor.handle().end_owner_session(&form.handle).await?;
+    let notice = if ended {
+        "That session is logged out."
+    } else {
+        "That session had already ended."
+    };
+    visitor.view()?.flash_notice(notice.to_owned())?;
+    Ok(Redirect::to("/sessions"))
+}
+
+async fn end_others(visitor: Typed<Visitor>) -> Result<Redirect, Failure> {
+    let ended = visitor.handle().end_other_sessions().await?;
+    visitor
+        .view()?
+        .flash_notice(format!("Logged out {ended} other session(s)."))?;
+    Ok(Redirect::to("/sessions"))
+}
+
+/// A short name for the browser a request came from, from its `User-Agent`.
+fn device(headers: &HeaderMap) -> String {
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .into_iter()
+    .find(|(mark, _)| agent.contains(mark))
+    .map_or("A browser", |(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(mark, _)| agent.contains(mark))
+    .map(|(_, name)| name);
+    match system {
+        Some(system) => format!("{browser} on {system}"),
+        None => browser.to_owned(),
+    }
+}
+
+/// How long before `now` the Unix second `then` was, in words.
+fn ago(now: u64, then: u64) -> String {
+    match now.saturating_sub(then) {
+        0..=59 => "just now".to_owned(),
+        seconds @ 60..=3_599 => format!("{} min ago", seconds / 60),
+        seconds @ 3_600..=86_399 => format!("{} h ago", seconds / 3_600),
+        seconds => format!("{} days ago", seconds / 86_400),
+    }
 }
 
 fn escape(text: &str) -> String {

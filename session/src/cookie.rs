@@ -510,16 +510,16 @@ impl fmt::Debug for SessionCookie {
 }
 
 impl SessionCookie {
-    /// The [handle](crate::owner::SessionHandle) of a session id: a keyed hash of it under
+    /// The [handle](crate::owner::Handle) of a session id: a keyed hash of it under
     /// the first secret.
-    pub(crate) fn handle_of(&self, id: &crate::SessionId) -> crate::owner::SessionHandle {
-        crate::owner::SessionHandle::from_encoded(self.keys.handle(id.as_str()))
+    pub(crate) fn handle_of(&self, id: &crate::SessionId) -> crate::owner::Handle {
+        crate::owner::Handle::from_encoded(self.keys.handle(id.as_str()))
     }
 
     /// Whether `handle` names `id` under any of the secrets.
     pub(crate) fn handle_names(
         &self,
-        handle: &crate::owner::SessionHandle,
+        handle: &crate::owner::Handle,
         id: &crate::SessionId,
     ) -> bool {
         self.keys.handle_matches(id.as_str(), handle.as_str())

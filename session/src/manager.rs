@@ -15,6 +15,8 @@ use std::time::Duration;
 pub use commit::Commit;
 pub(crate) use loaded::Arrival;
 pub use loaded::LoadedSession;
+#[cfg(feature = "axum")]
+pub(crate) use owners::current_ids;
 
 use crate::cookie::{Age, Incoming, SessionCookie};
 use crate::data::OldId;

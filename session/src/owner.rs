@@ -1,7 +1,7 @@
 //! Sessions per owner: whom a session belongs to ([`Owner`], set at login with
 //! [`Session::set_owner`](crate::Session::set_owner)), the label its owner sees ([`Label`]),
 //! how many sessions an owner may have ([`OwnerLimit`]), and what listing them shows
-//! ([`OwnedSession`], with an opaque [`SessionHandle`] to end one by).
+//! ([`OwnedSession`], with an opaque [`Handle`] to end one by).
 //!
 //! The calls are on the manager: [`owner_sessions`](crate::SessionManager::owner_sessions)
 //! ("where am I logged in?"), [`end_owner_session`](crate::SessionManager::end_owner_session),
@@ -306,17 +306,17 @@ impl OwnerLimit {
 /// # Examples
 ///
 /// ```
-/// use session::owner::SessionHandle;
+/// use session::owner::Handle;
 ///
-/// let handle: SessionHandle = "q3O9b4l2Xa1cK9wZ0TzY_w".parse()?;
+/// let handle: Handle = "q3O9b4l2Xa1cK9wZ0TzY_w".parse()?;
 /// assert_eq!(handle.to_string(), "q3O9b4l2Xa1cK9wZ0TzY_w");
-/// assert!("not a handle!".parse::<SessionHandle>().is_err());
+/// assert!("not a handle!".parse::<Handle>().is_err());
 /// # Ok::<(), session::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionHandle(String);
+pub struct Handle(String);
 
-impl SessionHandle {
+impl Handle {
     /// Characters in a handle: 128 bits in unpadded base64url.
     pub(crate) const LEN: usize = 22;
 
@@ -329,7 +329,7 @@ impl SessionHandle {
     /// # Examples
     ///
     /// ```
-    /// let handle: session::owner::SessionHandle = "AAAAAAAAAAAAAAAAAAAAAA".parse()?;
+    /// let handle: session::owner::Handle = "AAAAAAAAAAAAAAAAAAAAAA".parse()?;
     /// assert_eq!(handle.as_str().len(), 22);
     /// # Ok::<(), session::Error>(())
     /// ```
@@ -339,7 +339,7 @@ impl SessionHandle {
     }
 }
 
-impl FromStr for SessionHandle {
+impl FromStr for Handle {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self> {
@@ -357,15 +357,37 @@ impl FromStr for SessionHandle {
     }
 }
 
-impl fmt::Display for SessionHandle {
+impl fmt::Display for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl fmt::Debug for SessionHandle {
+/// A handle is its text in JSON and forms.
+impl serde::Serialize for Handle {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Reads a handle from its text, refusing one that is not well formed.
+///
+/// ```
+/// let handle: session::owner::Handle = serde_json::from_str(r#""AAAAAAAAAAAAAAAAAAAAAA""#)?;
+/// assert_eq!(handle.as_str().len(), 22);
+/// assert!(serde_json::from_str::<session::owner::Handle>(r#""nope""#).is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+impl<'de> serde::Deserialize<'de> for Handle {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionHandle({})", self.0)
+        write!(f, "Handle({})", self.0)
     }
 }
 
@@ -379,7 +401,7 @@ impl fmt::Debug for SessionHandle {
 #[non_exhaustive]
 pub struct OwnedSession {
     /// Names the session for [`end_owner_session`](crate::SessionManager::end_owner_session).
-    pub handle: SessionHandle,
+    pub handle: Handle,
     /// When the session was created (a login that regenerated it keeps the time), Unix seconds.
     pub created: u64,
     /// When the session was last saved, Unix seconds: the last request that changed it, or

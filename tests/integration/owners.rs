@@ -2,7 +2,7 @@
 //! id), the rules of owners and labels, what cookie storage answers, and the owner kept across
 //! requests. The stores' side is the conformance kit's (`conformance::kit::*`).
 
-use session::owner::{OwnerLimit, SessionHandle};
+use session::owner::{Handle, OwnerLimit};
 use session::store::DynSessionStore;
 use session::{CookieStorage, Error, MemoryStorage, OldId, SessionCookie, SessionManager};
 
@@ -80,7 +80,7 @@ fn handles_owners_and_labels_refuse_what_breaks_their_rules() {
         "AAAAAAAAAAAAAAAAAAAAA=",
         "é",
     ] {
-        assert!(bad.parse::<SessionHandle>().is_err(), "{bad:?}");
+        assert!(bad.parse::<Handle>().is_err(), "{bad:?}");
     }
     let mut session = session::Session::new();
     for bad in [
@@ -109,7 +109,7 @@ fn handles_owners_and_labels_refuse_what_breaks_their_rules() {
 #[tokio::test]
 async fn an_owner_that_breaks_the_rules_is_refused_by_every_owner_call() {
     let sessions = SessionManager::new(cookie(&[OLD]), MemoryStorage::new());
-    let handle: SessionHandle = "AAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
+    let handle: Handle = "AAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
     assert!(matches!(
         sessions.owner_sessions("", None).await,
         Err(Error::InvalidOwner { .. })
@@ -129,7 +129,7 @@ async fn cookie_storage_says_it_cannot_list_or_end_sessions() {
     let sessions = SessionManager::new(cookie(&[OLD]), CookieStorage::new());
     let pair = log_in(&sessions, "ada").await;
     let current = sessions.load(Some(&pair)).await.unwrap();
-    let handle: SessionHandle = "AAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
+    let handle: Handle = "AAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
     assert!(matches!(
         sessions.owner_sessions("ada", Some(&current)).await,
         Err(Error::Unsupported { .. })
@@ -191,9 +191,7 @@ async fn the_owner_calls_reach_a_store_picked_at_run_time() {
     assert_eq!(sessions.end_owner_sessions("ada").await.unwrap(), 1);
 }
 
-#[tokio::test]
-async fn the_owner_and_label_travel_with_the_session_and_debug_hides_them() {
-    let sessions = SessionManager::new(cookie(&[OLD]), MemoryStorage::new());
+async fn owner_and_label_travel<S: session::Storage>(sessions: SessionManager<S>) {
     let mut session = sessions.load(None).await.unwrap();
     session.set_owner("ada@example.com").unwrap();
     session.set_label("Laptop").unwrap();
@@ -208,4 +206,11 @@ async fn the_owner_and_label_travel_with_the_session_and_debug_hides_them() {
     assert_eq!(again.label().unwrap().as_str(), "Laptop");
     assert!(!again.is_dirty(), "loading an owned session is not a write");
     assert!(!format!("{:?}", again.session()).contains("ada@"));
+}
+
+#[tokio::test]
+async fn the_owner_and_label_travel_with_the_session_and_debug_hides_them() {
+    owner_and_label_travel(SessionManager::new(cookie(&[OLD]), MemoryStorage::new())).await;
+    // Cookie storage cannot list or end sessions, but the session keeps its owner.
+    owner_and_label_travel(SessionManager::new(cookie(&[OLD]), CookieStorage::new())).await;
 }

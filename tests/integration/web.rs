@@ -106,6 +106,19 @@ fn count(page: &str) -> u64 {
         .unwrap()
 }
 
+/// The sessions the "Your sessions" page lists: each one's handle, and whether it is this
+/// browser's.
+fn handles(page: &str) -> Vec<(String, bool)> {
+    page.split("<li class=\"session\" data-handle=\"")
+        .skip(1)
+        .map(|item| {
+            let handle = item[..item.find('"').unwrap()].to_owned();
+            let current = item[..item.find("</li>").unwrap()].contains("(this browser)");
+            (handle, current)
+        })
+        .collect()
+}
+
 fn notice(page: &str) -> Option<&str> {
     let start = page.find("<p id=\"notice\">")? + 15;
     Some(&page[start..start + page[start..].find("</p>").unwrap()])
@@ -186,6 +199,40 @@ macro_rules! app_over_http {
                     // Documented: a cookie-storage cookie stays valid until it expires.
                     assert_eq!(greeting(&replay), "Hello, ada!");
                 }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn your_sessions_lists_both_browsers_and_ends_one_from_the_other() {
+                let (addr, _dir) = start().await;
+                // A name of its own: the server-side stores are shared between tests.
+                let name = format!("grace-{}", SessionId::generate());
+                let (laptop, phone) = (Client::new(addr), Client::new(addr));
+                laptop.post("/login", &[("name", &name)]).await;
+                phone.post("/login", &[("name", &name)]).await;
+                let page = laptop.page("/sessions").await;
+                if !$server_side {
+                    assert!(page.contains("id=\"unsupported\""), "{page}");
+                    return;
+                }
+                let listed = handles(&page);
+                assert_eq!(listed.len(), 2, "{page}");
+                assert_eq!(page.matches("(this browser)").count(), 1);
+                let other = listed
+                    .iter()
+                    .find(|(_, current)| !current)
+                    .map(|(handle, _)| handle.clone())
+                    .unwrap();
+                let page = laptop.post("/sessions/end", &[("handle", &other)]).await;
+                assert_eq!(notice(&page), Some("That session is logged out."));
+                assert_eq!(handles(&page).len(), 1);
+                assert_eq!(greeting(&phone.page("/").await), "Hello, guest!");
+                assert_eq!(greeting(&laptop.page("/").await), format!("Hello, {name}!"));
+
+                phone.post("/login", &[("name", &name)]).await;
+                let page = phone.post("/sessions/end-others", &[]).await;
+                assert_eq!(notice(&page), Some("Logged out 1 other session(s)."));
+                assert_eq!(greeting(&laptop.page("/").await), "Hello, guest!");
+                assert_eq!(greeting(&phone.page("/").await), format!("Hello, {name}!"));
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use crate::data::Session;
 use crate::error::{Error, Result};
-use crate::manager::{LoadedSession, SessionManager};
+use crate::id::SessionId;
+use crate::manager::{LoadedSession, SessionManager, current_ids};
+use crate::owner::{Handle, OwnedSession, Owner};
 use crate::storage::Storage;
 
 /// A boxed, sendable future: what a type-erased manager returns.
@@ -21,11 +23,60 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A session manager whose storage type is erased, so that a handle need not be generic.
 pub(crate) trait LoadSession: Send + Sync {
     fn load<'a>(&'a self, cookie_header: Option<&'a str>) -> BoxFuture<'a, Result<LoadedSession>>;
+
+    fn list_owned<'a>(
+        &'a self,
+        owner: &'a Owner,
+        current: &'a [SessionId],
+    ) -> BoxFuture<'a, Result<Vec<OwnedSession>>>;
+
+    fn end_by_handle<'a>(
+        &'a self,
+        owner: &'a Owner,
+        handle: &'a Handle,
+    ) -> BoxFuture<'a, Result<bool>>;
+
+    fn end_all_but<'a>(
+        &'a self,
+        owner: &'a Owner,
+        kept: &'a [SessionId],
+    ) -> BoxFuture<'a, Result<usize>>;
+
+    /// `Err(Unsupported)` when the storage keeps no owner index (cookie storage).
+    fn supports_owners(&self) -> Result<()>;
 }
 
 impl<S: Storage + 'static> LoadSession for SessionManager<S> {
     fn load<'a>(&'a self, cookie_header: Option<&'a str>) -> BoxFuture<'a, Result<LoadedSession>> {
         Box::pin(SessionManager::load(self, cookie_header))
+    }
+
+    fn list_owned<'a>(
+        &'a self,
+        owner: &'a Owner,
+        current: &'a [SessionId],
+    ) -> BoxFuture<'a, Result<Vec<OwnedSession>>> {
+        Box::pin(SessionManager::list_owned(self, owner, current))
+    }
+
+    fn end_by_handle<'a>(
+        &'a self,
+        owner: &'a Owner,
+        handle: &'a Handle,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(SessionManager::end_by_handle(self, owner, handle))
+    }
+
+    fn end_all_but<'a>(
+        &'a self,
+        owner: &'a Owner,
+        kept: &'a [SessionId],
+    ) -> BoxFuture<'a, Result<usize>> {
+        Box::pin(SessionManager::end_all_but(self, owner, kept))
+    }
+
+    fn supports_owners(&self) -> Result<()> {
+        self.owner_store().map(drop)
     }
 }
 
@@ -195,6 +246,95 @@ impl SessionHandle {
             Err(TryLockError::Poisoned(poisoned)) => Some(take(&mut poisoned.into_inner())),
             Err(TryLockError::WouldBlock) => None,
         }
+    }
+
+    /// Lists the sessions of this session's owner (see [`owner`](crate::owner)), the current
+    /// one first and marked; none when the session has no owner. The "Your sessions" page of
+    /// an app.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on cookie storage; a failing storage.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::axum::SessionHandle;
+    ///
+    /// async fn devices(session: SessionHandle) -> session::Result<String> {
+    ///     let listed = session.owner_sessions().await?;
+    ///     Ok(format!("logged in on {} devices", listed.len()))
+    /// }
+    /// # let _ = devices;
+    /// ```
+    pub async fn owner_sessions(&self) -> Result<Vec<OwnedSession>> {
+        let Some((owner, current)) = self.owner_and_ids().await? else {
+            return Ok(Vec::new());
+        };
+        self.shared.loader.list_owned(&owner, &current).await
+    }
+
+    /// Ends the session of this session's owner that `handle` names ("log out this one");
+    /// `false` when it names none of theirs.
+    ///
+    /// # Errors
+    ///
+    /// As [`owner_sessions`](Self::owner_sessions).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::axum::SessionHandle;
+    /// use session::owner::Handle;
+    ///
+    /// async fn log_out_one(session: SessionHandle, handle: Handle) -> session::Result<bool> {
+    ///     session.end_owner_session(&handle).await
+    /// }
+    /// # let _ = log_out_one;
+    /// ```
+    pub async fn end_owner_session(&self, handle: &Handle) -> Result<bool> {
+        let Some((owner, _)) = self.owner_and_ids().await? else {
+            return Ok(false);
+        };
+        self.shared.loader.end_by_handle(&owner, handle).await
+    }
+
+    /// Ends every other session of this session's owner ("log out all other devices") and
+    /// returns how many it ended.
+    ///
+    /// # Errors
+    ///
+    /// As [`owner_sessions`](Self::owner_sessions).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::axum::SessionHandle;
+    ///
+    /// async fn log_out_others(session: SessionHandle) -> session::Result<String> {
+    ///     Ok(format!("{} other sessions ended", session.end_other_sessions().await?))
+    /// }
+    /// # let _ = log_out_others;
+    /// ```
+    pub async fn end_other_sessions(&self) -> Result<usize> {
+        let Some((owner, current)) = self.owner_and_ids().await? else {
+            return Ok(0);
+        };
+        self.shared.loader.end_all_but(&owner, &current).await
+    }
+
+    /// The session's owner and the ids it is stored under, once loaded; no lock is held
+    /// after this returns.
+    async fn owner_and_ids(&self) -> Result<Option<(Owner, Vec<SessionId>)>> {
+        self.shared.loader.supports_owners()?;
+        self.ensure_loaded().await?;
+        Ok(match &*self.phase() {
+            Phase::Loaded(loaded) => loaded
+                .owner()
+                .cloned()
+                .map(|owner| (owner, current_ids(loaded))),
+            Phase::Unloaded | Phase::Committed | Phase::Detached(_) => None,
+        })
     }
 
     fn phase(&self) -> MutexGuard<'_, Phase> {

@@ -67,6 +67,28 @@ impl<S: Storage + 'static> SessionLayer<S> {
     }
 }
 
+impl<S> SessionLayer<S> {
+    /// Returns the manager, for what a handler's own session cannot do: an admin page ending
+    /// another user's sessions (`end_owner_sessions`), a background task sweeping a store.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{MemoryStorage, SessionCookie, SessionManager};
+    /// use session::axum::SessionLayer;
+    ///
+    /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
+    /// let layer = SessionLayer::new(SessionManager::new(cookie, MemoryStorage::new()));
+    /// let sessions = std::sync::Arc::clone(layer.manager()); // for the app's state
+    /// assert!(sessions.storage().is_empty());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn manager(&self) -> &Arc<SessionManager<S>> {
+        &self.manager
+    }
+}
+
 impl<S> Clone for SessionLayer<S> {
     fn clone(&self) -> Self {
         Self {

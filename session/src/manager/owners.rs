@@ -3,15 +3,16 @@
 //! the store's owner index ([`SessionStore::owned`], [`SessionStore::end_owned`]).
 
 use crate::error::{Error, Result};
+use crate::id::SessionId;
 use crate::manager::{LoadedSession, SessionManager};
-use crate::owner::{OwnedSession, Owner, SessionHandle};
+use crate::owner::{Handle, OwnedSession, Owner};
 use crate::storage::{Mode, Storage};
 use crate::store::{Ending, OwnedRecord, SessionStore};
 
 impl<S: Storage> SessionManager<S> {
     /// Lists `owner`'s live sessions, the most recently used first: when each was created and
     /// last used, its lifetime and label, whether it is `current`'s, and a
-    /// [handle](SessionHandle) to [end it](Self::end_owner_session) by. Nothing listed
+    /// [handle](Handle) to [end it](Self::end_owner_session) by. Nothing listed
     /// reveals an id or can be replayed.
     ///
     /// # Errors
@@ -45,16 +46,26 @@ impl<S: Storage> SessionManager<S> {
         current: Option<&LoadedSession>,
     ) -> Result<Vec<OwnedSession>> {
         let owner = Owner::new(owner)?;
+        let current = current.map(current_ids).unwrap_or_default();
+        self.list_owned(&owner, &current).await
+    }
+
+    /// [`owner_sessions`](Self::owner_sessions), marking the sessions stored under `current`.
+    pub(crate) async fn list_owned(
+        &self,
+        owner: &Owner,
+        current: &[SessionId],
+    ) -> Result<Vec<OwnedSession>> {
         let (store, now) = (self.owner_store()?, self.clock.now());
         let mut listed: Vec<OwnedSession> = self
-            .live(store.owned(&owner, now).await?, now)
+            .live(store.owned(owner, now).await?, now)
             .map(|entry| OwnedSession {
                 handle: self.cookie.handle_of(&entry.id),
                 created: entry.timestamps.created,
                 last_seen: entry.timestamps.renewed,
                 lifetime: entry.lifetime,
                 label: entry.label,
-                current: current.is_some_and(|current| is_current(current, &entry.id)),
+                current: current.contains(&entry.id),
             })
             .collect();
         listed.sort_by(|a, b| {
@@ -89,17 +100,21 @@ impl<S: Storage> SessionManager<S> {
     /// assert!(!sessions.end_owner_session("user-42", &handle).await?, "already ended");
     /// # Ok::<(), session::Error>(()) }).unwrap();
     /// ```
-    pub async fn end_owner_session(&self, owner: &str, handle: &SessionHandle) -> Result<bool> {
-        let owner = Owner::new(owner)?;
+    pub async fn end_owner_session(&self, owner: &str, handle: &Handle) -> Result<bool> {
+        self.end_by_handle(&Owner::new(owner)?, handle).await
+    }
+
+    /// [`end_owner_session`](Self::end_owner_session) for a checked owner.
+    pub(crate) async fn end_by_handle(&self, owner: &Owner, handle: &Handle) -> Result<bool> {
         let (store, now) = (self.owner_store()?, self.clock.now());
-        let listed = store.owned(&owner, now).await?;
+        let listed = store.owned(owner, now).await?;
         let Some(entry) = listed
             .iter()
             .find(|entry| self.cookie.handle_names(handle, &entry.id))
         else {
             return Ok(false);
         };
-        let ended = store.end_owned(&owner, Ending::One(&entry.id), now).await?;
+        let ended = store.end_owned(owner, Ending::One(&entry.id), now).await?;
         Ok(ended > 0)
     }
 
@@ -132,10 +147,18 @@ impl<S: Storage> SessionManager<S> {
         let Some(owner) = current.owner() else {
             return Ok(0);
         };
+        self.end_all_but(owner, &current_ids(current)).await
+    }
+
+    /// Ends every session of `owner` but those stored under `kept` (none: all of them).
+    pub(crate) async fn end_all_but(&self, owner: &Owner, kept: &[SessionId]) -> Result<usize> {
         let (store, now) = (self.owner_store()?, self.clock.now());
-        // The session as this request loaded it, and the id it is saved under if it moves.
-        let kept = [current.origin.base_id.clone(), current.id().clone()];
-        store.end_owned(owner, Ending::AllExcept(&kept), now).await
+        let which = if kept.is_empty() {
+            Ending::All
+        } else {
+            Ending::AllExcept(kept)
+        };
+        store.end_owned(owner, which, now).await
     }
 
     /// Ends every session of `owner` (a password change, an account deleted: "log out
@@ -150,13 +173,11 @@ impl<S: Storage> SessionManager<S> {
     ///
     /// See [`owner`](crate::owner).
     pub async fn end_owner_sessions(&self, owner: &str) -> Result<usize> {
-        let owner = Owner::new(owner)?;
-        let (store, now) = (self.owner_store()?, self.clock.now());
-        store.end_owned(&owner, Ending::All, now).await
+        self.end_all_but(&Owner::new(owner)?, &[]).await
     }
 
     /// The store behind the owner calls; cookie storage has none.
-    fn owner_store(&self) -> Result<&S::Store> {
+    pub(crate) fn owner_store(&self) -> Result<&S::Store> {
         match self.storage.mode() {
             Mode::Store(store) => Ok(store),
             Mode::Cookie { .. } => Err(Error::Unsupported {
@@ -179,7 +200,12 @@ impl<S: Storage> SessionManager<S> {
     }
 }
 
-/// Whether the stored session `id` is the one `current` was loaded from or is saved under.
-fn is_current(current: &LoadedSession, id: &crate::SessionId) -> bool {
-    &current.origin.base_id == id || current.id() == id
+/// The ids `current` may be stored under: the one it was loaded from, and the one it is
+/// saved under if this request moves it.
+pub(crate) fn current_ids(current: &LoadedSession) -> Vec<SessionId> {
+    if &current.origin.base_id == current.id() {
+        vec![current.id().clone()]
+    } else {
+        vec![current.origin.base_id.clone(), current.id().clone()]
+    }
 }

@@ -183,6 +183,13 @@ fn read_payload(payload: &str, policy: Expiry, now: u64) -> Option<Decoded> {
     let Halves(values, flash) = top.d.unwrap_or_default();
     let mut session = Session::from_parts(id, values, flash);
     session.restore_lifetime(lifetime);
+    // An owner or label that does not read back is dropped, not the session.
+    let text =
+        |raw: Option<&RawValue>| raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
+    session.restore_owner(
+        text(top.o).and_then(crate::owner::Owner::stored),
+        text(top.n).and_then(crate::owner::Label::stored),
+    );
     Some(Decoded {
         session,
         timestamps,
@@ -204,6 +211,8 @@ enum Field {
     D,
     T,
     L,
+    O,
+    N,
     Zero,
     One,
     Other,
@@ -226,6 +235,8 @@ impl<'de> Deserialize<'de> for Field {
                     "d" => Field::D,
                     "t" => Field::T,
                     "l" => Field::L,
+                    "o" => Field::O,
+                    "n" => Field::N,
                     "0" => Field::Zero,
                     "1" => Field::One,
                     _ => Field::Other,
@@ -245,6 +256,9 @@ struct Top<'a> {
     t: Option<&'a RawValue>,
     /// The session's lifetime (this crate's key; Remix ignores it).
     l: Option<&'a RawValue>,
+    /// The session's owner and label (this crate's keys; Remix ignores them).
+    o: Option<&'a RawValue>,
+    n: Option<&'a RawValue>,
 }
 
 impl<'de> Deserialize<'de> for Top<'de> {
@@ -264,6 +278,8 @@ impl<'de> Deserialize<'de> for Top<'de> {
                     d: None,
                     t: None,
                     l: None,
+                    o: None,
+                    n: None,
                 };
                 while let Some(key) = access.next_key::<Field>()? {
                     match key {
@@ -271,6 +287,8 @@ impl<'de> Deserialize<'de> for Top<'de> {
                         Field::D => top.d = Some(access.next_value()?),
                         Field::T => top.t = Some(access.next_value()?),
                         Field::L => top.l = Some(access.next_value()?),
+                        Field::O => top.o = Some(access.next_value()?),
+                        Field::N => top.n = Some(access.next_value()?),
                         _ => {
                             access.next_value::<IgnoredAny>()?;
                         }
@@ -419,7 +437,7 @@ fn char_json(c: char) -> Json {
 }
 
 /// The payload `{"i":id,"d":[values,flash]}` (plus `"t"` when stamped, `"l"` for a chosen
-/// lifetime), written as Remix's
+/// lifetime, `"o"` and `"n"` for an owner and a label), written as Remix's
 /// `JSON.stringify` writes it: integer-like keys first, each value's text as it is.
 pub(crate) fn encode_payload(session: &Session, stamp: Option<Timestamps>) -> String {
     use std::io::Write as _;
@@ -437,6 +455,14 @@ pub(crate) fn encode_payload(session: &Session, stamp: Option<Timestamps>) -> St
     }
     if let Some(code) = session.lifetime().code() {
         let _ = write!(out, r#","l":{code}"#);
+    }
+    if let Some(owner) = session.owner() {
+        out.extend_from_slice(br#","o":"#);
+        json::write_str(&mut out, owner.as_str());
+    }
+    if let Some(label) = session.label() {
+        out.extend_from_slice(br#","n":"#);
+        json::write_str(&mut out, label.as_str());
     }
     out.push(b'}');
     // Every part is UTF-8: JSON text and serde_json's strings.
