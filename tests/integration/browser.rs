@@ -1,6 +1,7 @@
 //! End to end in headless Chromium (Debian's `chromium` and `chromium-driver`, installed by
 //! `.ci/run`), driven over WebDriver: a real browser keeps and returns our cookies, with their
-//! attributes, through login, reloads, a flash and logout. Without Chromium the test fails
+//! attributes, through login, reloads, a flash and logout, and two profiles (two browsers of
+//! one user) ending each other on "Your sessions". Without Chromium the test fails
 //! under `CI` and is skipped (with a message) elsewhere.
 
 use std::net::{SocketAddr, TcpListener};
@@ -377,4 +378,69 @@ async fn a_remembered_login_gets_a_persistent_cookie_in_a_real_browser() {
         now + month
     );
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browser_profiles_see_each_other_on_your_sessions_and_one_logs_the_other_out() {
+    let Some((driver, laptop_profile, url)) = demo_and_driver().await else {
+        return;
+    };
+    let phone_profile = TempDir::new();
+    let laptop = Browser::open(&driver, &laptop_profile.0).await;
+    let phone = Browser::open(&driver, &phone_profile.0).await;
+    for browser in [&laptop, &phone] {
+        browser.go(&url).await;
+        browser.type_into("#name", "ada").await;
+        browser.click("#login").await;
+        assert_eq!(
+            browser.text_when("#greeting", "Hello, ada!").await,
+            "Hello, ada!"
+        );
+    }
+
+    // The laptop lists both browsers, itself marked, and logs the phone out.
+    laptop.go(&format!("{url}sessions")).await;
+    assert_eq!(laptop.find_all("li.session").await.len(), 2);
+    assert_eq!(laptop.text("li.session .current").await, "(this browser)");
+    assert!(laptop.text("li.session .label").await.contains("Chrome"));
+    laptop.click("li.session .end").await;
+    assert_eq!(
+        laptop
+            .text_when("#notice", "That session is logged out.")
+            .await,
+        "That session is logged out."
+    );
+    assert_eq!(laptop.find_all("li.session").await.len(), 1);
+    phone.reload().await;
+    assert_eq!(
+        phone.text_when("#greeting", "Hello, guest!").await,
+        "Hello, guest!",
+        "the phone's cookie no longer reaches a session"
+    );
+
+    // The phone logs in again and logs out every other browser: the laptop.
+    phone.type_into("#name", "ada").await;
+    phone.click("#login").await;
+    assert_eq!(
+        phone.text_when("#greeting", "Hello, ada!").await,
+        "Hello, ada!"
+    );
+    phone.go(&format!("{url}sessions")).await;
+    phone.click("#end-others").await;
+    assert_eq!(
+        phone
+            .text_when("#notice", "Logged out 1 other session(s).")
+            .await,
+        "Logged out 1 other session(s)."
+    );
+    laptop.go(&url).await;
+    assert_eq!(
+        laptop.text_when("#greeting", "Hello, guest!").await,
+        "Hello, guest!"
+    );
+    phone.go(&url).await;
+    assert_eq!(phone.text("#greeting").await, "Hello, ada!");
+
+    laptop.close().await;
+    phone.close().await;
 }
