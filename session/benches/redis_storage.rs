@@ -24,7 +24,6 @@
 )]
 
 use std::hint::black_box;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -32,55 +31,13 @@ use redis::AsyncCommands as _;
 use session::{Commit, RedisStorage};
 
 mod paired;
+mod servers;
 mod support;
-use paired::{Pairs, pin};
+use paired::Pairs;
 use support::manager;
 
-/// A `redis-server` on a free port, stopped on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn server() -> (String, Option<Server>) {
-    if let Ok(url) = std::env::var("SESSION_REDIS_URL") {
-        return (url, None);
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (scripts/setup installs it)");
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    if cpus >= 2 && pin(child.id(), cpus - 1) && pin(std::process::id(), 0) {
-        eprintln!("redis-server on CPU {}, the bench on CPU 0", cpus - 1);
-    }
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (format!("redis://127.0.0.1:{port}/"), Some(Server(child)))
-}
-
 fn redis_round_trip(c: &mut Criterion) {
-    let (url, _server) = server();
+    let (url, _server) = servers::redis();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

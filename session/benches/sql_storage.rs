@@ -22,7 +22,6 @@
 
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -32,8 +31,9 @@ use session::{Commit, PostgresStorage, SessionManager, SqliteStorage, Storage};
 use sqlx::{AssertSqlSafe, Executor as _, Row as _};
 
 mod paired;
+mod servers;
 mod support;
-use paired::{Pairs, pin};
+use paired::Pairs;
 use support::manager;
 
 /// The bytes the floor moves: what the store's `data` column holds for the bench's session.
@@ -45,62 +45,6 @@ const WRITERS: usize = 8;
 
 /// How many rounds of (floor, session) throughput runs.
 const ROUNDS: usize = 5;
-
-/// A throwaway PostgreSQL server, stopped on drop.
-struct Server(PathBuf);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new(script())
-            .arg("stop")
-            .arg(self.0.join("data"))
-            .status();
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres")
-}
-
-fn postgres() -> (String, Option<Server>) {
-    if let Ok(url) = std::env::var("SESSION_POSTGRES_URL") {
-        return (url, None);
-    }
-    let dir = std::env::temp_dir().join(format!("session-bench-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let output = Command::new(script())
-        .arg("start")
-        .arg(dir.join("data"))
-        .arg(port.to_string())
-        .output()
-        .expect("scripts/postgres runs");
-    assert!(
-        output.status.success(),
-        "PostgreSQL did not start (scripts/setup installs it): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    let postmaster = std::fs::read_to_string(dir.join("data/postmaster.pid")).unwrap_or_default();
-    if let Some(pid) = postmaster.lines().next().and_then(|pid| pid.parse().ok())
-        && cpus >= 2
-        && pin(pid, cpus - 1)
-        && pin(std::process::id(), 0)
-    {
-        eprintln!("PostgreSQL on CPU {}, the bench on CPU 0", cpus - 1);
-    }
-    (url, Some(Server(dir)))
-}
 
 /// The floor's statements on its own table, shaped as the store's: text id, JSON data, an
 /// indexed expiry.
@@ -366,7 +310,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn postgres_round_trip(c: &mut Criterion) {
-    let (url, _server) = postgres();
+    let (url, _server) = servers::postgres();
     let rt = runtime();
     let storage = rt.block_on(async {
         let pool = sqlx::postgres::PgPoolOptions::new()

@@ -48,6 +48,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::expiry::Lifetime;
@@ -67,7 +68,7 @@ use crate::expiry::Lifetime;
 /// # Ok::<(), session::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Owner(String);
+pub struct Owner(Arc<str>);
 
 impl Owner {
     /// The longest owner accepted, in bytes.
@@ -98,7 +99,7 @@ impl Owner {
             "an owner is at most 128 bytes",
             "an owner holds no control characters",
         )?;
-        Ok(Self(owner))
+        Ok(Self(owner.into()))
     }
 
     /// Returns the owner's text.
@@ -139,7 +140,7 @@ impl fmt::Display for Owner {
 /// # Ok::<(), session::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Label(String);
+pub struct Label(Arc<str>);
 
 impl Label {
     /// The longest label accepted, in bytes.
@@ -165,7 +166,7 @@ impl Label {
             "a label is at most 128 bytes",
             "a label holds no control characters",
         )?;
-        Ok(Self(label))
+        Ok(Self(label.into()))
     }
 
     /// Returns the label's text.
