@@ -734,3 +734,63 @@ async fn a_root_swapped_after_the_check_is_never_used() {
     assert!(planted.contains("999"), "the planted file is untouched");
     std::fs::remove_dir_all(&checked).unwrap();
 }
+
+/// Logs `owner` in on a fresh session of `sessions`; the `Cookie` pair.
+async fn log_in_as(sessions: &session::SessionManager<FileStorage>, owner: &str) -> String {
+    let mut session = sessions.load(None).await.unwrap();
+    session.set_owner(owner).unwrap();
+    let header = sessions
+        .commit(&session)
+        .await
+        .unwrap()
+        .into_header()
+        .unwrap();
+    header.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_owner_index_is_a_file_per_owner_and_a_stale_entry_is_never_listed() {
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let sessions = session::SessionManager::new(crate::common::cookie(), storage);
+    let first = log_in_as(&sessions, "ada").await;
+    let _second = log_in_as(&sessions, "ada").await;
+    let owners = dir.0.join(".owners");
+    let files: Vec<PathBuf> = std::fs::read_dir(&owners)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one index file for one owner");
+    let mode = std::fs::metadata(&owners).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "private like the shards: {mode:o}");
+    let index: Vec<String> = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert_eq!(index.len(), 2);
+
+    // A logout leaves the id in the index; the listing checks the session's own file.
+    let mut logout = sessions.load(Some(&first)).await.unwrap();
+    logout.destroy();
+    let _ = sessions.commit(&logout).await.unwrap();
+    assert_eq!(sessions.owner_sessions("ada", None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_damaged_owner_index_still_lets_log_out_everywhere_reach_every_session() {
+    let dir = TempDir::new();
+    let storage = FileStorage::new(&dir.0).unwrap();
+    let sessions = session::SessionManager::new(crate::common::cookie(), storage);
+    let ada = [
+        log_in_as(&sessions, "ada").await,
+        log_in_as(&sessions, "ada").await,
+    ];
+    let grace = log_in_as(&sessions, "grace").await;
+    for entry in std::fs::read_dir(dir.0.join(".owners")).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"{not json").unwrap();
+    }
+    assert_eq!(sessions.end_owner_sessions("ada").await.unwrap(), 2);
+    for pair in &ada {
+        let session = sessions.load(Some(pair)).await.unwrap();
+        assert!(session.owner().is_none(), "ended");
+    }
+    let session = sessions.load(Some(&grace)).await.unwrap();
+    assert_eq!(session.owner().map(|owner| owner.as_str()), Some("grace"));
+}

@@ -240,16 +240,18 @@ impl SessionStore for FileStorage {
     async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
         let layout = Arc::clone(&self.layout);
         let owner = owner.clone();
-        let (mode, ids): (u8, Vec<SessionId>) = match which {
-            Ending::One(id) => (b'O', vec![id.clone()]),
-            Ending::AllExcept(kept) => (b'E', kept.to_vec()),
-            _ => (b'A', Vec::new()),
+        // `which` as owned ids, for the blocking pool: one id (`One`), the kept ids, or none
+        // (`All`).
+        let (one, ids): (bool, Vec<SessionId>) = match which {
+            Ending::One(id) => (true, vec![id.clone()]),
+            Ending::AllExcept(kept) => (false, kept.to_vec()),
+            _ => (false, Vec::new()),
         };
         blocking::run(move || {
-            let which = match mode {
-                b'O' => Ending::One(&ids[0]),
-                b'E' => Ending::AllExcept(&ids),
-                _ => Ending::All,
+            let which = match ids.first() {
+                Some(id) if one => Ending::One(id),
+                Some(_) => Ending::AllExcept(&ids),
+                None => Ending::All,
             };
             layout.end_owned(&owner, which, now)
         })
@@ -438,11 +440,6 @@ impl Layout {
             };
             match self.write_locked(plan, owner.as_ref(), index.as_ref())? {
                 Locked::Done(outcome) => return Ok(outcome),
-                Locked::Ended(ended) => {
-                    // Made room under the owner's lock, after the login's own write.
-                    self.delete(&ended)?;
-                    return Ok(WriteOutcome::Written);
-                }
                 Locked::Lock(other) => owner = Some(other),
             }
         }
@@ -458,18 +455,23 @@ impl Layout {
         index: Option<&Index>,
     ) -> Result<Locked> {
         let (base, target) = (Names::of(plan.base()), Names::of(plan.target()));
-        // Both shard locks, in name order, held for the whole write.
-        let (low, high) = if base.shard <= target.shard {
-            (&base.shard, &target.shard)
-        } else {
-            (&target.shard, &base.shard)
+        // With the owner's lock held no session joins the owner's index, so the sessions it
+        // names are all the limit may end: their shards are locked too, all in name order,
+        // and held for the whole write.
+        // A damaged index names nobody: the limit then counts only what logs in from now on
+        // (an ending scans every file instead, see `end_owned`).
+        let ids = match index {
+            Some(index) => index.ids(&self.dir)?.unwrap_or_default(),
+            None => Vec::new(),
         };
-        let _low = lock(&self.locks, self.lock_timeout, low)?;
-        let _high = if low == high {
-            None
-        } else {
-            Some(lock(&self.locks, self.lock_timeout, high)?)
-        };
+        let mut shards: Vec<String> = ids.iter().map(|id| Names::of(id).shard).collect();
+        shards.extend([base.shard.clone(), target.shard.clone()]);
+        shards.sort_unstable();
+        shards.dedup();
+        let _guards = shards
+            .iter()
+            .map(|shard| lock(&self.locks, self.lock_timeout, shard))
+            .collect::<io::Result<Vec<_>>>()?;
         let (record, before) = match resolve(plan, read(&self.dir, &base)?) {
             Ok(resolved) => resolved,
             Err(outcome) => return Ok(Locked::Done(outcome)),
@@ -478,23 +480,28 @@ impl Layout {
             return Ok(Locked::Done(WriteOutcome::Taken));
         }
         let change = plan.index_change(before.as_ref(), record.owner());
-        let mut ended = Vec::new();
         if let Some(joins) = change.joins {
             let (Some(index), true) = (index, locked == Some(joins)) else {
                 return Ok(Locked::Lock(joins.clone()));
             };
-            let mut ids = index.ids(&self.dir)?;
             let owned = self.owned_of(joins, &ids, plan.now())?;
-            match plan.admit(&owned) {
-                Ok(victims) => ended = victims.into_iter().cloned().collect(),
+            let ended: Vec<SessionId> = match plan.admit(&owned) {
+                Ok(victims) => victims.into_iter().cloned().collect(),
                 Err(outcome) => return Ok(Locked::Done(outcome)),
-            }
+            };
             // Named before the session is written: the index never misses a session.
-            ids.retain(|id| owned.iter().any(|entry| &entry.id == id) && !ended.contains(id));
-            if !ids.contains(plan.target()) {
-                ids.push(plan.target().clone());
+            let mut kept: Vec<SessionId> = owned
+                .into_iter()
+                .map(|entry| entry.id)
+                .filter(|id| !ended.contains(id))
+                .collect();
+            if !kept.contains(plan.target()) {
+                kept.push(plan.target().clone());
             }
-            index.store(&self.dir, &ids)?;
+            index.store(&self.dir, &kept)?;
+            for id in &ended {
+                remove(&self.dir, &Names::of(id))?;
+            }
         }
         // The new file first, then the old one goes.
         write_atomic(&self.dir, &target, &record.to_json())?;
@@ -511,11 +518,7 @@ impl Layout {
             }
         }
         // An index left naming the base is pruned at the owner's next login or ending.
-        Ok(if ended.is_empty() {
-            Locked::Done(WriteOutcome::Written)
-        } else {
-            Locked::Ended(ended)
-        })
+        Ok(Locked::Done(WriteOutcome::Written))
     }
 
     /// The live sessions of `owner` among `ids`, each read from its own file.
@@ -533,16 +536,21 @@ impl Layout {
     }
 
     fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
-        let ids = Index::of(owner).ids(&self.dir)?;
+        let ids = Index::of(owner).ids(&self.dir)?.unwrap_or_default();
         self.owned_of(owner, &ids, now)
     }
 
     fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
         let index = Index::of(owner);
         let _owner_lock = lock(&self.locks, self.lock_timeout, &index.lock)?;
+        let Some(ids) = index.ids(&self.dir)? else {
+            let ended = self.end_by_scan(owner, which, now)?;
+            index.store(&self.dir, &[])?;
+            return Ok(ended);
+        };
         let mut kept = Vec::new();
         let mut ended = 0;
-        for id in index.ids(&self.dir)? {
+        for id in ids {
             let names = Names::of(&id);
             let _guard = lock(&self.locks, self.lock_timeout, &names.shard)?;
             let OnDisk::Entry(Entry::Record(record)) = read(&self.dir, &names)? else {
@@ -560,6 +568,49 @@ impl Layout {
             }
         }
         index.store(&self.dir, &kept)?;
+        Ok(ended)
+    }
+
+    /// Ends `owner`'s sessions without the index (which is damaged): every session file is
+    /// read under its shard's lock, so "log out everywhere" still reaches them all.
+    fn end_by_scan(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
+        let kept: Vec<String> = match which {
+            Ending::AllExcept(kept) => kept.iter().map(|id| Names::of(id).file).collect(),
+            _ => Vec::new(),
+        };
+        let only = match which {
+            Ending::One(id) => Some(Names::of(id).file),
+            _ => None,
+        };
+        let mut ended = 0;
+        for (name, kind) in self.dir.entries()? {
+            if kind != Kind::Dir || !is_hex(&name, 2) {
+                continue;
+            }
+            let _guard = lock(&self.locks, self.lock_timeout, &name)?;
+            let Some(shard) = open_shard(&self.dir, &name)? else {
+                continue;
+            };
+            for (file, kind) in shard.entries()? {
+                if kind != Kind::File || !is_hex(&file, 62) || kept.contains(&file) {
+                    continue;
+                }
+                if only.as_ref().is_some_and(|only| *only != file) {
+                    continue;
+                }
+                let names = Names {
+                    shard: name.clone(),
+                    file,
+                };
+                if let OnDisk::Entry(Entry::Record(record)) = read(&self.dir, &names)?
+                    && record.owner() == Some(owner)
+                    && record.deadline().is_none_or(|deadline| deadline >= now)
+                {
+                    remove(&self.dir, &names)?;
+                    ended += 1;
+                }
+            }
+        }
         Ok(ended)
     }
 
@@ -649,8 +700,6 @@ impl Layout {
 /// How a write under an owner's lock ended.
 enum Locked {
     Done(WriteOutcome),
-    /// Written; these sessions of the owner are to be ended to make room.
-    Ended(Vec<SessionId>),
     /// The write joins the session to an owner whose lock it does not hold.
     Lock(Owner),
 }

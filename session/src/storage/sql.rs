@@ -34,7 +34,9 @@ use crate::error::{ConfigError, Error, Result};
 use crate::expiry::{Clock as _, Lifetime, SystemClock};
 use crate::id::SessionId;
 use crate::owner::{Label, Owner};
-use crate::store::{Found, OwnedRecord, Record, Stored, Version, Write, WriteOutcome, WritePlan};
+use crate::store::{
+    Ending, Found, OwnedRecord, Record, Stored, Version, Write, WriteOutcome, WritePlan,
+};
 
 /// The `kind` of a session's row.
 pub(super) const RECORD: i64 = 0;
@@ -199,6 +201,20 @@ pub(super) fn resolve(plan: &WritePlan<'_>, base: Option<Row>) -> Result<Resolve
 /// login): the fast statements leave both columns as they are.
 pub(super) fn changes_owner(plan: &WritePlan<'_>) -> bool {
     plan.owner_change().is_change() || plan.label_change().is_change()
+}
+
+/// What `end_owned` runs: the statement that deletes all of an owner's sessions but some ids
+/// (`except`, with no ids: all of them) or only some (`only`), and those ids.
+pub(super) fn ending<'a>(
+    which: Ending<'a>,
+    except: &'a std::sync::Arc<str>,
+    only: &'a std::sync::Arc<str>,
+) -> (&'a std::sync::Arc<str>, Vec<&'a str>) {
+    match which {
+        Ending::One(id) => (only, vec![id.as_str()]),
+        Ending::AllExcept(kept) => (except, kept.iter().map(SessionId::as_str).collect()),
+        _ => (except, Vec::new()),
+    }
 }
 
 /// One row of an owner listing: `id, created, renewed, lifetime, label, expires_at`. A row

@@ -37,16 +37,19 @@ impl Index {
         }
     }
 
-    /// The ids the index names; a missing or damaged index names none (and is logged).
-    pub(super) fn ids(&self, root: &Dir) -> Result<Vec<SessionId>> {
+    /// The ids the index names (none when it is missing); `None` when it is damaged (and
+    /// logged): only a scan of every session file then finds the owner's sessions.
+    pub(super) fn ids(&self, root: &Dir) -> Result<Option<Vec<SessionId>>> {
         let Some(bytes) = read_bytes(root, &self.names)? else {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         };
         match serde_json::from_slice::<Vec<String>>(&bytes) {
-            Ok(ids) => Ok(ids.into_iter().filter_map(|id| id.parse().ok()).collect()),
+            Ok(ids) => Ok(Some(
+                ids.into_iter().filter_map(|id| id.parse().ok()).collect(),
+            )),
             Err(error) => {
-                tracing::warn!(%error, "corrupt owner index in the session directory; rebuilt from the next login");
-                Ok(Vec::new())
+                tracing::warn!(%error, "corrupt owner index in the session directory");
+                Ok(None)
             }
         }
     }

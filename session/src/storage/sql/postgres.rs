@@ -12,8 +12,8 @@ use sqlx::{AssertSqlSafe, Row as _};
 
 use super::{
     ATTEMPTS, Columns, FORWARD, RECORD, Resolved, Row, SUPERSEDED, SWEEP_BATCH, Versions, bounded,
-    changes_owner, contended, int, lifetime_code, listed, object, quoted, resolve, sweep_forever,
-    sweep_in_batches, undated_cutoff,
+    changes_owner, contended, ending, int, lifetime_code, listed, object, quoted, resolve,
+    sweep_forever, sweep_in_batches, undated_cutoff,
 };
 use crate::error::{ConfigError, Result};
 use crate::expiry::Lifetime;
@@ -797,14 +797,8 @@ impl SessionStore for PostgresStorage {
     }
 
     async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
-        let (statement, ids): (&Arc<str>, Vec<&str>) = match which {
-            Ending::One(id) => (&self.shared.sql.end_only, vec![id.as_str()]),
-            Ending::AllExcept(kept) => (
-                &self.shared.sql.end_except,
-                kept.iter().map(SessionId::as_str).collect(),
-            ),
-            _ => (&self.shared.sql.end_except, Vec::new()),
-        };
+        let sql_of = &self.shared.sql;
+        let (statement, ids) = ending(which, &sql_of.end_except, &sql_of.end_only);
         bounded(DATABASE, self.shared.timeout, async {
             let mut transaction = self.pool().begin().await?;
             // Held until the end: no login of this owner writes meanwhile.

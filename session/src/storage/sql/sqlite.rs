@@ -15,7 +15,8 @@ use sqlx::{AssertSqlSafe, Row as _};
 
 use super::{
     Columns, FORWARD, RECORD, Resolved, Row, SUPERSEDED, SWEEP_BATCH, Versions, bounded,
-    changes_owner, int, listed, quoted, resolve, sweep_forever, sweep_in_batches, undated_cutoff,
+    changes_owner, ending, int, listed, quoted, resolve, sweep_forever, sweep_in_batches,
+    undated_cutoff,
 };
 use crate::error::{ConfigError, Result};
 use crate::id::SessionId;
@@ -648,14 +649,8 @@ impl SessionStore for SqliteStorage {
     }
 
     async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
-        let (statement, ids): (&Arc<str>, Vec<&str>) = match which {
-            Ending::One(id) => (&self.shared.sql.end_only, vec![id.as_str()]),
-            Ending::AllExcept(kept) => (
-                &self.shared.sql.end_except,
-                kept.iter().map(SessionId::as_str).collect(),
-            ),
-            _ => (&self.shared.sql.end_except, Vec::new()),
-        };
+        let sql_of = &self.shared.sql;
+        let (statement, ids) = ending(which, &sql_of.end_except, &sql_of.end_only);
         // Ids are base64url: a JSON array of them needs no escaping beyond serde_json's.
         let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".to_owned());
         bounded(DATABASE, self.shared.timeout, async {
