@@ -214,3 +214,43 @@ async fn the_owner_and_label_travel_with_the_session_and_debug_hides_them() {
     // Cookie storage cannot list or end sessions, but the session keeps its owner.
     owner_and_label_travel(SessionManager::new(cookie(&[OLD]), CookieStorage::new())).await;
 }
+
+/// An expired session swept away is no longer its owner's: not listed, not counted by the limit.
+async fn a_swept_session_is_gone_from_its_owner<S: session::Storage>(
+    storage: S,
+    sweep: impl AsyncFnOnce(&S, u64),
+) {
+    let clock = session::expiry::ManualClock::new(1_000_000);
+    let sessions = SessionManager::new(cookie(&[OLD]), storage)
+        .with_clock(clock.clone())
+        .with_owner_limit(OwnerLimit::refuse(1));
+    let _ = log_in(&sessions, "ada").await;
+    let idle = sessions.expiry().idle_timeout().unwrap();
+    clock.advance(idle + std::time::Duration::from_secs(60));
+    sweep(sessions.storage(), 1_000_000 + idle.as_secs() + 60).await;
+    assert!(
+        sessions
+            .owner_sessions("ada", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let _ = log_in(&sessions, "ada").await;
+    assert_eq!(sessions.owner_sessions("ada", None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_swept_session_is_gone_from_its_owner_in_memory_and_files() {
+    a_swept_session_is_gone_from_its_owner(MemoryStorage::new(), async |storage, now| {
+        assert_eq!(storage.sweep_expired(now), 1);
+    })
+    .await;
+    let dir = crate::common::TempDir::new();
+    a_swept_session_is_gone_from_its_owner(
+        session::FileStorage::new(&dir.0).unwrap(),
+        async |storage, now| {
+            assert_eq!(storage.sweep_expired(now).await.unwrap(), 1);
+        },
+    )
+    .await;
+}

@@ -792,5 +792,8 @@ async fn a_damaged_owner_index_still_lets_log_out_everywhere_reach_every_session
         assert!(session.owner().is_none(), "ended");
     }
     let session = sessions.load(Some(&grace)).await.unwrap();
-    assert_eq!(session.owner().map(session::owner::Owner::as_str), Some("grace"));
+    assert_eq!(
+        session.owner().map(session::owner::Owner::as_str),
+        Some("grace")
+    );
 }
