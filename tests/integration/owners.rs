@@ -226,7 +226,7 @@ async fn a_swept_session_is_gone_from_its_owner<S: session::Storage>(
         .with_owner_limit(OwnerLimit::refuse(1));
     let _ = log_in(&sessions, "ada").await;
     let idle = sessions.expiry().idle_timeout().unwrap();
-    clock.advance(idle + std::time::Duration::from_secs(60));
+    clock.advance(idle + std::time::Duration::from_mins(1));
     sweep(sessions.storage(), 1_000_000 + idle.as_secs() + 60).await;
     assert!(
         sessions
