@@ -426,3 +426,53 @@ async fn a_regeneration_that_timed_out_but_ran_leaves_the_session_whole_under_it
         "the old id is retired"
     );
 }
+
+#[tokio::test]
+async fn an_owner_s_set_of_ids_lives_as_long_as_its_longest_session() {
+    let prefix = unique_prefix();
+    let sessions = session::SessionManager::new(crate::common::cookie(), storage(&prefix));
+    let mut login = sessions.load(None).await.unwrap();
+    login.set_owner("ada").unwrap();
+    let pair = sessions
+        .commit(&login)
+        .await
+        .unwrap()
+        .into_header()
+        .unwrap();
+    let pair = pair.split(';').next().unwrap().to_owned();
+    let id = sessions.load(Some(&pair)).await.unwrap().id().clone();
+    let (set, key) = (format!("{prefix}@ada"), format!("{prefix}{id}"));
+    let mut redis = redis().await;
+    let members: Vec<String> = redis.smembers(&set).await.unwrap();
+    assert_eq!(members, [id.as_str().to_owned()]);
+    let session_ttl: i64 = redis.ttl(&key).await.unwrap();
+    let set_ttl: i64 = redis.ttl(&set).await.unwrap();
+    assert!(
+        set_ttl >= session_ttl - 1 && session_ttl > 0,
+        "{set_ttl} {session_ttl}"
+    );
+
+    // Shortened behind the store's back, the set is brought back up by the next plain save
+    // (the update script), and never shortened by one.
+    let _: () = redis.expire(&set, 5).await.unwrap();
+    let mut visit = sessions.load(Some(&pair)).await.unwrap();
+    visit.set("count", 1).unwrap();
+    let _ = sessions.commit(&visit).await.unwrap();
+    let set_ttl: i64 = redis.ttl(&set).await.unwrap();
+    assert!(set_ttl >= session_ttl - 2, "{set_ttl} {session_ttl}");
+    let _: () = redis.expire(&set, 10 * session_ttl).await.unwrap();
+    let mut visit = sessions.load(Some(&pair)).await.unwrap();
+    visit.set("count", 2).unwrap();
+    let _ = sessions.commit(&visit).await.unwrap();
+    let set_ttl: i64 = redis.ttl(&set).await.unwrap();
+    assert!(
+        set_ttl > 9 * session_ttl,
+        "a longer life is kept: {set_ttl}"
+    );
+
+    // Ending the owner's sessions removes them and their ids.
+    assert_eq!(sessions.end_owner_sessions("ada").await.unwrap(), 1);
+    let exists: bool = redis.exists(&key).await.unwrap();
+    let members: Vec<String> = redis.smembers(&set).await.unwrap();
+    assert!(!exists && members.is_empty());
+}

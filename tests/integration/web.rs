@@ -663,3 +663,29 @@ async fn a_login_racing_a_request_never_logs_out_file() {
 async fn a_login_racing_a_request_never_logs_out_redis() {
     a_login_racing_a_request_never_logs_out(crate::common::redis_storage()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_past_a_refusing_owner_limit_is_a_409_and_saves_nothing() {
+    async fn login(session: SessionHandle) -> session::Result<&'static str> {
+        let mut session = session.lock()?;
+        session.regenerate_id(session::OldId::Delete)?;
+        session.set_owner("ada")?;
+        Ok("welcome")
+    }
+    let sessions = SessionManager::new(cookie(), MemoryStorage::new())
+        .with_owner_limit(session::owner::OwnerLimit::refuse(1));
+    let app = Router::new()
+        .route("/login", get(login))
+        .layer(SessionLayer::new(sessions));
+    let addr = serve(app).await;
+    let first = reqwest::get(format!("http://{addr}/login")).await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("set-cookie").is_some());
+    let second = reqwest::get(format!("http://{addr}/login")).await.unwrap();
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+    assert!(
+        second.headers().get("set-cookie").is_none(),
+        "nothing saved"
+    );
+    assert!(second.text().await.unwrap().contains("1 devices"));
+}

@@ -13,6 +13,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::handle::{BoxFuture, CookieHeader, LoadSession, SessionHandle, TakeOutcome, lossy};
+use crate::error::Error;
 use crate::manager::SessionManager;
 use crate::storage::Storage;
 
@@ -25,7 +26,9 @@ use crate::storage::Storage;
 ///   existing `Vary`).
 /// - When the handler's response is a 5xx, nothing is saved: a failed request does not leave
 ///   half its changes behind.
-/// - A storage error becomes a plain-text 500 whose cause is logged through `tracing`.
+/// - A storage error becomes a plain-text 500 whose cause is logged through `tracing`; a login
+///   refused by an [`OwnerLimit`](crate::owner::OwnerLimit) that refuses becomes a plain-text
+///   `409 Conflict`, and nothing is saved.
 ///
 /// # Examples
 ///
@@ -236,11 +239,27 @@ async fn commit<S: Storage>(
             }
             response
         }
+        // A login past an `OwnerLimit` that refuses: nothing was saved, and the client is
+        // told why rather than shown a server error.
+        Err(Error::OwnerLimit { limit }) => owner_limit_reached(limit),
         Err(error) => {
             tracing::error!(error = %error, source = ?std::error::Error::source(&error), "saving the session failed");
             internal_error()
         }
     }
+}
+
+/// `409 Conflict` for a login refused by the owner limit.
+fn owner_limit_reached(limit: usize) -> Response<Body> {
+    let mut response = Response::new(Body::from(format!(
+        "This account is already signed in on {limit} devices, the most allowed: sign out of one first.\n"
+    )));
+    *response.status_mut() = StatusCode::CONFLICT;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 /// Adds `Vary: Cookie` unless the response already varies on it (or on everything).

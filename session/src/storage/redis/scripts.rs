@@ -28,7 +28,13 @@ if lifetime and lifetime > 0 then
   ttl = lifetime
   redis.call('EXPIRE', KEYS[1], ttl)
 end
-if fields[2] then redis.call('EXPIRE', ARGV[3] .. fields[2], ttl, 'GT') end
+-- The owner's set lives at least as long as this session (without `EXPIRE ... GT`, which
+-- needs Redis 7): a set that never expires, or is gone, stays so.
+if fields[2] then
+  local set = ARGV[3] .. fields[2]
+  local left = redis.call('TTL', set)
+  if left >= 0 and left < ttl then redis.call('EXPIRE', set, ttl) end
+end
 return 1
 ";
 
@@ -149,7 +155,8 @@ if after then
   if ttl <= 0 then
     redis.call('PERSIST', set)
   elseif existed then
-    redis.call('EXPIRE', set, ttl, 'GT')
+    local left = redis.call('TTL', set)
+    if left >= 0 and left < ttl then redis.call('EXPIRE', set, ttl) end
   else
     redis.call('EXPIRE', set, ttl)
   end
