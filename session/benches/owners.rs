@@ -20,48 +20,18 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use session::{
-    Commit, FileStorage, MemoryStorage, PostgresStorage, RedisStorage, SessionManager,
-    SqliteStorage, Storage,
+    FileStorage, MemoryStorage, PostgresStorage, RedisStorage, SessionManager, SqliteStorage,
+    Storage,
 };
 
 mod paired;
 mod servers;
 mod support;
 use paired::Pairs;
-use support::manager;
+use support::{manager, new_session, round_trip, runtime};
 
 /// How many sessions the listing bench gives one owner.
 const LISTED: usize = 100;
-
-/// A session like the other benches' (four values), saved, with `owner` if any; the `Cookie`
-/// header that carries it.
-async fn new_session<S: Storage>(sessions: &SessionManager<S>, owner: Option<&str>) -> String {
-    let mut session = sessions.load(None).await.expect("load");
-    session.set("user_id", 4_217_u64).expect("set");
-    session.set("name", "Ada Lovelace").expect("set");
-    session.set("cart", [101, 202, 303, 404, 505]).expect("set");
-    session.set("count", 0_u64).expect("set");
-    if let Some(owner) = owner {
-        session.set_owner(owner).expect("an owner");
-        session.set_label("Firefox on Linux").expect("a label");
-    }
-    let set_cookie = sessions.commit(&session).await.expect("save").into_header();
-    set_cookie
-        .expect("saved")
-        .split(';')
-        .next()
-        .expect("a pair")
-        .to_owned()
-}
-
-/// One load, one change, one save through the public API.
-async fn round_trip<S: Storage>(sessions: &SessionManager<S>, header: &str) {
-    let mut session = sessions.load(Some(black_box(header))).await.expect("load");
-    let count: u64 = session.get("count").expect("a number").unwrap_or(0);
-    session.set("count", count + 1).expect("set");
-    let outcome = sessions.commit(&session).await.expect("save");
-    assert!(matches!(outcome, Commit::Set(_)), "{outcome:?}");
-}
 
 /// The paired saves, then the listing, on one store.
 fn bench_store<S: Storage>(
@@ -117,15 +87,6 @@ fn bench_store<S: Storage>(
             assert_eq!(listed.len(), LISTED);
         });
     });
-}
-
-/// The runtime of every store: two workers, as a server's, driven from the bench's thread.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
 }
 
 fn owners(c: &mut Criterion) {

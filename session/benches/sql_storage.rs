@@ -27,14 +27,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use session::{Commit, PostgresStorage, SessionManager, SqliteStorage, Storage};
+use session::{PostgresStorage, SessionManager, SqliteStorage, Storage};
 use sqlx::{AssertSqlSafe, Executor as _, Row as _};
 
 mod paired;
 mod servers;
 mod support;
 use paired::Pairs;
-use support::manager;
+use support::{manager, new_session, round_trip, runtime};
 
 /// The bytes the floor moves: what the store's `data` column holds for the bench's session.
 const DATA: &str =
@@ -68,31 +68,6 @@ impl Floor {
     }
 }
 
-/// One load, one change, one save through the public API.
-async fn session_round_trip<S: Storage>(sessions: &SessionManager<S>, header: &str) {
-    let mut session = sessions.load(Some(black_box(header))).await.expect("load");
-    let count: u64 = session.get("count").expect("a number").unwrap_or(0);
-    session.set("count", count + 1).expect("set");
-    let outcome = sessions.commit(&session).await.expect("save");
-    assert!(matches!(outcome, Commit::Set(_)), "{outcome:?}");
-}
-
-/// A session like the bench's, saved; the `Cookie` header that carries it.
-async fn new_session<S: Storage>(sessions: &SessionManager<S>) -> String {
-    let mut session = sessions.load(None).await.expect("load");
-    session.set("user_id", 4_217_u64).expect("set");
-    session.set("name", "Ada Lovelace").expect("set");
-    session.set("cart", [101, 202, 303, 404, 505]).expect("set");
-    session.set("count", 0_u64).expect("set");
-    let set_cookie = sessions.commit(&session).await.expect("save").into_header();
-    set_cookie
-        .expect("saved")
-        .split(';')
-        .next()
-        .expect("a pair")
-        .to_owned()
-}
-
 /// Both round trips, paired: criterion times each path, and every iteration's pair is kept.
 fn round_trips<S, F, Fut>(
     c: &mut Criterion,
@@ -114,7 +89,7 @@ fn round_trips<S, F, Fut>(
             rt.block_on(floor("row-0".to_owned()));
             let floor_time = start.elapsed();
             let start = Instant::now();
-            rt.block_on(session_round_trip(sessions, header));
+            rt.block_on(round_trip(sessions, header));
             let session_time = start.elapsed();
             pairs.record(floor_time, session_time);
             total += timed(floor_time, session_time);
@@ -155,11 +130,11 @@ where
             let sessions = Arc::clone(sessions);
             let floor = floor.cloned();
             tasks.push(tokio::spawn(async move {
-                let header = new_session(&sessions).await;
+                let header = new_session(&sessions, None).await;
                 while !stop.load(Ordering::Relaxed) {
                     match &floor {
                         Some(floor) => floor(format!("row-{writer}")).await,
-                        None => session_round_trip(&sessions, &header).await,
+                        None => round_trip(&sessions, &header).await,
                     }
                     done.fetch_add(1, Ordering::Relaxed);
                 }
@@ -250,7 +225,7 @@ macro_rules! database_bench {
                     .await
                     .expect("the floor's rows");
                 }
-                new_session(&sessions).await
+                new_session(&sessions, None).await
             });
             let floor = move |row: String| {
                 let statements = Arc::clone(&statements);
@@ -298,16 +273,6 @@ database_bench!(
     "CREATE TABLE IF NOT EXISTS floor (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL, \
      expires_at INTEGER); CREATE INDEX IF NOT EXISTS floor_expires_at ON floor (expires_at)"
 );
-
-/// The one runtime every pool and path of the bench runs on: two workers, as a server's; the
-/// round trips are driven from the bench's thread, the floor's and the session's alike.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
 
 fn postgres_round_trip(c: &mut Criterion) {
     let (url, _server) = servers::postgres();

@@ -494,3 +494,18 @@ pub(crate) fn shard_of(file: &std::path::Path) -> String {
         .expect("a session file sits in a shard directory")
         .to_owned()
 }
+
+/// A login as `owner` on a fresh session of `sessions` (a new id, the old one revoked); the
+/// `Cookie` pair the browser sends back.
+pub(crate) async fn log_in_as<S: Storage>(sessions: &SessionManager<S>, owner: &str) -> String {
+    let mut session = sessions.load(None).await.unwrap();
+    session.regenerate_id(session::OldId::Delete).unwrap();
+    session.set_owner(owner).unwrap();
+    let header = sessions
+        .commit(&session)
+        .await
+        .unwrap()
+        .into_header()
+        .unwrap();
+    header.split(';').next().unwrap().to_owned()
+}

@@ -4,7 +4,9 @@
 
 use session::owner::{Handle, OwnerLimit};
 use session::store::DynSessionStore;
-use session::{CookieStorage, Error, MemoryStorage, OldId, SessionCookie, SessionManager};
+use session::{CookieStorage, Error, MemoryStorage, SessionCookie, SessionManager};
+
+use crate::common::log_in_as;
 
 const OLD: &str = "the-old-secret-of-at-least-32-bytes!!";
 const NEW: &str = "the-new-secret-of-at-least-32-bytes!!";
@@ -16,25 +18,11 @@ fn cookie(secrets: &[&str]) -> SessionCookie {
         .unwrap()
 }
 
-/// Logs `owner` in on a fresh session and returns the `Cookie` pair.
-async fn log_in<S: session::Storage>(sessions: &SessionManager<S>, owner: &str) -> String {
-    let mut session = sessions.load(None).await.unwrap();
-    session.regenerate_id(OldId::Delete).unwrap();
-    session.set_owner(owner).unwrap();
-    let header = sessions
-        .commit(&session)
-        .await
-        .unwrap()
-        .into_header()
-        .unwrap();
-    header.split(';').next().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn a_handle_is_keyed_by_the_secret_and_reveals_nothing_of_the_id() {
     let store = MemoryStorage::new();
     let sessions = SessionManager::new(cookie(&[OLD]), store.clone());
-    let pair = log_in(&sessions, "ada").await;
+    let pair = log_in_as(&sessions, "ada").await;
     let listed = sessions.owner_sessions("ada", None).await.unwrap();
     let handle = listed[0].handle.clone();
     assert_eq!(handle.as_str().len(), 22);
@@ -127,7 +115,7 @@ async fn an_owner_that_breaks_the_rules_is_refused_by_every_owner_call() {
 #[tokio::test]
 async fn cookie_storage_says_it_cannot_list_or_end_sessions() {
     let sessions = SessionManager::new(cookie(&[OLD]), CookieStorage::new());
-    let pair = log_in(&sessions, "ada").await;
+    let pair = log_in_as(&sessions, "ada").await;
     let current = sessions.load(Some(&pair)).await.unwrap();
     let handle: Handle = "AAAAAAAAAAAAAAAAAAAAAA".parse().unwrap();
     assert!(matches!(
@@ -168,7 +156,7 @@ async fn a_store_without_an_owner_index_answers_unsupported_not_an_empty_list() 
     }
 
     let sessions = SessionManager::new(cookie(&[OLD]), Plain::default());
-    let _ = log_in(&sessions, "ada").await;
+    let _ = log_in_as(&sessions, "ada").await;
     assert!(matches!(
         sessions.owner_sessions("ada", None).await,
         Err(Error::Unsupported { .. })
@@ -180,7 +168,7 @@ async fn the_owner_calls_reach_a_store_picked_at_run_time() {
     let store: std::sync::Arc<dyn DynSessionStore> = std::sync::Arc::new(MemoryStorage::new());
     let sessions =
         SessionManager::new(cookie(&[OLD]), store).with_owner_limit(OwnerLimit::refuse(1));
-    let _ = log_in(&sessions, "ada").await;
+    let _ = log_in_as(&sessions, "ada").await;
     let mut second = sessions.load(None).await.unwrap();
     second.set_owner("ada").unwrap();
     assert!(matches!(
@@ -224,7 +212,7 @@ async fn a_swept_session_is_gone_from_its_owner<S: session::Storage>(
     let sessions = SessionManager::new(cookie(&[OLD]), storage)
         .with_clock(clock.clone())
         .with_owner_limit(OwnerLimit::refuse(1));
-    let _ = log_in(&sessions, "ada").await;
+    let _ = log_in_as(&sessions, "ada").await;
     let idle = sessions.expiry().idle_timeout().unwrap();
     clock.advance(idle + std::time::Duration::from_mins(1));
     sweep(sessions.storage(), 1_000_000 + idle.as_secs() + 60).await;
@@ -235,7 +223,7 @@ async fn a_swept_session_is_gone_from_its_owner<S: session::Storage>(
             .unwrap()
             .is_empty()
     );
-    let _ = log_in(&sessions, "ada").await;
+    let _ = log_in_as(&sessions, "ada").await;
     assert_eq!(sessions.owner_sessions("ada", None).await.unwrap().len(), 1);
 }
 

@@ -735,26 +735,13 @@ async fn a_root_swapped_after_the_check_is_never_used() {
     std::fs::remove_dir_all(&checked).unwrap();
 }
 
-/// Logs `owner` in on a fresh session of `sessions`; the `Cookie` pair.
-async fn log_in_as(sessions: &session::SessionManager<FileStorage>, owner: &str) -> String {
-    let mut session = sessions.load(None).await.unwrap();
-    session.set_owner(owner).unwrap();
-    let header = sessions
-        .commit(&session)
-        .await
-        .unwrap()
-        .into_header()
-        .unwrap();
-    header.split(';').next().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn the_owner_index_is_a_file_per_owner_and_a_stale_entry_is_never_listed() {
     let dir = TempDir::new();
     let storage = FileStorage::new(&dir.0).unwrap();
     let sessions = session::SessionManager::new(crate::common::cookie(), storage);
-    let first = log_in_as(&sessions, "ada").await;
-    let _second = log_in_as(&sessions, "ada").await;
+    let first = crate::common::log_in_as(&sessions, "ada").await;
+    let _second = crate::common::log_in_as(&sessions, "ada").await;
     let owners = dir.0.join(".owners");
     let files: Vec<PathBuf> = std::fs::read_dir(&owners)
         .unwrap()
@@ -779,10 +766,10 @@ async fn a_damaged_owner_index_still_lets_log_out_everywhere_reach_every_session
     let storage = FileStorage::new(&dir.0).unwrap();
     let sessions = session::SessionManager::new(crate::common::cookie(), storage);
     let ada = [
-        log_in_as(&sessions, "ada").await,
-        log_in_as(&sessions, "ada").await,
+        crate::common::log_in_as(&sessions, "ada").await,
+        crate::common::log_in_as(&sessions, "ada").await,
     ];
-    let grace = log_in_as(&sessions, "grace").await;
+    let grace = crate::common::log_in_as(&sessions, "grace").await;
     for entry in std::fs::read_dir(dir.0.join(".owners")).unwrap() {
         std::fs::write(entry.unwrap().path(), b"{not json").unwrap();
     }

@@ -526,8 +526,7 @@ impl Layout {
         let mut listed = Vec::new();
         for id in ids {
             if let OnDisk::Entry(Entry::Record(record)) = read(&self.dir, &Names::of(id))?
-                && record.owner() == Some(owner)
-                && record.deadline().is_none_or(|deadline| deadline >= now)
+                && is_live_of(&record, owner, now)
             {
                 listed.push(OwnedRecord::of(id.clone(), &record));
             }
@@ -583,14 +582,7 @@ impl Layout {
             _ => None,
         };
         let mut ended = 0;
-        for (name, kind) in self.dir.entries()? {
-            if kind != Kind::Dir || !is_hex(&name, 2) {
-                continue;
-            }
-            let _guard = lock(&self.locks, self.lock_timeout, &name)?;
-            let Some(shard) = open_shard(&self.dir, &name)? else {
-                continue;
-            };
+        self.each_shard(|name, shard| {
             for (file, kind) in shard.entries()? {
                 if kind != Kind::File || !is_hex(&file, 62) || kept.contains(&file) {
                     continue;
@@ -599,19 +591,35 @@ impl Layout {
                     continue;
                 }
                 let names = Names {
-                    shard: name.clone(),
+                    shard: name.to_owned(),
                     file,
                 };
                 if let OnDisk::Entry(Entry::Record(record)) = read(&self.dir, &names)?
-                    && record.owner() == Some(owner)
-                    && record.deadline().is_none_or(|deadline| deadline >= now)
+                    && is_live_of(&record, owner, now)
                 {
                     remove(&self.dir, &names)?;
                     ended += 1;
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(ended)
+    }
+
+    /// Runs `visit` on each shard directory, holding its lock; a shard gone since the listing,
+    /// or swapped for a symlink, is skipped.
+    fn each_shard(&self, mut visit: impl FnMut(&str, &Dir) -> Result<()>) -> Result<()> {
+        for (name, kind) in self.dir.entries()? {
+            if kind != Kind::Dir || !is_hex(&name, 2) {
+                continue;
+            }
+            let _guard = lock(&self.locks, self.lock_timeout, &name)?;
+            let Some(shard) = open_shard(&self.dir, &name)? else {
+                continue;
+            };
+            visit(&name, &shard)?;
+        }
+        Ok(())
     }
 
     fn delete(&self, ids: &[SessionId]) -> Result<()> {
@@ -641,15 +649,7 @@ impl Layout {
 
     fn sweep(&self, now: u64) -> Result<usize> {
         let mut removed = 0;
-        for (name, kind) in self.dir.entries()? {
-            if kind != Kind::Dir || !is_hex(&name, 2) {
-                continue;
-            }
-            let _guard = lock(&self.locks, self.lock_timeout, &name)?;
-            // Gone since the listing, or swapped for a symlink: nothing of ours to sweep.
-            let Some(shard) = open_shard(&self.dir, &name)? else {
-                continue;
-            };
+        self.each_shard(|name, shard| {
             for (file, kind) in shard.entries()? {
                 if kind != Kind::File {
                     continue;
@@ -680,21 +680,27 @@ impl Layout {
                     untouched > STALE_TEMP
                 };
                 if goes {
-                    remove_in(&shard, &file)?;
+                    remove_in(shard, &file)?;
                     removed += usize::from(is_session);
                 }
             }
             if shard.entries()?.is_empty() {
-                match self.dir.remove_dir(&name) {
+                match self.dir.remove_dir(name) {
                     // A writer holding no lock of this shard cannot be in it, but a file
                     // may have been made by something else since: leave the directory.
                     Err(error) if error.kind() == io::ErrorKind::DirectoryNotEmpty => {}
                     removed_dir => removed_dir?,
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(removed)
     }
+}
+
+/// Whether `record` is a live session of `owner` at `now`.
+fn is_live_of(record: &Record, owner: &Owner, now: u64) -> bool {
+    record.owner() == Some(owner) && record.deadline().is_none_or(|deadline| deadline >= now)
 }
 
 /// How a write under an owner's lock ended.
