@@ -34,7 +34,7 @@ mod paired;
 mod servers;
 mod support;
 use paired::Pairs;
-use support::manager;
+use support::{manager, new_session};
 
 fn redis_round_trip(c: &mut Criterion) {
     let (url, _server) = servers::redis();
@@ -48,20 +48,7 @@ fn redis_round_trip(c: &mut Criterion) {
             .build()
             .expect("a storage"),
     );
-    let header = rt.block_on(async {
-        let mut session = sessions.load(None).await.expect("load");
-        session.set("user_id", 4_217_u64).expect("set");
-        session.set("name", "Ada Lovelace").expect("set");
-        session.set("cart", [101, 202, 303, 404, 505]).expect("set");
-        session.set("count", 0_u64).expect("set");
-        let set_cookie = sessions.commit(&session).await.expect("save").into_header();
-        set_cookie
-            .expect("saved")
-            .split(';')
-            .next()
-            .expect("a pair")
-            .to_owned()
-    });
+    let header = rt.block_on(new_session(&sessions, None));
     // The floor moves the same bytes a record holds, as one string.
     let bytes = br#"{"v":1,"d":[{"user_id":4217,"name":"Ada Lovelace","cart":[101,202,303,404,505],"count":0},{}],"t":[1700000000,1700000000],"e":1701209600}"#.to_vec();
     let mut raw = rt.block_on(async {

@@ -24,8 +24,8 @@ use crate::error::{ConfigError, Result};
 use crate::id::SessionId;
 use crate::owner::Owner;
 use crate::store::{
-    Change, Ending, Entry, Found, OwnedRecord, Record, Retire, SessionStore, Stored, Version,
-    Write, WriteOutcome, WritePlan, forward_json, superseded_json,
+    Ending, Entry, Found, OwnedRecord, Record, Retire, SessionStore, Stored, Version, Write,
+    WriteOutcome, WritePlan, forward_json, superseded_json,
 };
 
 /// A temp file older than this is debris from a crash.
@@ -427,11 +427,7 @@ impl Layout {
     /// It holds the lock of the owner it joins the session to (taken before any shard lock,
     /// as `end_owned` takes it), then both shards' locks.
     fn write_owned(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
-        let mut owner = match plan.owner_change() {
-            Change::Set(owner) => Some(owner.clone()),
-            Change::Keep if plan.moves() => plan.owner().cloned(),
-            Change::Keep | Change::Clear => None,
-        };
+        let mut owner = plan.expected_join().cloned();
         for _ in 0..3 {
             let index = owner.as_ref().map(Index::of);
             let _owner_lock = match &index {

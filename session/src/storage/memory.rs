@@ -239,14 +239,39 @@ impl MemoryStorage {
         self.shared
             .shards
             .iter()
-            .map(|shard| {
-                let mut shard = write(shard);
-                let swept = shard.sweep(now);
-                let count = swept.len();
-                self.forget(swept);
-                count
-            })
+            .map(|shard| self.sweep_shard(shard, now))
             .sum()
+    }
+
+    /// Sweeps one shard's expired entries, taking them out of the owner index; returns how
+    /// many went.
+    fn sweep_shard(&self, shard: &RwLock<Shard>, now: u64) -> usize {
+        let mut shard = write(shard);
+        let swept = shard.sweep(now);
+        let count = swept.len();
+        self.forget(swept);
+        count
+    }
+
+    /// `owner`'s live records among the ids its index names, read in `shards` (every shard,
+    /// locked by the caller, in index order).
+    fn listed<G: std::ops::Deref<Target = Shard>>(
+        &self,
+        shards: &[G],
+        owners: &Owners,
+        owner: &Owner,
+        now: u64,
+    ) -> Vec<OwnedRecord> {
+        let Some(ids) = owners.get(owner) else {
+            return Vec::new();
+        };
+        ids.iter()
+            .filter_map(|id| {
+                let key = Hashed::new(&self.shared.hasher, id);
+                let record = owned_record(shards[key.shard(SHARDS)].get(key)?, owner, now)?;
+                Some(OwnedRecord::of(id.parse().ok()?, record))
+            })
+            .collect()
     }
 
     fn owners(&self) -> MutexGuard<'_, Owners> {
@@ -313,9 +338,7 @@ impl MemoryStorage {
         let writes = self.shared.writes.fetch_add(1, Ordering::Relaxed);
         if writes % SWEEP_EVERY == SWEEP_EVERY - 1 {
             let index = usize::try_from((writes / SWEEP_EVERY) % SHARDS as u64).unwrap_or(0);
-            let mut shard = write(&self.shared.shards[index]);
-            let swept = shard.sweep(now);
-            self.forget(swept);
+            self.sweep_shard(&self.shared.shards[index], now);
         }
     }
 
@@ -414,20 +437,13 @@ impl MemoryStorage {
             .cloned();
         let after = record.owner().cloned();
         let index = plan.index_change(before.as_ref(), after.as_ref());
+        // `place` checks this too; here it comes before the limit ends anyone's session.
         if plan.moves() && shards[t].get(target).is_some_and(|e| e.is_live(now)) {
             return WriteOutcome::Taken;
         }
         if let Some(owner) = index.joins {
             let mut owners = self.owners();
-            let listed: Vec<OwnedRecord> = owners.get(owner).map_or_else(Vec::new, |ids| {
-                ids.iter()
-                    .filter_map(|id| {
-                        let key = Hashed::new(&self.shared.hasher, id);
-                        let record = owned_record(shards[key.shard(SHARDS)].get(key)?, owner, now)?;
-                        Some(OwnedRecord::of(id.parse().ok()?, record))
-                    })
-                    .collect()
-            });
+            let listed = self.listed(&shards, &owners, owner, now);
             match plan.admit(&listed) {
                 Err(outcome) => return outcome,
                 Ok(victims) => {
@@ -547,18 +563,7 @@ impl SessionStore for MemoryStorage {
 
     async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
         let shards: Vec<RwLockReadGuard<'_, Shard>> = self.shared.shards.iter().map(read).collect();
-        let owners = self.owners();
-        let Some(ids) = owners.get(owner) else {
-            return Ok(Vec::new());
-        };
-        Ok(ids
-            .iter()
-            .filter_map(|id| {
-                let key = Hashed::new(&self.shared.hasher, id);
-                let record = owned_record(shards[key.shard(SHARDS)].get(key)?, owner, now)?;
-                Some(OwnedRecord::of(id.parse().ok()?, record))
-            })
-            .collect())
+        Ok(self.listed(&shards, &self.owners(), owner, now))
     }
 
     async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {

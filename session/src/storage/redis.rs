@@ -73,6 +73,9 @@ struct Shared {
     config: ConnectionManagerConfig,
     connection: OnceCell<ConnectionManager>,
     prefix: String,
+    /// The prefix of owners' sets: `<prefix>@`, then the owner (no id holds a `@`); made once,
+    /// as every save passes it to its script.
+    owners_prefix: String,
     update: Script,
     save: Script,
     owned: Script,
@@ -140,9 +143,9 @@ impl RedisStorage {
         self.key(">", id)
     }
 
-    /// The prefix of owners' sets: `<prefix>@`, then the owner (no id holds a `@`).
-    fn owners_prefix(&self) -> String {
-        format!("{}@", self.shared.prefix)
+    /// The key of `owner`'s set of session ids.
+    fn owner_key(&self, owner: &Owner) -> String {
+        format!("{}{}", self.shared.owners_prefix, owner.as_str())
     }
 
     fn key(&self, infix: &str, id: &SessionId) -> String {
@@ -210,7 +213,7 @@ impl RedisStorage {
                 .key(self.forward_key_of(plan.base()))
                 .arg(plan.ttl_for(Lifetime::Policy).unwrap_or(1))
                 .arg(plan.absolute_ttl().unwrap_or(0))
-                .arg(self.owners_prefix())
+                .arg(self.shared.owners_prefix.as_str())
                 .arg(&changes.set);
             invocation.invoke_async(&mut connection).await
         } else {
@@ -241,7 +244,7 @@ impl RedisStorage {
                 .arg(changes.set.len())
                 .arg(changes.delete.len())
                 .arg(plan.absolute_ttl().unwrap_or(0))
-                .arg(self.owners_prefix());
+                .arg(self.shared.owners_prefix.as_str());
             let (mode, owner) = match plan.owner_change() {
                 Change::Set(owner) => ("S", owner.as_str()),
                 Change::Clear => ("C", ""),
@@ -330,7 +333,7 @@ impl SessionStore for RedisStorage {
         let reply: Vec<redis::Value> = self
             .shared
             .owned
-            .key(format!("{}{}", self.owners_prefix(), owner.as_str()))
+            .key(self.owner_key(owner))
             .arg(self.shared.prefix.as_str())
             .arg(owner.as_str())
             .invoke_async(&mut connection)
@@ -351,7 +354,7 @@ impl SessionStore for RedisStorage {
         let mut connection = self.connection().await?;
         self.shared
             .end
-            .key(format!("{}{}", self.owners_prefix(), owner.as_str()))
+            .key(self.owner_key(owner))
             .arg(self.shared.prefix.as_str())
             .arg(owner.as_str())
             .arg(mode)
@@ -489,6 +492,7 @@ impl RedisStorageBuilder {
                 client,
                 config,
                 connection: OnceCell::new(),
+                owners_prefix: format!("{}@", self.prefix),
                 prefix: self.prefix,
                 update: Script::new(UPDATE),
                 save: Script::new(SAVE),

@@ -306,6 +306,20 @@ impl<'a> WritePlan<'a> {
         }
     }
 
+    /// Returns the owner this write joins the session to as the request sees it, before the
+    /// store reads anything: the owner it sets, or the session's owner when it moves to a new
+    /// id. A store that must lock an owner before its rows (as `end_owned` does) locks this
+    /// one, then checks [`index_change`](Self::index_change)`.joins` against it, since a
+    /// concurrent request may have changed the stored owner.
+    #[must_use]
+    pub fn expected_join(&self) -> Option<&'a Owner> {
+        match self.owner_change() {
+            Change::Set(owner) => Some(owner),
+            Change::Keep if self.moves() => self.owner(),
+            Change::Keep | Change::Clear => None,
+        }
+    }
+
     /// Applies the [owner limit](Self::owner_limit) to a write that
     /// [joins](OwnerIndex::joins) the target to an owner: given that owner's live sessions (the
     /// base and target among them are not counted), returns the ids to end to make room (the

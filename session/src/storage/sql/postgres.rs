@@ -20,7 +20,7 @@ use crate::expiry::Lifetime;
 use crate::id::SessionId;
 use crate::owner::Owner;
 use crate::store::{
-    Change, Ending, Expect, OwnedRecord, Retire, SessionStore, Stored, WriteOutcome, WritePlan,
+    Ending, Expect, OwnedRecord, Retire, SessionStore, Stored, WriteOutcome, WritePlan,
 };
 
 /// How the store names its database in errors and logs.
@@ -517,11 +517,7 @@ impl PostgresStorage {
         }
         // A write that may join a session to an owner holds that owner's lock, which
         // `end_owned` takes too, before it locks any row.
-        let mut owner_lock = match plan.owner_change() {
-            Change::Set(owner) => Some(owner.clone()),
-            Change::Keep if plan.moves() => plan.owner().cloned(),
-            Change::Keep | Change::Clear => None,
-        };
+        let mut owner_lock = plan.expected_join().cloned();
         bounded(DATABASE, self.shared.timeout, async {
             for _ in 0..ATTEMPTS {
                 match self.transaction(plan, owner_lock.as_ref()).await? {
