@@ -225,6 +225,21 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// A key prefix that the storage cannot use as it is: on a Redis Cluster, one holding
+    /// `{` or `}`, which would move the keys' hash slots.
+    #[error("the key prefix cannot be used: {reason}")]
+    InvalidPrefix {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A TLS connection that cannot be set up as configured.
+    #[error("TLS cannot be set up: {reason}")]
+    Tls {
+        /// What is missing.
+        reason: &'static str,
+    },
+
     /// A storage directory that another user owns or can write to: they could plant a
     /// forged session, or hold its locks.
     #[error("the session directory {path:?} is not private: {reason}")]

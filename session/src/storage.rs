@@ -18,7 +18,7 @@ pub mod sql;
 pub(crate) use self::redis::redis_hash;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use self::redis::{RedisStorage, RedisStorageBuilder};
+pub use self::redis::{RedisConnection, RedisStorage, RedisStorageBuilder};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use self::sql::postgres::{PostgresStorage, PostgresStorageBuilder};

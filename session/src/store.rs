@@ -51,9 +51,9 @@ use std::sync::Arc;
 
 pub use plan::{Change, Expect, Found, OwnedWritePlan, OwnerIndex, Retire, Write, WritePlan};
 pub use record::Record;
-pub(crate) use record::{
-    Entry, forward_json, is_newer_format, parse_entry, parse_object, superseded_json,
-};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) use record::parse_object;
+pub(crate) use record::{Entry, forward_json, is_newer_format, parse_entry, superseded_json};
 
 use crate::error::{Error, Result};
 use crate::expiry::{Lifetime, Timestamps};

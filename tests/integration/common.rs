@@ -239,16 +239,16 @@ impl RedisServer {
     ///
     /// When `redis-server` is missing: `scripts/test` installs it.
     pub(crate) fn start(port: Option<u16>) -> Self {
-        let port = port.unwrap_or_else(|| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        });
+        let port = port.unwrap_or_else(free_port);
+        Self::start_with(port, &format!("--port {port}"))
+    }
+
+    /// Starts `redis-server` listening on `port` with `args` (which name the port: `--port`
+    /// or, for TLS, `--port 0 --tls-port`), without persistence.
+    pub(crate) fn start_with(port: u16, args: &str) -> Self {
         // A watchdog shell stops the server when this process ends, even on a crash.
         let script = format!(
-            "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no \
+            "redis-server {args} --bind 127.0.0.1 --save '' --appendonly no \
              --loglevel warning & server=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.2; done; \
              kill $server 2>/dev/null",
@@ -309,6 +309,20 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A free loopback port whose Redis Cluster bus port (the port + 10000) is free too.
+pub(crate) fn free_port() -> u16 {
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
     }
 }
 

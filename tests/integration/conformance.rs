@@ -217,6 +217,11 @@ storage_conformance!(
 );
 storage_conformance!(redis, crate::common::redis_storage(), server_side = true);
 storage_conformance!(
+    redis_cluster,
+    crate::redis_cluster::cluster_storage(),
+    server_side = true
+);
+storage_conformance!(
     postgres,
     crate::databases::SqlStore::postgres(),
     server_side = true
@@ -240,6 +245,12 @@ mod kit {
     }
     mod redis {
         session::store_conformance!(crate::common::redis_storage());
+    }
+    mod redis_tls {
+        session::store_conformance!(crate::redis_tls::tls_storage());
+    }
+    mod redis_cluster {
+        session::store_conformance!(crate::redis_cluster::cluster_storage());
     }
     mod postgres {
         session::store_conformance!(crate::databases::SqlStore::postgres());

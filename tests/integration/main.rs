@@ -17,6 +17,8 @@ mod lifetime;
 mod owners;
 mod properties;
 mod redaction;
+mod redis_cluster;
+mod redis_tls;
 mod session;
 mod storage_cookie;
 mod storage_cookie_encrypted;

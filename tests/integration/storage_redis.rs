@@ -476,3 +476,89 @@ async fn an_owner_s_set_of_ids_lives_as_long_as_its_longest_session() {
     let members: Vec<String> = redis.smembers(&set).await.unwrap();
     assert!(!exists && members.is_empty());
 }
+
+/// A session saved and read back through `storage`.
+async fn saves_and_loads(storage: RedisStorage) -> Option<u32> {
+    let timing = Timing::new(Expiry::none(), 1_000);
+    let id = save(&storage, timing).await;
+    let session = storage.load(Some(&id), timing).await.unwrap();
+    session.get::<u32>("count").unwrap()
+}
+
+#[tokio::test]
+async fn the_app_s_own_connection_manager_and_multiplexed_connection_are_shared() {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let manager = client.get_connection_manager().await.unwrap();
+    let storage = RedisStorage::builder_for(manager)
+        .prefix(unique_prefix())
+        .build()
+        .unwrap();
+    assert!(
+        format!("{storage:?}").contains("connected: true"),
+        "{storage:?}"
+    );
+    assert_eq!(saves_and_loads(storage).await, Some(1));
+    let multiplexed = client.get_multiplexed_async_connection().await.unwrap();
+    let storage = RedisStorage::builder_for(multiplexed)
+        .prefix(unique_prefix())
+        .build()
+        .unwrap();
+    assert_eq!(saves_and_loads(storage).await, Some(1));
+    let storage = RedisStorage::builder_for(client)
+        .prefix(unique_prefix())
+        .build()
+        .unwrap();
+    assert!(
+        format!("{storage:?}").contains("connected: false"),
+        "connects on first use"
+    );
+    assert_eq!(saves_and_loads(storage).await, Some(1));
+}
+
+#[tokio::test]
+async fn the_timeout_bounds_the_app_s_own_connection_too() {
+    let mut server = RedisServer::start(None);
+    let client = redis::Client::open(server.url()).unwrap();
+    // The app's connection has no response timeout of its own.
+    let multiplexed = client.get_multiplexed_async_connection().await.unwrap();
+    let storage = RedisStorage::builder_for(multiplexed)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    server.signal("STOP");
+    let started = Instant::now();
+    let err = storage
+        .load(
+            Some("00000000-0000-4000-8000-000000000000"),
+            Timing::new(Expiry::none(), 1_000),
+        )
+        .await
+        .unwrap_err();
+    server.signal("CONT");
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded, not hung"
+    );
+    server.kill();
+}
+
+#[tokio::test]
+async fn waiting_for_a_replica_that_is_not_there_is_a_storage_error() {
+    // A single server has no replica: the save is applied, but never acknowledged as
+    // replicated, so the commit says so instead of claiming durability.
+    let storage = RedisStorage::builder(redis_url())
+        .prefix(unique_prefix())
+        .wait_for_replicas(1)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let timing = Timing::new(Expiry::none(), 1_000);
+    let mut session = storage.load(None, timing).await.unwrap();
+    session.set("count", 1).unwrap();
+    let err = storage.save(&session, timing).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Storage(source) if source.to_string().contains("0 of 1 replicas")),
+        "{err:?}"
+    );
+}

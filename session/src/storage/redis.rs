@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use redis::{AsyncCommands as _, Script};
 use tokio::sync::OnceCell;
 
@@ -20,9 +20,14 @@ use crate::store::{
     WriteOutcome, WritePlan,
 };
 
+#[cfg(feature = "redis-cluster")]
+mod cluster;
+mod connection;
 mod hash;
 mod scripts;
 
+pub use connection::RedisConnection;
+use connection::{Conn, Link, Source};
 use hash::{HashChanges, parse_hash};
 use scripts::{END, OWNED, SAVE, UPDATE};
 
@@ -69,9 +74,13 @@ pub struct RedisStorage {
 
 /// What every clone of a [`RedisStorage`] shares.
 struct Shared {
-    client: redis::Client,
-    config: ConnectionManagerConfig,
-    connection: OnceCell<ConnectionManager>,
+    link: Link,
+    timeout: Duration,
+    /// How many replicas must acknowledge each write before it counts as saved (`WAIT`).
+    replicas: u32,
+    /// The scripts of the Cluster mode, whose keys are hash-tagged; `None` on one server.
+    #[cfg(feature = "redis-cluster")]
+    cluster: Option<cluster::ClusterScripts>,
     prefix: String,
     /// The prefix of owners' sets: `<prefix>@`, then the owner (no id holds a `@`); made once,
     /// as every save passes it to its script.
@@ -83,7 +92,8 @@ struct Shared {
 }
 
 impl RedisStorage {
-    /// Starts configuring a storage on the Redis server at `url` (`redis://host:port/db`).
+    /// Starts configuring a storage on the Redis server at `url` (`redis://host:port/db`; with
+    /// the `redis-tls` feature also `rediss://`, TLS).
     ///
     /// # Examples
     ///
@@ -93,11 +103,48 @@ impl RedisStorage {
     /// # Ok::<(), session::Error>(())
     /// ```
     pub fn builder(url: impl Into<String>) -> RedisStorageBuilder {
-        RedisStorageBuilder {
-            url: url.into(),
-            prefix: Self::DEFAULT_PREFIX.to_owned(),
-            timeout: Duration::from_secs(2),
-        }
+        RedisStorageBuilder::on(Source::Url(url.into()))
+    }
+
+    /// Starts configuring a storage on a client or connection the app already holds (see
+    /// [`RedisConnection`] for what it accepts): a `redis::Client`, an open
+    /// `ConnectionManager` or `MultiplexedConnection`, or (feature `redis-cluster`) a
+    /// Cluster client or connection. An open connection is shared, not reopened; the
+    /// storage's [timeout](RedisStorageBuilder::timeout) still bounds each command.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = redis::Client::open("redis://127.0.0.1/")?;
+    /// let storage = session::RedisStorage::builder_for(client).prefix("app:").build()?;
+    /// assert_eq!(storage.prefix(), "app:");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn builder_for(connection: impl Into<RedisConnection>) -> RedisStorageBuilder {
+        RedisStorageBuilder::on(connection.into().0)
+    }
+
+    /// Starts configuring a storage on the Redis Cluster that `urls` (some of its nodes:
+    /// `redis://host:port`, or `rediss://` with `redis-tls`) lead to. Keys are hash-tagged:
+    /// see [the Cluster mode](RedisStorage#redis-cluster).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let storage = session::RedisStorage::cluster_builder(["redis://127.0.0.1:7000/"]).build()?;
+    /// assert!(storage.is_cluster());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[cfg(feature = "redis-cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
+    pub fn cluster_builder<I>(urls: I) -> RedisStorageBuilder
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        RedisStorageBuilder::on(Source::ClusterUrls(
+            urls.into_iter().map(Into::into).collect(),
+        ))
     }
 
     /// Remix's default key prefix.
@@ -138,38 +185,58 @@ impl RedisStorage {
         self.key("", id)
     }
 
+    /// Whether the storage talks to a Redis Cluster, and so hash-tags its keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let storage = session::RedisStorage::builder("redis://127.0.0.1/").build()?;
+    /// assert!(!storage.is_cluster());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn is_cluster(&self) -> bool {
+        #[cfg(feature = "redis-cluster")]
+        return self.shared.cluster.is_some();
+        #[cfg(not(feature = "redis-cluster"))]
+        false
+    }
+
     /// The key of `id`'s forward: `<prefix>><id>` (no id holds a `>`).
     fn forward_key_of(&self, id: &SessionId) -> String {
         self.key(">", id)
     }
 
-    /// The key of `owner`'s set of session ids.
+    /// The key of `owner`'s set of session ids: `<prefix>@<owner>`, or `<prefix>@{<owner>}`
+    /// on a Cluster.
     fn owner_key(&self, owner: &Owner) -> String {
-        format!("{}{}", self.shared.owners_prefix, owner.as_str())
+        if self.is_cluster() {
+            format!("{}{{{}}}", self.shared.owners_prefix, owner.as_str())
+        } else {
+            format!("{}{}", self.shared.owners_prefix, owner.as_str())
+        }
     }
 
+    /// `<prefix><infix><id>`, or `<prefix><infix>{<id>}` on a Cluster, where the braces put a
+    /// session's hash and its forward in one hash slot.
     fn key(&self, infix: &str, id: &SessionId) -> String {
+        let tagged = self.is_cluster();
         let mut key =
-            String::with_capacity(self.shared.prefix.len() + infix.len() + id.as_str().len());
+            String::with_capacity(self.shared.prefix.len() + infix.len() + id.as_str().len() + 2);
         key.push_str(&self.shared.prefix);
         key.push_str(infix);
+        if tagged {
+            key.push('{');
+        }
         key.push_str(id.as_str());
+        if tagged {
+            key.push('}');
+        }
         key
     }
 
-    async fn connection(&self) -> Result<ConnectionManager> {
-        let connection = self
-            .shared
-            .connection
-            .get_or_try_init(|| async {
-                self.shared
-                    .client
-                    .get_connection_manager_with_config(self.shared.config.clone())
-                    .await
-            })
-            .await
-            .map_err(Error::storage)?;
-        Ok(connection.clone())
+    async fn connection(&self) -> Result<Conn> {
+        self.shared.link.get(self.shared.timeout).await
     }
 
     async fn read(&self, id: &SessionId) -> Result<Option<Stored>> {
@@ -178,15 +245,7 @@ impl RedisStorage {
             .hgetall(self.key_of(id))
             .await
             .map_err(Error::storage)?;
-        let fields = match reply {
-            redis::Value::Array(items) => items,
-            redis::Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
-            _ => {
-                return Err(Error::storage(
-                    "HGETALL replied with neither an array nor a map",
-                ));
-            }
-        };
+        let fields = flat(reply)?;
         if fields.is_empty() {
             return Ok(None);
         }
@@ -204,6 +263,52 @@ impl RedisStorage {
     }
 
     async fn execute(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
+        #[cfg(feature = "redis-cluster")]
+        let outcome = if self.is_cluster() {
+            self.cluster_write(plan).await?
+        } else {
+            self.write_one_server(plan).await?
+        };
+        #[cfg(not(feature = "redis-cluster"))]
+        let outcome = self.write_one_server(plan).await?;
+        if outcome == WriteOutcome::Written && self.shared.replicas > 0 {
+            let mut keys = vec![self.key_of(plan.target())];
+            if plan.moves() {
+                keys.push(self.key_of(plan.base()));
+            }
+            self.replicated(&keys).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Waits until [`wait_for_replicas`](RedisStorageBuilder::wait_for_replicas) replicas of
+    /// the node of each key acknowledged every write sent to it so far.
+    async fn replicated(&self, keys: &[String]) -> Result<()> {
+        let wanted = self.shared.replicas;
+        let within = u64::try_from(self.shared.timeout.as_millis() / 2)
+            .unwrap_or(1_000)
+            .max(1);
+        let mut connection = self.connection().await?;
+        for key in keys {
+            // `EXISTS` routes the pipeline to the key's node on a Cluster.
+            let (_, reached): (i64, u32) = redis::pipe()
+                .exists(key)
+                .cmd("WAIT")
+                .arg(wanted)
+                .arg(within)
+                .query_async(&mut connection)
+                .await
+                .map_err(Error::storage)?;
+            if reached < wanted {
+                return Err(Error::storage(format!(
+                    "the write reached {reached} of {wanted} replicas in time; it may still be applied"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_one_server(&self, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
         let mut connection = self.connection().await?;
         let changes = HashChanges::of(plan);
         let base = self.key_of(plan.base());
@@ -276,19 +381,44 @@ impl RedisStorage {
 /// What a session's forward key holds when it started over instead of moving.
 const SUPERSEDED: &str = "!";
 
+/// An `HGETALL` reply as `field, value, ...`, in RESP2 (an array) or RESP3 (a map).
+fn flat(reply: redis::Value) -> Result<Vec<redis::Value>> {
+    match reply {
+        redis::Value::Array(items) => Ok(items),
+        redis::Value::Map(pairs) => Ok(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
+        _ => Err(Error::storage(
+            "HGETALL replied with neither an array nor a map",
+        )),
+    }
+}
+
+impl RedisStorage {
+    async fn delete_on_one_server(&self, ids: &[&SessionId]) -> Result<()> {
+        let keys: Vec<String> = ids
+            .iter()
+            .flat_map(|&id| [self.key_of(id), self.forward_key_of(id)])
+            .collect();
+        let mut connection = self.connection().await?;
+        connection.del::<_, ()>(&keys).await.map_err(Error::storage)
+    }
+}
+
+/// What a forward key holds, as an outcome: moved to that id, or `!` started over.
+fn forward_outcome(bytes: &[u8]) -> Result<WriteOutcome> {
+    if bytes == SUPERSEDED.as_bytes() {
+        return Ok(WriteOutcome::Superseded);
+    }
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|to| to.parse::<SessionId>().ok())
+        .map(|to| WriteOutcome::Moved { to })
+        .ok_or_else(|| Error::storage("a session forward in Redis holds no session id"))
+}
+
 /// What a script's reply says: 1 written, 0 gone, 2 taken, 3 the owner is full, an id: moved
 /// there, `!`: started over.
 fn outcome(reply: redis::Value, plan: &WritePlan<'_>) -> Result<WriteOutcome> {
-    let moved = |bytes: &[u8]| {
-        if bytes == SUPERSEDED.as_bytes() {
-            return Ok(WriteOutcome::Superseded);
-        }
-        std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|to| to.parse::<SessionId>().ok())
-            .map(|to| WriteOutcome::Moved { to })
-            .ok_or_else(|| Error::storage("a session forward in Redis holds no session id"))
-    };
+    let moved = forward_outcome;
     match reply {
         redis::Value::Int(1) => Ok(WriteOutcome::Written),
         redis::Value::Int(0) => Ok(WriteOutcome::Gone),
@@ -320,15 +450,27 @@ impl SessionStore for RedisStorage {
     }
 
     async fn delete(&self, ids: &[&SessionId]) -> Result<()> {
-        let keys: Vec<String> = ids
-            .iter()
-            .flat_map(|&id| [self.key_of(id), self.forward_key_of(id)])
-            .collect();
-        let mut connection = self.connection().await?;
-        connection.del::<_, ()>(&keys).await.map_err(Error::storage)
+        #[cfg(feature = "redis-cluster")]
+        if self.is_cluster() {
+            self.cluster_delete(ids).await?;
+        } else {
+            self.delete_on_one_server(ids).await?;
+        }
+        #[cfg(not(feature = "redis-cluster"))]
+        self.delete_on_one_server(ids).await?;
+        if self.shared.replicas > 0 {
+            // A logout lost in a failover would bring the session back.
+            let keys: Vec<String> = ids.iter().map(|id| self.key_of(id)).collect();
+            self.replicated(&keys).await?;
+        }
+        Ok(())
     }
 
     async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>> {
+        #[cfg(feature = "redis-cluster")]
+        if self.is_cluster() {
+            return self.cluster_owned(owner, now).await;
+        }
         let mut connection = self.connection().await?;
         let reply: Vec<redis::Value> = self
             .shared
@@ -346,6 +488,10 @@ impl SessionStore for RedisStorage {
     }
 
     async fn end_owned(&self, owner: &Owner, which: Ending<'_>, _now: u64) -> Result<usize> {
+        #[cfg(feature = "redis-cluster")]
+        if self.is_cluster() {
+            return self.cluster_end_owned(owner, which).await;
+        }
         let (mode, ids): (&str, Vec<&str>) = match which {
             Ending::One(id) => ("O", vec![id.as_str()]),
             Ending::AllExcept(kept) => ("E", kept.iter().map(SessionId::as_str).collect()),
@@ -390,7 +536,8 @@ impl fmt::Debug for RedisStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStorage")
             .field("prefix", &self.shared.prefix)
-            .field("connected", &self.shared.connection.initialized())
+            .field("cluster", &self.is_cluster())
+            .field("connected", &self.shared.link.is_connected())
             .finish_non_exhaustive()
     }
 }
@@ -412,25 +559,40 @@ impl fmt::Debug for RedisStorage {
 #[derive(Clone)]
 #[must_use]
 pub struct RedisStorageBuilder {
-    url: String,
+    source: Source,
     prefix: String,
     timeout: Duration,
+    replicas: u32,
+    #[cfg(feature = "redis-tls")]
+    root_certificate: Option<Vec<u8>>,
 }
 
 /// Hides the URL, which may hold a password.
 impl fmt::Debug for RedisStorageBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStorageBuilder")
-            .field("url", &"<hidden>")
+            .field("source", &self.source.kind())
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl RedisStorageBuilder {
+    fn on(source: Source) -> Self {
+        Self {
+            source,
+            prefix: RedisStorage::DEFAULT_PREFIX.to_owned(),
+            timeout: Duration::from_secs(2),
+            replicas: 0,
+            #[cfg(feature = "redis-tls")]
+            root_certificate: None,
+        }
+    }
+
     /// Sets the key prefix (`session:` by default, as in Remix). Keep it distinct from every
-    /// other key family in the same database.
+    /// other key family in the same database. On a Cluster it may not hold `{` or `}`, which
+    /// would change the keys' hash slots.
     ///
     /// # Examples
     ///
@@ -444,7 +606,7 @@ impl RedisStorageBuilder {
     }
 
     /// Bounds connecting and every command (2 s by default): a Redis that is down or stalled
-    /// gives an error instead of a hang.
+    /// gives an error instead of a hang. It bounds the app's own connections too.
     ///
     /// # Examples
     ///
@@ -459,12 +621,54 @@ impl RedisStorageBuilder {
         self
     }
 
-    /// Checks the URL and builds the storage; the connection is made on first use.
+    /// Counts a write (a save, a deletion) as done only once `replicas` replicas of its node
+    /// acknowledged it (`WAIT`, within half the timeout); 0, the default, counts it once the
+    /// node applied it. Redis replicates asynchronously, so without this a save
+    /// acknowledged just before its master dies can be lost when a replica takes over; with
+    /// it, a write that is not replicated in time is an [`Error::Storage`] (it may still be
+    /// applied, as after a timeout). Costs one more round trip per write.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = session::RedisStorage::builder("redis://127.0.0.1/").wait_for_replicas(1);
+    /// # let _ = builder;
+    /// ```
+    pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
+        self.replicas = replicas;
+        self
+    }
+
+    /// Trusts the certificate authority in `pem` (PEM text) for a `rediss://` URL, instead of
+    /// the system's roots: for a Redis whose certificate a private authority signed (Redis
+    /// Cloud, a self-managed server). For an app's own client, set it on the client.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let pem = std::fs::read("redis-ca.pem")?;
+    /// let storage = session::RedisStorage::builder("rediss://redis.internal:6380/")
+    ///     .tls_root_certificate(pem)
+    ///     .build()?;
+    /// # let _ = storage;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "redis-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-tls")))]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificate = Some(pem.into());
+        self
+    }
+
+    /// Checks the configuration and builds the storage; a connection is made on first use
+    /// (an app's own open connection is used as it is).
     ///
     /// # Errors
     ///
     /// [`Error::Config`] with [`ConfigError::InvalidUrl`] for a URL the `redis` crate cannot
-    /// read; the error never repeats the URL, which may hold a password.
+    /// read (the error never repeats the URL, which may hold a password), with
+    /// [`ConfigError::InvalidPrefix`] for a Cluster prefix holding `{` or `}`, and with
+    /// [`ConfigError::Tls`] for a `rediss://` URL when no TLS crypto provider is installed.
     ///
     /// # Examples
     ///
@@ -476,22 +680,21 @@ impl RedisStorageBuilder {
     /// assert!(!format!("{err:?}").contains("hunter2"));
     /// ```
     pub fn build(self) -> Result<RedisStorage> {
-        let client = redis::Client::open(self.url.as_str()).map_err(|error| {
-            // The `redis` crate's messages name the part that is wrong, not the URL; the
-            // replacement makes sure of it.
-            let reason = error.to_string().replace(self.url.as_str(), "<url>");
-            ConfigError::InvalidUrl { reason }
-        })?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(self.timeout);
+        let cluster = self.source.is_cluster();
+        if cluster && self.prefix.contains(['{', '}']) {
+            return Err(ConfigError::InvalidPrefix {
+                reason: "a Redis Cluster prefix may not hold `{` or `}`",
+            }
+            .into());
+        }
+        let link = self.link()?;
         Ok(RedisStorage {
             shared: Arc::new(Shared {
-                client,
-                config,
-                connection: OnceCell::new(),
+                link,
+                timeout: self.timeout,
+                replicas: self.replicas,
+                #[cfg(feature = "redis-cluster")]
+                cluster: cluster.then(cluster::ClusterScripts::new),
                 owners_prefix: format!("{}@", self.prefix),
                 prefix: self.prefix,
                 update: Script::new(UPDATE),
@@ -500,5 +703,143 @@ impl RedisStorageBuilder {
                 end: Script::new(END),
             }),
         })
+    }
+
+    /// How the storage reaches Redis.
+    fn link(&self) -> Result<Link> {
+        let timeout = self.timeout;
+        let lazy = |client| {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1)
+                .set_max_delay(timeout);
+            Link::Lazy {
+                client: Box::new(client),
+                config,
+                connection: OnceCell::new(),
+            }
+        };
+        match &self.source {
+            Source::Url(url) => Ok(lazy(self.client(url)?)),
+            Source::Client(client) => Ok(lazy(client.clone())),
+            #[cfg(feature = "redis-cluster")]
+            Source::ClusterUrls(urls) => {
+                for url in urls {
+                    Self::check_tls(url)?;
+                }
+                #[cfg_attr(
+                    not(feature = "redis-tls"),
+                    expect(unused_mut, reason = "only TLS sets the certificates")
+                )]
+                let mut builder =
+                    redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str))
+                        .connection_timeout(timeout)
+                        .response_timeout(timeout)
+                        .retries(2)
+                        .min_retry_wait(10)
+                        .max_retry_wait(u64::try_from(timeout.as_millis() / 4).unwrap_or(500))
+                        .overall_response_timeout(Some(timeout));
+                #[cfg(feature = "redis-tls")]
+                if let Some(pem) = &self.root_certificate {
+                    builder = builder.certs(redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem.clone()),
+                    });
+                }
+                let client = builder.build().map_err(|error| invalid_url(&error, urls))?;
+                Ok(cluster_link(client))
+            }
+            #[cfg(feature = "redis-cluster")]
+            Source::ClusterClient(client) => Ok(cluster_link(client.as_ref().clone())),
+            given => Ok(Link::Given(
+                Conn::given(given.clone(), timeout).expect("an open connection"),
+            )),
+        }
+    }
+
+    /// The client of a single server's URL.
+    #[cfg_attr(
+        not(feature = "redis-tls"),
+        expect(
+            clippy::unused_self,
+            reason = "only TLS reads the builder's certificate"
+        )
+    )]
+    fn client(&self, url: &str) -> Result<redis::Client> {
+        Self::check_tls(url)?;
+        #[cfg(feature = "redis-tls")]
+        if let Some(pem) = &self.root_certificate {
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            };
+            return redis::Client::build_with_tls(url, certificates)
+                .map_err(|error| invalid_url(&error, &[url]));
+        }
+        redis::Client::open(url).map_err(|error| invalid_url(&error, &[url]))
+    }
+
+    /// A `rediss://` URL needs rustls's crypto provider, which the app chooses: without one,
+    /// the first connection would panic inside rustls, so the build fails instead.
+    #[cfg_attr(
+        not(feature = "redis-tls"),
+        expect(clippy::unnecessary_wraps, reason = "only TLS can refuse a URL")
+    )]
+    fn check_tls(url: &str) -> Result<()> {
+        #[cfg(feature = "redis-tls")]
+        if url.starts_with("rediss:") && rustls::crypto::CryptoProvider::get_default().is_none() {
+            return Err(ConfigError::Tls {
+                reason: "no rustls crypto provider is installed: call \
+                         `rustls::crypto::ring::default_provider().install_default()` (or \
+                         aws_lc_rs's) once at start",
+            }
+            .into());
+        }
+        let _ = url;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "redis-cluster")]
+fn cluster_link(client: redis::cluster::ClusterClient) -> Link {
+    Link::LazyCluster {
+        client: Box::new(client),
+        connection: OnceCell::new(),
+    }
+}
+
+/// A URL the `redis` crate cannot read, without repeating it (it may hold a password): the
+/// crate's messages name the part that is wrong, and the replacement makes sure of it.
+fn invalid_url(error: &redis::RedisError, urls: &[impl AsRef<str>]) -> Error {
+    let mut reason = error.to_string();
+    for url in urls {
+        reason = reason.replace(url.as_ref(), "<url>");
+    }
+    ConfigError::InvalidUrl { reason }.into()
+}
+
+#[cfg(all(test, feature = "redis-tls"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tls_url_without_a_crypto_provider_is_a_config_error_not_a_panic() {
+        // No test of this crate installs a rustls provider.
+        assert!(rustls::crypto::CryptoProvider::get_default().is_none());
+        let err = RedisStorage::builder("rediss://localhost:6380/")
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Config(ConfigError::Tls { .. })),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("install_default"), "{err}");
+        // A plain URL needs none.
+        assert!(
+            RedisStorage::builder("redis://localhost:6379/")
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -482,6 +482,7 @@ impl Record {
 
 /// Parses a JSON object (a record's values or flash, kept apart by a store) into a [`Map`],
 /// each key and value a slice of one shared copy of the text.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) fn parse_object(text: String) -> Result<Map, serde_json::Error> {
     if crate::json::nests_too_deeply(text.as_bytes()) {
         return Err(serde::de::Error::custom("session data nests too deeply"));

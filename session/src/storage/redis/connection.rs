@@ -1,0 +1,315 @@
+//! Where a [`RedisStorage`](super::RedisStorage) sends its commands: a connection it makes on
+//! first use (from a URL or a `redis::Client`, one server or a Cluster), or one the app
+//! already holds, bounded by the storage's timeout either way.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+use tokio::sync::OnceCell;
+
+use crate::error::{Error, Result};
+
+/// A Redis connection or client that the app already holds, for
+/// [`RedisStorage::builder_for`](super::RedisStorage::builder_for).
+///
+/// Made with `From` (or `.into()`) from:
+///
+/// - a [`redis::Client`]: the storage opens a [`ConnectionManager`] from it on first use,
+///   with its own timeouts and reconnection; TLS and credentials come from the client;
+/// - a [`ConnectionManager`] or a [`MultiplexedConnection`] already open: the storage shares
+///   it (each clone is a handle on one connection) and bounds every command by its timeout;
+/// - with the `redis-cluster` feature, a `redis::cluster::ClusterClient` or an open
+///   `redis::cluster_async::ClusterConnection`: the storage keeps its keys Cluster-safe.
+///
+/// # Examples
+///
+/// ```
+/// use session::storage::RedisConnection;
+///
+/// let client = redis::Client::open("redis://127.0.0.1/")?;
+/// let connection = RedisConnection::from(client);
+/// assert!(!connection.is_cluster());
+/// # Ok::<(), redis::RedisError>(())
+/// ```
+pub struct RedisConnection(pub(super) Source);
+
+/// What a storage is built from.
+pub(super) enum Source {
+    Url(String),
+    Client(redis::Client),
+    Manager(ConnectionManager),
+    Multiplexed(MultiplexedConnection),
+    #[cfg(feature = "redis-cluster")]
+    ClusterUrls(Vec<String>),
+    #[cfg(feature = "redis-cluster")]
+    ClusterClient(Box<redis::cluster::ClusterClient>),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl RedisConnection {
+    /// Whether the storage built on this talks to a Redis Cluster (and so hash-tags its keys).
+    ///
+    /// # Examples
+    ///
+    /// See [`RedisConnection`].
+    #[must_use]
+    pub fn is_cluster(&self) -> bool {
+        self.0.is_cluster()
+    }
+}
+
+impl Source {
+    pub(super) fn is_cluster(&self) -> bool {
+        match self {
+            Self::Url(_) | Self::Client(_) | Self::Manager(_) | Self::Multiplexed(_) => false,
+            #[cfg(feature = "redis-cluster")]
+            Self::ClusterUrls(_) | Self::ClusterClient(_) | Self::Cluster(_) => true,
+        }
+    }
+
+    /// What `Debug` shows: the kind of source, never a URL (it may hold a password).
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            Self::Url(_) => "url",
+            Self::Client(_) => "client",
+            Self::Manager(_) => "connection manager",
+            Self::Multiplexed(_) => "multiplexed connection",
+            #[cfg(feature = "redis-cluster")]
+            Self::ClusterUrls(_) => "cluster urls",
+            #[cfg(feature = "redis-cluster")]
+            Self::ClusterClient(_) => "cluster client",
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(_) => "cluster connection",
+        }
+    }
+}
+
+impl Clone for Source {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Url(url) => Self::Url(url.clone()),
+            Self::Client(client) => Self::Client(client.clone()),
+            Self::Manager(manager) => Self::Manager(manager.clone()),
+            Self::Multiplexed(connection) => Self::Multiplexed(connection.clone()),
+            #[cfg(feature = "redis-cluster")]
+            Self::ClusterUrls(urls) => Self::ClusterUrls(urls.clone()),
+            #[cfg(feature = "redis-cluster")]
+            Self::ClusterClient(client) => Self::ClusterClient(client.clone()),
+            #[cfg(feature = "redis-cluster")]
+            Self::Cluster(connection) => Self::Cluster(connection.clone()),
+        }
+    }
+}
+
+/// Shows the kind of connection only.
+impl fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RedisConnection")
+            .field(&self.0.kind())
+            .finish()
+    }
+}
+
+impl From<redis::Client> for RedisConnection {
+    fn from(client: redis::Client) -> Self {
+        Self(Source::Client(client))
+    }
+}
+
+impl From<ConnectionManager> for RedisConnection {
+    fn from(manager: ConnectionManager) -> Self {
+        Self(Source::Manager(manager))
+    }
+}
+
+impl From<MultiplexedConnection> for RedisConnection {
+    fn from(connection: MultiplexedConnection) -> Self {
+        Self(Source::Multiplexed(connection))
+    }
+}
+
+#[cfg(feature = "redis-cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
+impl From<redis::cluster::ClusterClient> for RedisConnection {
+    fn from(client: redis::cluster::ClusterClient) -> Self {
+        Self(Source::ClusterClient(Box::new(client)))
+    }
+}
+
+#[cfg(feature = "redis-cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-cluster")))]
+impl From<redis::cluster_async::ClusterConnection> for RedisConnection {
+    fn from(connection: redis::cluster_async::ClusterConnection) -> Self {
+        Self(Source::Cluster(connection))
+    }
+}
+
+/// The storage's way to a connection: made on first use, or given.
+pub(super) enum Link {
+    /// A connection manager opened from the client on first use, with the storage's timeouts.
+    Lazy {
+        client: Box<redis::Client>,
+        config: ConnectionManagerConfig,
+        connection: OnceCell<ConnectionManager>,
+    },
+    /// A cluster connection opened from the client on first use.
+    #[cfg(feature = "redis-cluster")]
+    LazyCluster {
+        client: Box<redis::cluster::ClusterClient>,
+        connection: OnceCell<redis::cluster_async::ClusterConnection>,
+    },
+    /// The app's own connection; every command is bounded by `Conn::bound`.
+    Given(Conn),
+}
+
+impl Link {
+    /// Whether a connection is open (or was given).
+    pub(super) fn is_connected(&self) -> bool {
+        match self {
+            Self::Lazy { connection, .. } => connection.initialized(),
+            #[cfg(feature = "redis-cluster")]
+            Self::LazyCluster { connection, .. } => connection.initialized(),
+            Self::Given(_) => true,
+        }
+    }
+
+    /// A handle on the connection, opening it on first use (a Cluster within `timeout`).
+    #[cfg_attr(
+        not(feature = "redis-cluster"),
+        expect(unused_variables, reason = "only a Cluster connects under this bound")
+    )]
+    pub(super) async fn get(&self, timeout: Duration) -> Result<Conn> {
+        match self {
+            Self::Lazy {
+                client,
+                config,
+                connection,
+            } => {
+                let manager = connection
+                    .get_or_try_init(|| client.get_connection_manager_with_config(config.clone()))
+                    .await
+                    .map_err(Error::storage)?;
+                // Its own response timeout bounds every command.
+                Ok(Conn {
+                    inner: Inner::Manager(manager.clone()),
+                    bound: None,
+                })
+            }
+            #[cfg(feature = "redis-cluster")]
+            Self::LazyCluster { client, connection } => {
+                let cluster = connection
+                    .get_or_try_init(|| async {
+                        match tokio::time::timeout(timeout, client.get_async_connection()).await {
+                            Ok(connected) => connected,
+                            Err(_) => Err(timed_out()),
+                        }
+                    })
+                    .await
+                    .map_err(Error::storage)?;
+                Ok(Conn {
+                    inner: Inner::Cluster(cluster.clone()),
+                    bound: Some(timeout),
+                })
+            }
+            Self::Given(conn) => Ok(conn.clone()),
+        }
+    }
+}
+
+/// A handle on one connection, which the scripts and commands run on.
+#[derive(Clone)]
+pub(super) struct Conn {
+    inner: Inner,
+    /// The bound on each command, for connections whose own timeouts the storage did not set.
+    bound: Option<Duration>,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Manager(ConnectionManager),
+    Multiplexed(MultiplexedConnection),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Conn {
+    /// The app's own connection, bounded by `timeout`.
+    pub(super) fn given(source: Source, timeout: Duration) -> Option<Self> {
+        let inner = match source {
+            Source::Manager(manager) => Inner::Manager(manager),
+            Source::Multiplexed(connection) => Inner::Multiplexed(connection),
+            #[cfg(feature = "redis-cluster")]
+            Source::Cluster(connection) => Inner::Cluster(connection),
+            _ => return None,
+        };
+        Some(Self {
+            inner,
+            bound: Some(timeout),
+        })
+    }
+
+    fn inner(&mut self) -> &mut dyn ConnectionLike {
+        match &mut self.inner {
+            Inner::Manager(manager) => manager,
+            Inner::Multiplexed(connection) => connection,
+            #[cfg(feature = "redis-cluster")]
+            Inner::Cluster(connection) => connection,
+        }
+    }
+}
+
+/// The error of a command that took longer than the storage's timeout.
+fn timed_out() -> redis::RedisError {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "Redis did not answer within the storage's timeout",
+    )
+    .into()
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let bound = self.bound;
+        let sent = self.inner().req_packed_command(cmd);
+        match bound {
+            None => sent,
+            Some(limit) => Box::pin(async move {
+                tokio::time::timeout(limit, sent)
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out()))
+            }),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        let bound = self.bound;
+        let sent = self.inner().req_packed_commands(pipeline, offset, count);
+        match bound {
+            None => sent,
+            Some(limit) => Box::pin(async move {
+                tokio::time::timeout(limit, sent)
+                    .await
+                    .unwrap_or_else(|_| Err(timed_out()))
+            }),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match &self.inner {
+            Inner::Manager(manager) => manager.get_db(),
+            Inner::Multiplexed(connection) => connection.get_db(),
+            #[cfg(feature = "redis-cluster")]
+            Inner::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
