@@ -1,6 +1,7 @@
 //! Redis storage: a round trip (load, change one key, save) beside its floor, a raw `GET` and
 //! `SET` of the same bytes through the same client library, against one Redis server on
-//! loopback (`SESSION_REDIS_URL`, or a `redis-server` started here).
+//! loopback (`SESSION_REDIS_URL`, or a `redis-server` started here), then on a Redis Cluster
+//! of three masters started here, the floor on the storage's own cluster connection.
 //!
 //! Every iteration runs both paths, one after the other, so each criterion figure is measured
 //! under the same load. A loopback round trip on a small VM still drifts by 10–20 % between
@@ -15,7 +16,7 @@
 //! shares a core with Redis sees round trips four times shorter, and pays the same few
 //! microseconds of client work.
 //!
-//! Run with `cargo bench -p session --features redis --bench redis_storage`.
+//! Run with `cargo bench -p session --features redis-cluster --bench redis_storage`.
 
 #![allow(
     clippy::print_stdout,
@@ -36,34 +37,69 @@ mod support;
 use paired::Pairs;
 use support::{manager, new_session};
 
+/// The bytes a record holds, which the floor moves as one string.
+const RECORD: &[u8] = br#"{"v":1,"d":[{"user_id":4217,"name":"Ada Lovelace","cart":[101,202,303,404,505],"count":0},{}],"t":[1700000000,1700000000],"e":1701209600}"#;
+
 fn redis_round_trip(c: &mut Criterion) {
     let (url, _server) = servers::redis();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+    let rt = runtime();
+    let storage = RedisStorage::builder(url.as_str())
+        .prefix("bench:")
         .build()
-        .expect("a runtime");
-    let sessions = manager(
-        RedisStorage::builder(url.as_str())
-            .prefix("bench:")
-            .build()
-            .expect("a storage"),
-    );
-    let header = rt.block_on(new_session(&sessions, None));
-    // The floor moves the same bytes a record holds, as one string.
-    let bytes = br#"{"v":1,"d":[{"user_id":4217,"name":"Ada Lovelace","cart":[101,202,303,404,505],"count":0},{}],"t":[1700000000,1700000000],"e":1701209600}"#.to_vec();
-    let mut raw = rt.block_on(async {
+        .expect("a storage");
+    let raw = rt.block_on(async {
         redis::Client::open(url.as_str())
             .expect("a client")
             .get_connection_manager()
             .await
             .expect("a connection")
     });
+    measure(c, "redis_storage", &rt, storage, raw);
+}
 
-    let floor_once = |raw: &mut redis::aio::ConnectionManager| {
+/// The same round trip on a Redis Cluster of three masters started here; the storage and
+/// the floor share one cluster connection.
+fn redis_cluster_round_trip(c: &mut Criterion) {
+    let (urls, _cluster) = servers::redis_cluster();
+    let rt = runtime();
+    let raw = rt.block_on(async {
+        redis::cluster::ClusterClient::new(urls)
+            .expect("a cluster client")
+            .get_async_connection()
+            .await
+            .expect("a cluster connection")
+    });
+    let storage = RedisStorage::builder_for(raw.clone())
+        .prefix("bench:")
+        .build()
+        .expect("a storage");
+    measure(c, "redis_cluster", &rt, storage, raw);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// Times the session round trip on `storage` beside a raw `GET` + `SET` on `raw`, in pairs.
+fn measure<C>(
+    c: &mut Criterion,
+    group_name: &str,
+    rt: &tokio::runtime::Runtime,
+    storage: RedisStorage,
+    mut raw: C,
+) where
+    C: redis::aio::ConnectionLike + Send + Sync,
+{
+    let sessions = manager(storage);
+    let header = rt.block_on(new_session(&sessions, None));
+    let floor_once = |raw: &mut C| {
         let start = Instant::now();
         rt.block_on(async {
             let stored: Vec<u8> = raw.get("bench:raw").await.unwrap_or_default();
-            let value = if stored.is_empty() { &bytes } else { &stored };
+            let value = if stored.is_empty() { RECORD } else { &stored };
             let _: () = raw.set("bench:raw", black_box(value)).await.expect("set");
         });
         start.elapsed()
@@ -92,7 +128,7 @@ fn redis_round_trip(c: &mut Criterion) {
         }
         total
     };
-    let mut group = c.benchmark_group("redis_storage");
+    let mut group = c.benchmark_group(group_name);
     group.bench_function("floor", |b| {
         b.iter_custom(|iterations| run_pairs(iterations, |floor, _| floor));
     });
@@ -100,8 +136,8 @@ fn redis_round_trip(c: &mut Criterion) {
         b.iter_custom(|iterations| run_pairs(iterations, |_, session| session));
     });
     group.finish();
-    pairs.report("redis_storage");
+    pairs.report(group_name);
 }
 
-criterion_group!(benches, redis_round_trip);
+criterion_group!(benches, redis_round_trip, redis_cluster_round_trip);
 criterion_main!(benches);

@@ -57,6 +57,92 @@ pub(crate) fn redis() -> (String, Option<RedisServer>) {
     )
 }
 
+/// The nodes of a throwaway Redis Cluster, stopped on drop.
+pub(crate) struct RedisCluster(Vec<RedisServer>, PathBuf);
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        self.0.clear();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+/// A Redis Cluster of three masters (no replicas: the bench measures the client's path) on
+/// free loopback ports, pinned to the last CPU like the single server.
+pub(crate) fn redis_cluster() -> (Vec<String>, RedisCluster) {
+    let dir = std::env::temp_dir().join(format!("session-bench-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory for the cluster");
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut nodes = Vec::new();
+    let mut ports = Vec::new();
+    while ports.len() < 3 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        if port >= 55_000 || std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_err() {
+            continue;
+        }
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--cluster-enabled", "yes", "--cluster-config-file"])
+            .arg(dir.join(format!("nodes-{port}.conf")))
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/setup installs it)");
+        if cpus >= 2 {
+            pin(child.id(), cpus - 1);
+        }
+        nodes.push(RedisServer(child));
+        ports.push(port);
+    }
+    for &port in &ports {
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let status = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(ports.iter().map(|port| format!("127.0.0.1:{port}")))
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("redis-cli runs");
+    assert!(status.success(), "redis-cli --cluster create");
+    for _ in 0..300 {
+        let ok = ports.iter().all(|port| {
+            Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "cluster", "info"])
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok"))
+        });
+        if ok {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if cpus >= 2 {
+        pin(std::process::id(), 0);
+    }
+    let urls = ports
+        .iter()
+        .map(|port| format!("redis://127.0.0.1:{port}/"))
+        .collect();
+    (urls, RedisCluster(nodes, dir))
+}
+
 /// A throwaway PostgreSQL server, stopped on drop.
 pub(crate) struct PostgresServer(PathBuf);
 

@@ -151,7 +151,9 @@ pub use crate::store::SessionStore;
     feature = "axum",
     feature = "encrypted",
     feature = "postgres",
-    feature = "sqlite"
+    feature = "sqlite",
+    feature = "redis-cluster",
+    feature = "redis-tls"
 ))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

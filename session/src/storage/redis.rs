@@ -51,8 +51,39 @@ use scripts::{END, OWNED, SAVE, UPDATE};
 ///   manager reconnects once Redis is back. A save that timed out may still be applied if
 ///   Redis was only slow.
 ///
-/// The connection is made on first use, so an app starts even while Redis is down. Both keys
-/// of a regeneration must live on one node: Redis Cluster is not supported.
+/// The connection is made on first use, so an app starts even while Redis is down; or the
+/// storage shares one the app holds ([`builder_for`](Self::builder_for)).
+///
+/// # TLS
+///
+/// With the `redis-tls` feature, `rediss://` URLs connect over TLS (the `redis` crate's rustls
+/// support), trusting the system's roots or
+/// [`tls_root_certificate`](RedisStorageBuilder::tls_root_certificate). The app installs
+/// rustls's crypto provider; the feature picks none.
+///
+/// # Redis Cluster
+///
+/// With the `redis-cluster` feature, [`cluster_builder`](Self::cluster_builder) (or a Cluster
+/// client or connection given to `builder_for`) hash-tags every key: a session's hash and its
+/// forward live in its id's slot (`<prefix>{<id>}`, `<prefix>>{<id>}`), an owner's set and lock
+/// in the owner's (`<prefix>@{<owner>}`, `<prefix>!{<owner>}`). A save that keeps its id is one
+/// script on one slot. A write that joins or leaves an owner, and every ending, runs under the
+/// owner's lock. A regeneration to another slot is two atomic steps: the new hash is written,
+/// then the old one is replaced by its forward only if it still holds what was copied. If
+/// that second step fails, the commit fails and the old id keeps the session; if the step
+/// lands late, the old id forwards to the new session, which no client holds: that browser is
+/// logged out and nothing is served to anyone else.
+///
+/// # Replicas
+///
+/// [`wait_for_replicas`](RedisStorageBuilder::wait_for_replicas) makes a write count only
+/// once replicas acknowledged it, so a failover loses no acknowledged save.
+///
+/// # Sentinel
+///
+/// Not supported: the `redis` crate's Sentinel client resolves the master once, and a
+/// connection made from it keeps that address after a failover. Pass a client resolved
+/// through Sentinel to `builder_for`, and rebuild the storage on `+switch-master`.
 ///
 /// # Examples
 ///
@@ -830,11 +861,10 @@ mod tests {
         let err = RedisStorage::builder("rediss://localhost:6380/")
             .build()
             .unwrap_err();
-        assert!(
-            matches!(err, Error::Config(ConfigError::Tls { .. })),
-            "{err:?}"
-        );
-        assert!(err.to_string().contains("install_default"), "{err}");
+        let Error::Config(config @ ConfigError::Tls { .. }) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(config.to_string().contains("install_default"), "{config}");
         // A plain URL needs none.
         assert!(
             RedisStorage::builder("redis://localhost:6379/")
