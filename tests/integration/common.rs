@@ -246,10 +246,18 @@ impl RedisServer {
     /// Starts `redis-server` listening on `port` with `args` (which name the port: `--port`
     /// or, for TLS, `--port 0 --tls-port`), without persistence.
     pub(crate) fn start_with(port: u16, args: &str) -> Self {
+        Self::spawn(
+            port,
+            &format!("{args} --bind 127.0.0.1 --save '' --appendonly no --loglevel warning"),
+        )
+    }
+
+    /// Starts `redis-server <args>` (a Sentinel: a config file and `--sentinel`) and waits
+    /// until `port` accepts connections.
+    pub(crate) fn spawn(port: u16, args: &str) -> Self {
         // A watchdog shell stops the server when this process ends, even on a crash.
         let script = format!(
-            "redis-server {args} --bind 127.0.0.1 --save '' --appendonly no \
-             --loglevel warning & server=$!; \
+            "redis-server {args} & server=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.2; done; \
              kill $server 2>/dev/null",
             parent = std::process::id()

@@ -252,6 +252,9 @@ mod kit {
     mod redis_cluster {
         session::store_conformance!(crate::redis_cluster::cluster_storage());
     }
+    mod redis_sentinel {
+        session::store_conformance!(crate::redis_sentinel::sentinel_storage());
+    }
     mod postgres {
         session::store_conformance!(crate::databases::SqlStore::postgres());
     }

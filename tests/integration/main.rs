@@ -18,6 +18,7 @@ mod owners;
 mod properties;
 mod redaction;
 mod redis_cluster;
+mod redis_sentinel;
 mod redis_tls;
 mod session;
 mod storage_cookie;

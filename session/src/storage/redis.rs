@@ -81,9 +81,10 @@ use scripts::{END, OWNED, SAVE, UPDATE};
 ///
 /// # Sentinel
 ///
-/// Not supported: the `redis` crate's Sentinel client resolves the master once, and a
-/// connection made from it keeps that address after a failover. Pass a client resolved
-/// through Sentinel to `builder_for`, and rebuild the storage on `+switch-master`.
+/// With the `redis-sentinel` feature, [`sentinel_builder`](Self::sentinel_builder) finds the
+/// master through Sentinel, and asks again whenever a command fails the way a failover makes
+/// it fail, so the storage follows a failover by itself (a connection made from the `redis`
+/// crate's Sentinel client alone keeps the old master's address).
 ///
 /// # Examples
 ///
@@ -153,6 +154,36 @@ impl RedisStorage {
     /// ```
     pub fn builder_for(connection: impl Into<RedisConnection>) -> RedisStorageBuilder {
         RedisStorageBuilder::on(connection.into().0)
+    }
+
+    /// Starts configuring a storage on the master that the Sentinels at `sentinels`
+    /// (`redis://host:26379`) watch under `service` (the name in `sentinel monitor`). The
+    /// storage asks them for the master on first use, and again whenever a command fails the
+    /// way a failover makes it fail (the connection dropped or refused, a timeout, or a
+    /// `READONLY` reply from a demoted master), so that it follows a failover by itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let storage = session::RedisStorage::sentinel_builder(
+    ///     ["redis://10.0.0.1:26379/", "redis://10.0.0.2:26379/"],
+    ///     "sessions",
+    /// )
+    /// .build()?;
+    /// assert!(!storage.is_cluster());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[cfg(feature = "redis-sentinel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-sentinel")))]
+    pub fn sentinel_builder<I>(sentinels: I, service: impl Into<String>) -> RedisStorageBuilder
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        RedisStorageBuilder::on(Source::Sentinel {
+            sentinels: sentinels.into_iter().map(Into::into).collect(),
+            service: service.into(),
+        })
     }
 
     /// Starts configuring a storage on the Redis Cluster that `urls` (some of its nodes:
@@ -783,6 +814,23 @@ impl RedisStorageBuilder {
             }
             #[cfg(feature = "redis-cluster")]
             Source::ClusterClient(client) => Ok(cluster_link(client.as_ref().clone())),
+            #[cfg(feature = "redis-sentinel")]
+            Source::Sentinel { sentinels, service } => {
+                let sentinel = redis::sentinel::SentinelClient::build(
+                    sentinels.iter().map(String::as_str).collect(),
+                    service.clone(),
+                    None,
+                    redis::sentinel::SentinelServerType::Master,
+                )
+                .map_err(|error| invalid_url(&error, sentinels))?;
+                Ok(Link::Sentinel {
+                    sentinel: Box::new(tokio::sync::Mutex::new(sentinel)),
+                    config: redis::AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(timeout))
+                        .set_response_timeout(Some(timeout)),
+                    current: std::sync::Mutex::new(None),
+                })
+            }
             given => Ok(Link::Given(
                 Conn::given(given.clone(), timeout).expect("an open connection"),
             )),

@@ -3,6 +3,10 @@
 //! already holds, bounded by the storage's timeout either way.
 
 use std::fmt;
+#[cfg(feature = "redis-sentinel")]
+use std::sync::Arc;
+#[cfg(feature = "redis-sentinel")]
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::{
@@ -49,6 +53,12 @@ pub(super) enum Source {
     ClusterClient(Box<redis::cluster::ClusterClient>),
     #[cfg(feature = "redis-cluster")]
     Cluster(redis::cluster_async::ClusterConnection),
+    /// Sentinels' URLs and the name of the master they watch.
+    #[cfg(feature = "redis-sentinel")]
+    Sentinel {
+        sentinels: Vec<String>,
+        service: String,
+    },
 }
 
 impl RedisConnection {
@@ -67,6 +77,8 @@ impl Source {
     pub(super) fn is_cluster(&self) -> bool {
         match self {
             Self::Url(_) | Self::Client(_) | Self::Manager(_) | Self::Multiplexed(_) => false,
+            #[cfg(feature = "redis-sentinel")]
+            Self::Sentinel { .. } => false,
             #[cfg(feature = "redis-cluster")]
             Self::ClusterUrls(_) | Self::ClusterClient(_) | Self::Cluster(_) => true,
         }
@@ -85,6 +97,8 @@ impl Source {
             Self::ClusterClient(_) => "cluster client",
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(_) => "cluster connection",
+            #[cfg(feature = "redis-sentinel")]
+            Self::Sentinel { .. } => "sentinel",
         }
     }
 }
@@ -102,6 +116,11 @@ impl Clone for Source {
             Self::ClusterClient(client) => Self::ClusterClient(client.clone()),
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(connection) => Self::Cluster(connection.clone()),
+            #[cfg(feature = "redis-sentinel")]
+            Self::Sentinel { sentinels, service } => Self::Sentinel {
+                sentinels: sentinels.clone(),
+                service: service.clone(),
+            },
         }
     }
 }
@@ -163,6 +182,14 @@ pub(super) enum Link {
         client: Box<redis::cluster::ClusterClient>,
         connection: OnceCell<redis::cluster_async::ClusterConnection>,
     },
+    /// The master that Sentinel names, asked again once a command fails the way a failover
+    /// makes it fail (the connection dropped or refused, or a `READONLY` replica).
+    #[cfg(feature = "redis-sentinel")]
+    Sentinel {
+        sentinel: Box<tokio::sync::Mutex<redis::sentinel::SentinelClient>>,
+        config: redis::AsyncConnectionConfig,
+        current: std::sync::Mutex<Option<(MultiplexedConnection, Arc<AtomicBool>)>>,
+    },
     /// The app's own connection; every command is bounded by `Conn::bound`.
     Given(Conn),
 }
@@ -174,14 +201,23 @@ impl Link {
             Self::Lazy { connection, .. } => connection.initialized(),
             #[cfg(feature = "redis-cluster")]
             Self::LazyCluster { connection, .. } => connection.initialized(),
+            #[cfg(feature = "redis-sentinel")]
+            Self::Sentinel { current, .. } => current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .is_some(),
             Self::Given(_) => true,
         }
     }
 
-    /// A handle on the connection, opening it on first use (a Cluster within `timeout`).
+    /// A handle on the connection, opening it on first use (a Cluster or Sentinel's master
+    /// within `timeout`).
     #[cfg_attr(
-        not(feature = "redis-cluster"),
-        expect(unused_variables, reason = "only a Cluster connects under this bound")
+        not(any(feature = "redis-cluster", feature = "redis-sentinel")),
+        expect(
+            unused_variables,
+            reason = "only a Cluster or Sentinel connects under this bound"
+        )
     )]
     pub(super) async fn get(&self, timeout: Duration) -> Result<Conn> {
         match self {
@@ -198,6 +234,8 @@ impl Link {
                 Ok(Conn {
                     inner: Inner::Manager(manager.clone()),
                     bound: None,
+                    #[cfg(feature = "redis-sentinel")]
+                    stale: None,
                 })
             }
             #[cfg(feature = "redis-cluster")]
@@ -214,11 +252,82 @@ impl Link {
                 Ok(Conn {
                     inner: Inner::Cluster(cluster.clone()),
                     bound: Some(timeout),
+                    #[cfg(feature = "redis-sentinel")]
+                    stale: None,
                 })
             }
+            #[cfg(feature = "redis-sentinel")]
+            Self::Sentinel {
+                sentinel,
+                config,
+                current,
+            } => Self::master(sentinel, config, current, timeout).await,
             Self::Given(conn) => Ok(conn.clone()),
         }
     }
+
+    /// The connection to the master Sentinel names: the one in use until a command marks it
+    /// stale, then a new one to whichever master Sentinel names now.
+    #[cfg(feature = "redis-sentinel")]
+    async fn master(
+        sentinel: &tokio::sync::Mutex<redis::sentinel::SentinelClient>,
+        config: &redis::AsyncConnectionConfig,
+        current: &std::sync::Mutex<Option<(MultiplexedConnection, Arc<AtomicBool>)>>,
+        timeout: Duration,
+    ) -> Result<Conn> {
+        let in_use = || {
+            let current = current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            current
+                .as_ref()
+                .filter(|(_, stale)| !stale.load(Ordering::Relaxed))
+                .map(|(connection, stale)| Conn {
+                    inner: Inner::Multiplexed(connection.clone()),
+                    bound: Some(timeout),
+                    stale: Some(Arc::clone(stale)),
+                })
+        };
+        if let Some(conn) = in_use() {
+            return Ok(conn);
+        }
+        let mut sentinel = sentinel.lock().await;
+        // Another request may have reconnected while this one waited.
+        if let Some(conn) = in_use() {
+            return Ok(conn);
+        }
+        let connect = async {
+            let client = sentinel.async_get_client().await?;
+            client
+                .get_multiplexed_async_connection_with_config(config)
+                .await
+        };
+        let connection = tokio::time::timeout(timeout, connect)
+            .await
+            .unwrap_or_else(|_| Err(timed_out()))
+            .map_err(Error::storage)?;
+        let stale = Arc::new(AtomicBool::new(false));
+        *current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((connection.clone(), Arc::clone(&stale)));
+        Ok(Conn {
+            inner: Inner::Multiplexed(connection),
+            bound: Some(timeout),
+            stale: Some(stale),
+        })
+    }
+}
+
+/// Whether a failure is what a failover looks like from a client: the master gone, or
+/// demoted to a replica.
+#[cfg(feature = "redis-sentinel")]
+fn after_failover(error: &redis::RedisError) -> bool {
+    error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+        || error.is_timeout()
+        || error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
 }
 
 /// A handle on one connection, which the scripts and commands run on.
@@ -227,6 +336,9 @@ pub(super) struct Conn {
     inner: Inner,
     /// The bound on each command, for connections whose own timeouts the storage did not set.
     bound: Option<Duration>,
+    /// Set when a command failed as after a failover, so that the next request asks Sentinel.
+    #[cfg(feature = "redis-sentinel")]
+    stale: Option<Arc<AtomicBool>>,
 }
 
 #[derive(Clone)]
@@ -250,6 +362,8 @@ impl Conn {
         Some(Self {
             inner,
             bound: Some(timeout),
+            #[cfg(feature = "redis-sentinel")]
+            stale: None,
         })
     }
 
@@ -260,6 +374,16 @@ impl Conn {
             #[cfg(feature = "redis-cluster")]
             Inner::Cluster(connection) => connection,
         }
+    }
+}
+
+/// Marks a Sentinel connection stale after a failure that a failover causes.
+#[cfg(feature = "redis-sentinel")]
+fn mark(stale: Option<&AtomicBool>, error: Option<&redis::RedisError>) {
+    if let (Some(stale), Some(error)) = (stale, error)
+        && after_failover(error)
+    {
+        stale.store(true, Ordering::Relaxed);
     }
 }
 
@@ -275,13 +399,18 @@ fn timed_out() -> redis::RedisError {
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         let bound = self.bound;
+        #[cfg(feature = "redis-sentinel")]
+        let stale = self.stale.clone();
         let sent = self.inner().req_packed_command(cmd);
         match bound {
             None => sent,
             Some(limit) => Box::pin(async move {
-                tokio::time::timeout(limit, sent)
+                let reply = tokio::time::timeout(limit, sent)
                     .await
-                    .unwrap_or_else(|_| Err(timed_out()))
+                    .unwrap_or_else(|_| Err(timed_out()));
+                #[cfg(feature = "redis-sentinel")]
+                mark(stale.as_deref(), reply.as_ref().err());
+                reply
             }),
         }
     }
@@ -293,13 +422,18 @@ impl ConnectionLike for Conn {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         let bound = self.bound;
+        #[cfg(feature = "redis-sentinel")]
+        let stale = self.stale.clone();
         let sent = self.inner().req_packed_commands(pipeline, offset, count);
         match bound {
             None => sent,
             Some(limit) => Box::pin(async move {
-                tokio::time::timeout(limit, sent)
+                let reply = tokio::time::timeout(limit, sent)
                     .await
-                    .unwrap_or_else(|_| Err(timed_out()))
+                    .unwrap_or_else(|_| Err(timed_out()));
+                #[cfg(feature = "redis-sentinel")]
+                mark(stale.as_deref(), reply.as_ref().err());
+                reply
             }),
         }
     }

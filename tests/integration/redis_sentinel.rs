@@ -1,0 +1,241 @@
+//! Redis storage through Sentinel: a master, its replica and a Sentinel that the tests start;
+//! the storage follows a failover to the promoted replica by itself.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use session::{Commit, Error, RedisStorage, SessionCookie, SessionId, SessionManager};
+
+use crate::common::{RedisServer, free_port};
+
+/// The name the Sentinel watches the master under.
+const SERVICE: &str = "sessions";
+
+/// A master, its replica and one Sentinel (quorum 1) in a temporary directory.
+#[derive(Debug)]
+pub(crate) struct SentinelSetup {
+    master: RedisServer,
+    replica: RedisServer,
+    sentinel: RedisServer,
+    dir: PathBuf,
+}
+
+fn cli(port: u16, args: &[&str]) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} did not happen in 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl SentinelSetup {
+    pub(crate) fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "session-sentinel-{}",
+            SessionId::generate().as_str()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let master = RedisServer::start(None);
+        let replica_port = free_port();
+        let replica = RedisServer::start_with(
+            replica_port,
+            &format!(
+                "--port {replica_port} --replicaof 127.0.0.1 {}",
+                master.port
+            ),
+        );
+        wait_for("the replica's sync", || {
+            cli(master.port, &["info", "replication"]).contains("state=online")
+        });
+        let port = free_port();
+        let config = dir.join("sentinel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                 sentinel monitor {SERVICE} 127.0.0.1 {master} 1\n\
+                 sentinel down-after-milliseconds {SERVICE} 1000\n\
+                 sentinel failover-timeout {SERVICE} 5000\n",
+                dir = dir.display(),
+                master = master.port
+            ),
+        )
+        .unwrap();
+        let sentinel = RedisServer::spawn(port, &format!("{} --sentinel", config.display()));
+        wait_for("the Sentinel's view of the replica", || {
+            cli(port, &["sentinel", "replicas", SERVICE]).contains(&replica_port.to_string())
+        });
+        Self {
+            master,
+            replica,
+            sentinel,
+            dir,
+        }
+    }
+
+    fn builder(&self) -> session::storage::RedisStorageBuilder {
+        RedisStorage::sentinel_builder([self.sentinel.url()], SERVICE)
+    }
+
+    /// The port of the master the Sentinel names.
+    fn master_port(&self) -> u16 {
+        cli(
+            self.sentinel.port,
+            &["sentinel", "get-master-addr-by-name", SERVICE],
+        )
+        .lines()
+        .nth(1)
+        .and_then(|port| port.trim().parse().ok())
+        .unwrap_or(0)
+    }
+}
+
+impl Drop for SentinelSetup {
+    fn drop(&mut self) {
+        self.sentinel.kill();
+        self.replica.kill();
+        self.master.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The setup the conformance tests share, started once per test process.
+fn shared() -> &'static SentinelSetup {
+    static SHARED: std::sync::OnceLock<SentinelSetup> = std::sync::OnceLock::new();
+    SHARED.get_or_init(SentinelSetup::start)
+}
+
+/// A storage on the shared setup's master, found through Sentinel.
+pub(crate) fn sentinel_storage() -> RedisStorage {
+    shared()
+        .builder()
+        .prefix(format!("test:{}:", SessionId::generate().as_str()))
+        .build()
+        .unwrap()
+}
+
+fn manager(storage: RedisStorage) -> SessionManager<RedisStorage> {
+    let cookie = SessionCookie::builder("sid")
+        .secret("a-secret-for-the-sentinel-tests-32b")
+        .build()
+        .unwrap();
+    SessionManager::new(cookie, storage)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_is_followed_to_the_promoted_replica() {
+    let mut setup = SentinelSetup::start();
+    let old_master = setup.master.port;
+    // Saves before the failover wait for the replica, so none can be lost with the master.
+    let durable = manager(
+        setup
+            .builder()
+            .prefix("failover:")
+            .wait_for_replicas(1)
+            .build()
+            .unwrap(),
+    );
+    let mut browsers = Vec::new();
+    for i in 0..20_u32 {
+        let mut session = durable.load(None).await.unwrap();
+        session.set("n", i).unwrap();
+        let commit = durable.commit(&session).await.unwrap();
+        let pair = commit
+            .header()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        browsers.push((pair, i));
+    }
+    // After it, the new master has no replica to wait for.
+    let sessions = manager(
+        setup
+            .builder()
+            .prefix("failover:")
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap(),
+    );
+    sessions.load(Some(&browsers[0].0)).await.unwrap();
+    setup.master.kill();
+    let mut errors = 0;
+    let mut round = 0_u32;
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the storage never followed the failover"
+        );
+        round += 1;
+        let mut all_ok = true;
+        for (slot, (pair, _)) in browsers.iter().enumerate() {
+            let result = match sessions.load(Some(pair)).await {
+                Ok(mut session) => {
+                    assert!(
+                        session.get::<u32>("n").unwrap().is_some(),
+                        "session {slot} was lost"
+                    );
+                    session.set("round", round).unwrap();
+                    sessions.commit(&session).await.map(|commit| {
+                        assert!(
+                            matches!(commit, Commit::Set(_)),
+                            "session {slot}: {commit:?}"
+                        );
+                    })
+                }
+                Err(error) => Err(error),
+            };
+            match result {
+                Ok(()) => {}
+                Err(Error::Storage(_)) => {
+                    errors += 1;
+                    all_ok = false;
+                }
+                Err(other) => panic!("an untyped failure: {other:?}"),
+            }
+        }
+        if all_ok && errors > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        setup.master_port(),
+        setup.replica.port,
+        "the Sentinel promoted the replica"
+    );
+    assert_ne!(setup.master_port(), old_master);
+    for (slot, (pair, i)) in browsers.iter().enumerate() {
+        let session = sessions.load(Some(pair)).await.unwrap();
+        assert_eq!(session.get::<u32>("n").unwrap(), Some(*i), "session {slot}");
+        assert_eq!(
+            session.get::<u32>("round").unwrap(),
+            Some(round),
+            "session {slot}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_service_is_a_storage_error() {
+    let storage = RedisStorage::sentinel_builder([shared().sentinel.url()], "no-such-service")
+        .build()
+        .unwrap();
+    let sessions = manager(storage);
+    let mut session = sessions.load(None).await.unwrap();
+    session.set("n", 1).unwrap();
+    let err = sessions.commit(&session).await.unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+}
