@@ -27,7 +27,7 @@ mod hash;
 mod scripts;
 
 pub use connection::RedisConnection;
-use connection::{Conn, Link, Source};
+use connection::{Conn, Inner, Link, Source};
 use hash::{HashChanges, parse_hash};
 use scripts::{END, OWNED, SAVE, UPDATE};
 
@@ -552,8 +552,24 @@ impl SessionStore for RedisStorage {
     async fn end_owned(&self, owner: &Owner, which: Ending<'_>, _now: u64) -> Result<usize> {
         #[cfg(feature = "redis-cluster")]
         if self.is_cluster() {
-            return self.cluster_end_owned(owner, which).await;
+            let ended = self.cluster_end_owned(owner, which).await?;
+            if self.shared.replicas > 0 {
+                let keys: Vec<String> = ended.iter().map(|id| self.key_of(id)).collect();
+                self.replicated(&keys).await?;
+            }
+            return Ok(ended.len());
         }
+        let ended = self.end_on_one_server(owner, which).await?;
+        if self.shared.replicas > 0 {
+            // "Log out everywhere" lost in a failover would bring the sessions back.
+            self.replicated(&[self.owner_key(owner)]).await?;
+        }
+        Ok(ended)
+    }
+}
+
+impl RedisStorage {
+    async fn end_on_one_server(&self, owner: &Owner, which: Ending<'_>) -> Result<usize> {
         let (mode, ids): (&str, Vec<&str>) = match which {
             Ending::One(id) => ("O", vec![id.as_str()]),
             Ending::AllExcept(kept) => ("E", kept.iter().map(SessionId::as_str).collect()),
@@ -831,9 +847,19 @@ impl RedisStorageBuilder {
                     current: std::sync::Mutex::new(None),
                 })
             }
-            given => Ok(Link::Given(
-                Conn::given(given.clone(), timeout).expect("an open connection"),
-            )),
+            Source::Manager(manager) => Ok(Link::Given(Conn::given(
+                Inner::Manager(manager.clone()),
+                timeout,
+            ))),
+            Source::Multiplexed(connection) => Ok(Link::Given(Conn::given(
+                Inner::Multiplexed(connection.clone()),
+                timeout,
+            ))),
+            #[cfg(feature = "redis-cluster")]
+            Source::Cluster(connection) => Ok(Link::Given(Conn::given(
+                Inner::Cluster(connection.clone()),
+                timeout,
+            ))),
         }
     }
 

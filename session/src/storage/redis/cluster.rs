@@ -560,11 +560,12 @@ impl RedisStorage {
         self.rows(&mut conn, owner, now, false).await
     }
 
+    /// Ends `owner`'s sessions under its lock; the ids it ended.
     pub(super) async fn cluster_end_owned(
         &self,
         owner: &Owner,
         which: Ending<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Vec<SessionId>> {
         let mut conn = self.connection().await?;
         let tokens = self.lock(&mut conn, &[owner]).await?;
         let ended = self.end_locked(&mut conn, owner, which).await;
@@ -572,7 +573,12 @@ impl RedisStorage {
         ended
     }
 
-    async fn end_locked(&self, conn: &mut Conn, owner: &Owner, which: Ending<'_>) -> Result<usize> {
+    async fn end_locked(
+        &self,
+        conn: &mut Conn,
+        owner: &Owner,
+        which: Ending<'_>,
+    ) -> Result<Vec<SessionId>> {
         let ids: Vec<String> = redis::cmd("SMEMBERS")
             .arg(self.owner_key(owner))
             .query_async(conn)
@@ -593,7 +599,11 @@ impl RedisStorage {
                 .map(|id| self.end_one(conn.clone(), owner, id)),
         )
         .await?;
-        Ok(ended.into_iter().filter(|&ended| ended).count())
+        Ok(chosen
+            .into_iter()
+            .zip(ended)
+            .filter_map(|(id, ended)| ended.then_some(id))
+            .collect())
     }
 }
 

@@ -341,8 +341,9 @@ pub(super) struct Conn {
     stale: Option<Arc<AtomicBool>>,
 }
 
+/// The kinds of connection a command can run on.
 #[derive(Clone)]
-enum Inner {
+pub(super) enum Inner {
     Manager(ConnectionManager),
     Multiplexed(MultiplexedConnection),
     #[cfg(feature = "redis-cluster")]
@@ -351,20 +352,14 @@ enum Inner {
 
 impl Conn {
     /// The app's own connection, bounded by `timeout`.
-    pub(super) fn given(source: Source, timeout: Duration) -> Option<Self> {
-        let inner = match source {
-            Source::Manager(manager) => Inner::Manager(manager),
-            Source::Multiplexed(connection) => Inner::Multiplexed(connection),
-            #[cfg(feature = "redis-cluster")]
-            Source::Cluster(connection) => Inner::Cluster(connection),
-            _ => return None,
-        };
-        Some(Self {
+    /// The app's own open connection, bounded by `timeout`.
+    pub(super) fn given(inner: Inner, timeout: Duration) -> Self {
+        Self {
             inner,
             bound: Some(timeout),
             #[cfg(feature = "redis-sentinel")]
             stale: None,
-        })
+        }
     }
 
     fn inner(&mut self) -> &mut dyn ConnectionLike {
