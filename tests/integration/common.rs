@@ -531,3 +531,69 @@ pub(crate) async fn log_in_as<S: Storage>(sessions: &SessionManager<S>, owner: &
         .unwrap();
     header.split(';').next().unwrap().to_owned()
 }
+
+/// A manager on a Redis storage, for the tests of Redis deployments (TLS, Cluster, Sentinel).
+pub(crate) fn redis_manager(
+    storage: session::RedisStorage,
+) -> SessionManager<session::RedisStorage> {
+    let cookie = SessionCookie::builder("sid")
+        .secret("a-secret-for-the-redis-deployment-tests")
+        .build()
+        .unwrap();
+    SessionManager::new(cookie, storage)
+}
+
+/// One round of requests through a failover: each browser (a cookie pair and the `n` its
+/// session holds) loads its session, which must still hold its `n`, sets `round`, and
+/// commits. Returns, per browser, whether the save was acknowledged; a failure must be a
+/// typed storage error.
+pub(crate) async fn failover_round(
+    sessions: &SessionManager<session::RedisStorage>,
+    browsers: &[(String, u32)],
+    round: u32,
+) -> Vec<bool> {
+    let mut acknowledged = Vec::with_capacity(browsers.len());
+    for (slot, (pair, n)) in browsers.iter().enumerate() {
+        let result = match sessions.load(Some(pair)).await {
+            Ok(mut session) => {
+                assert_eq!(
+                    session.get::<u32>("n").unwrap(),
+                    Some(*n),
+                    "session {slot} was lost"
+                );
+                session.set("round", round).unwrap();
+                sessions.commit(&session).await.map(|commit| {
+                    assert!(
+                        matches!(commit, Commit::Set(_)),
+                        "session {slot}: {commit:?}"
+                    );
+                })
+            }
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(()) => acknowledged.push(true),
+            Err(session::Error::Storage(_)) => acknowledged.push(false),
+            Err(other) => panic!("an untyped failure: {other:?}"),
+        }
+    }
+    acknowledged
+}
+
+/// The `name=value` pair of a commit's `Set-Cookie`, as a browser sends it back.
+pub(crate) fn cookie_pair(commit: &Commit) -> String {
+    commit
+        .header()
+        .expect("a cookie is set")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// A new, empty directory under the system's temporary one, named `<what>-<random>`.
+pub(crate) fn scratch_dir(what: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{what}-{}", SessionId::generate().as_str()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use redis::AsyncCommands as _;
-use session::{Commit, Error, RedisStorage, SessionCookie, SessionId, SessionManager};
+use session::{Error, RedisStorage, SessionId, SessionManager};
 
-use crate::common::{RedisServer, free_port};
+use crate::common::{RedisServer, cookie_pair as pair, failover_round, free_port, scratch_dir};
 
 /// A Redis Cluster of six nodes in a temporary directory, stopped when it is dropped.
 pub(crate) struct RedisCluster {
@@ -29,11 +29,7 @@ impl RedisCluster {
     /// `redis-cli --cluster create ... --cluster-replicas 1`; returns once every node says
     /// the cluster is ok.
     pub(crate) fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "session-cluster-{}",
-            SessionId::generate().as_str()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir("session-cluster");
         let nodes: Vec<RedisServer> = (0..6).map(|_| Self::node(&dir, free_port())).collect();
         let cluster = Self { nodes, dir };
         let status = std::process::Command::new("redis-cli")
@@ -232,24 +228,7 @@ pub(crate) fn cluster_storage() -> RedisStorage {
     shared().storage()
 }
 
-fn manager(storage: RedisStorage) -> SessionManager<RedisStorage> {
-    let cookie = SessionCookie::builder("sid")
-        .secret("a-secret-for-the-cluster-tests-32b")
-        .build()
-        .unwrap();
-    SessionManager::new(cookie, storage)
-}
-
-/// The `name=value` pair of a `Set-Cookie`.
-fn pair(commit: &Commit) -> String {
-    commit
-        .header()
-        .expect("a cookie is set")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
+use crate::common::redis_manager as manager;
 
 /// The id a cookie pair carries, read back through the manager.
 async fn id_of(sessions: &SessionManager<RedisStorage>, pair: &str) -> SessionId {
@@ -503,33 +482,15 @@ async fn a_master_killed_mid_run_gives_typed_errors_then_recovers_with_every_ack
             "the cluster never recovered"
         );
         round += 1;
-        let mut all_ok = true;
-        for (slot, (pair, _)) in browsers.iter().enumerate() {
-            let result = match sessions.load(Some(pair)).await {
-                Ok(mut session) => {
-                    assert!(
-                        session.get::<u32>("n").unwrap().is_some(),
-                        "session {slot} was lost in the failover"
-                    );
-                    session.set("round", round).unwrap();
-                    sessions.commit(&session).await.map(|commit| {
-                        assert!(
-                            matches!(commit, Commit::Set(_)),
-                            "session {slot}: {commit:?}"
-                        );
-                    })
-                }
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(()) => acknowledged[slot] = Some(round),
-                Err(Error::Storage(_)) => {
-                    errors += 1;
-                    all_ok = false;
-                }
-                Err(other) => panic!("an untyped failure: {other:?}"),
+        let saved = failover_round(&sessions, &browsers, round).await;
+        for (slot, &ok) in saved.iter().enumerate() {
+            if ok {
+                acknowledged[slot] = Some(round);
+            } else {
+                errors += 1;
             }
         }
+        let all_ok = saved.iter().all(|&ok| ok);
         if all_ok && restarted {
             break;
         }

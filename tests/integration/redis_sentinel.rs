@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use session::{Commit, Error, RedisStorage, SessionCookie, SessionId, SessionManager};
+use session::{Error, RedisStorage, SessionId};
 
-use crate::common::{RedisServer, free_port};
+use crate::common::{RedisServer, cookie_pair, failover_round, free_port, scratch_dir};
 
 /// The name the Sentinel watches the master under.
 const SERVICE: &str = "sessions";
@@ -40,11 +40,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 impl SentinelSetup {
     pub(crate) fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "session-sentinel-{}",
-            SessionId::generate().as_str()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir("session-sentinel");
         let master = RedisServer::start(None);
         let replica_port = free_port();
         let replica = RedisServer::start_with(
@@ -124,13 +120,7 @@ pub(crate) fn sentinel_storage() -> RedisStorage {
         .unwrap()
 }
 
-fn manager(storage: RedisStorage) -> SessionManager<RedisStorage> {
-    let cookie = SessionCookie::builder("sid")
-        .secret("a-secret-for-the-sentinel-tests-32b")
-        .build()
-        .unwrap();
-    SessionManager::new(cookie, storage)
-}
+use crate::common::redis_manager as manager;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failover_is_followed_to_the_promoted_replica() {
@@ -150,13 +140,7 @@ async fn a_failover_is_followed_to_the_promoted_replica() {
         let mut session = durable.load(None).await.unwrap();
         session.set("n", i).unwrap();
         let commit = durable.commit(&session).await.unwrap();
-        let pair = commit
-            .header()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
+        let pair = cookie_pair(&commit);
         browsers.push((pair, i));
     }
     // After it, the new master has no replica to wait for.
@@ -179,33 +163,9 @@ async fn a_failover_is_followed_to_the_promoted_replica() {
             "the storage never followed the failover"
         );
         round += 1;
-        let mut all_ok = true;
-        for (slot, (pair, _)) in browsers.iter().enumerate() {
-            let result = match sessions.load(Some(pair)).await {
-                Ok(mut session) => {
-                    assert!(
-                        session.get::<u32>("n").unwrap().is_some(),
-                        "session {slot} was lost"
-                    );
-                    session.set("round", round).unwrap();
-                    sessions.commit(&session).await.map(|commit| {
-                        assert!(
-                            matches!(commit, Commit::Set(_)),
-                            "session {slot}: {commit:?}"
-                        );
-                    })
-                }
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(()) => {}
-                Err(Error::Storage(_)) => {
-                    errors += 1;
-                    all_ok = false;
-                }
-                Err(other) => panic!("an untyped failure: {other:?}"),
-            }
-        }
+        let saved = failover_round(&sessions, &browsers, round).await;
+        errors += saved.iter().filter(|&&ok| !ok).count();
+        let all_ok = saved.iter().all(|&ok| ok);
         if all_ok && errors > 0 {
             break;
         }

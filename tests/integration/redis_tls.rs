@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use session::{Error, RedisStorage, SessionCookie, SessionId, SessionManager};
+use session::{Error, RedisStorage, SessionId};
 
-use crate::common::{RedisServer, free_port};
+use crate::common::{RedisServer, cookie_pair, free_port, scratch_dir};
 
 /// A TLS-only Redis server and the authority that signed its certificate.
 #[derive(Debug)]
@@ -19,9 +19,7 @@ impl TlsRedis {
     /// starts `redis-server --port 0 --tls-port <port>` with them.
     pub(crate) fn start() -> Self {
         install_crypto_provider();
-        let dir =
-            std::env::temp_dir().join(format!("session-tls-{}", SessionId::generate().as_str()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch_dir("session-tls");
         let script = r"set -e
             openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
                 -keyout ca.key -out ca.pem -days 2 -subj /CN=session-test-ca 2>/dev/null
@@ -92,26 +90,14 @@ pub(crate) fn tls_storage() -> RedisStorage {
         .unwrap()
 }
 
-fn manager(storage: RedisStorage) -> SessionManager<RedisStorage> {
-    let cookie = SessionCookie::builder("sid")
-        .secret("a-secret-for-the-redis-tls-tests-32")
-        .build()
-        .unwrap();
-    SessionManager::new(cookie, storage)
-}
+use crate::common::redis_manager as manager;
 
 async fn round_trip(storage: RedisStorage) -> Result<Option<u32>, Error> {
     let sessions = manager(storage);
     let mut session = sessions.load(None).await?;
     session.set("n", 5)?;
     let commit = sessions.commit(&session).await?;
-    let pair = commit
-        .header()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let pair = cookie_pair(&commit);
     sessions.load(Some(&pair)).await?.get::<u32>("n")
 }
 

@@ -650,26 +650,18 @@ fn parse_reply(reply: Value) -> Result<Reply> {
 
 /// The common save on the session's slot: `UPDATE` of the single server without the owner's
 /// set, which lives in another slot; an owned session's owner and TTL come back instead.
-const UPDATE: &str = r"
+const UPDATE: &str = super::scripts::update_script!(
+    r"
 -- KEYS[1]: the hash; KEYS[2]: its forward. ARGV[1]: the policy's TTL (> 0); ARGV[2]: what
 -- remains of the absolute timeout ('0': none); then (field, JSON) pairs.
 -- Returns 1 written, or {1, owner, TTL} for an owned session; 0 gone; the forward's id.
-if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then
-  return redis.call('GET', KEYS[2]) or 0
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-local fields = redis.call('HMGET', KEYS[1], 'l', 'o')
-local ttl = tonumber(ARGV[1])
-local lifetime = tonumber(fields[1] or '')
-if lifetime and lifetime > 0 then
-  local cap = tonumber(ARGV[2])
-  if cap > 0 and cap < lifetime then lifetime = cap end
-  ttl = lifetime
-  redis.call('EXPIRE', KEYS[1], ttl)
-end
+",
+    "3",
+    r"
 if fields[2] then return {1, fields[2], ttl} end
 return 1
-";
+"
+);
 
 /// Any other write on one slot: copied fields first (a moved session's), then the changes.
 const WRITE: &str = r"

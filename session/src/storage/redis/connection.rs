@@ -362,6 +362,14 @@ impl Conn {
         }
     }
 
+    fn watch(&self) -> Watch {
+        Watch {
+            bound: self.bound,
+            #[cfg(feature = "redis-sentinel")]
+            stale: self.stale.clone(),
+        }
+    }
+
     fn inner(&mut self) -> &mut dyn ConnectionLike {
         match &mut self.inner {
             Inner::Manager(manager) => manager,
@@ -372,13 +380,32 @@ impl Conn {
     }
 }
 
-/// Marks a Sentinel connection stale after a failure that a failover causes.
-#[cfg(feature = "redis-sentinel")]
-fn mark(stale: Option<&AtomicBool>, error: Option<&redis::RedisError>) {
-    if let (Some(stale), Some(error)) = (stale, error)
-        && after_failover(error)
-    {
-        stale.store(true, Ordering::Relaxed);
+/// What watches one command: the bound on its time and, through Sentinel, the flag a
+/// failover-like failure sets.
+struct Watch {
+    bound: Option<Duration>,
+    #[cfg(feature = "redis-sentinel")]
+    stale: Option<Arc<AtomicBool>>,
+}
+
+impl Watch {
+    /// `sent`, bounded (a timeout is an error) and watched.
+    fn bounded<'a, T: Send + 'a>(self, sent: RedisFuture<'a, T>) -> RedisFuture<'a, T> {
+        let Some(limit) = self.bound else {
+            return sent;
+        };
+        Box::pin(async move {
+            let reply = tokio::time::timeout(limit, sent)
+                .await
+                .unwrap_or_else(|_| Err(timed_out()));
+            #[cfg(feature = "redis-sentinel")]
+            if let (Some(stale), Err(error)) = (&self.stale, &reply)
+                && after_failover(error)
+            {
+                stale.store(true, Ordering::Relaxed);
+            }
+            reply
+        })
     }
 }
 
@@ -393,21 +420,8 @@ fn timed_out() -> redis::RedisError {
 
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let bound = self.bound;
-        #[cfg(feature = "redis-sentinel")]
-        let stale = self.stale.clone();
-        let sent = self.inner().req_packed_command(cmd);
-        match bound {
-            None => sent,
-            Some(limit) => Box::pin(async move {
-                let reply = tokio::time::timeout(limit, sent)
-                    .await
-                    .unwrap_or_else(|_| Err(timed_out()));
-                #[cfg(feature = "redis-sentinel")]
-                mark(stale.as_deref(), reply.as_ref().err());
-                reply
-            }),
-        }
+        let watch = self.watch();
+        watch.bounded(self.inner().req_packed_command(cmd))
     }
 
     fn req_packed_commands<'a>(
@@ -416,21 +430,8 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let bound = self.bound;
-        #[cfg(feature = "redis-sentinel")]
-        let stale = self.stale.clone();
-        let sent = self.inner().req_packed_commands(pipeline, offset, count);
-        match bound {
-            None => sent,
-            Some(limit) => Box::pin(async move {
-                let reply = tokio::time::timeout(limit, sent)
-                    .await
-                    .unwrap_or_else(|_| Err(timed_out()));
-                #[cfg(feature = "redis-sentinel")]
-                mark(stale.as_deref(), reply.as_ref().err());
-                reply
-            }),
-        }
+        let watch = self.watch();
+        watch.bounded(self.inner().req_packed_commands(pipeline, offset, count))
     }
 
     fn get_db(&self) -> i64 {

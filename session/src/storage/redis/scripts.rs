@@ -1,24 +1,19 @@
 //! The Lua scripts that execute a write plan on the Redis server, atomically: a fast path for
 //! the common save and one script for every other plan.
 
-/// Writes the values a request set back to the session it loaded, keeping its id: the common
-/// save. `EXPIRE` renews the TTL, and its reply doubles as the check that the session still
-/// exists; only when it is gone is its forward looked up. A session with a persistent lifetime
-/// (field `l`, whoever set it) gets that lifetime's TTL instead of the policy's. An owned
-/// session (field `o`) keeps its owner's set alive at least as long as itself.
-///
-/// The owner's set is named from the field, so the script reaches a key it was not given: a
-/// single server allows it; Redis Cluster does not.
-pub(super) const UPDATE: &str = r"
--- KEYS[1]: the session's hash; KEYS[2]: its forward key. ARGV[1]: the policy's TTL in
--- seconds (> 0). ARGV[2]: what remains of the absolute timeout ('0': none). ARGV[3]: the
--- prefix of owners' sets. Then (field, JSON) pairs, the 'm' timestamps included.
--- Returns 1 written; 0, writing nothing, if the session is gone; the forward's id if it moved
--- ('!' if it started over).
+/// The common save's script: `$head` (its argument list), then the renewal and the values
+/// from `ARGV[$first]` on, with `fields` (`l`, `o`) and `ttl` left for `$tail`.
+macro_rules! update_script {
+    ($head:literal, $first:literal, $tail:literal) => {
+        concat!(
+            $head,
+            r"
 if redis.call('EXPIRE', KEYS[1], ARGV[1]) == 0 then
   return redis.call('GET', KEYS[2]) or 0
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, ",
+            $first,
+            r"))
 local fields = redis.call('HMGET', KEYS[1], 'l', 'o')
 local ttl = tonumber(ARGV[1])
 local lifetime = tonumber(fields[1] or '')
@@ -27,7 +22,31 @@ if lifetime and lifetime > 0 then
   if cap > 0 and cap < lifetime then lifetime = cap end
   ttl = lifetime
   redis.call('EXPIRE', KEYS[1], ttl)
-end
+end",
+            $tail
+        )
+    };
+}
+pub(super) use update_script;
+
+/// Writes the values a request set back to the session it loaded, keeping its id: the common
+/// save. `EXPIRE` renews the TTL, and its reply doubles as the check that the session still
+/// exists; only when it is gone is its forward looked up. A session with a persistent lifetime
+/// (field `l`, whoever set it) gets that lifetime's TTL instead of the policy's. An owned
+/// session (field `o`) keeps its owner's set alive at least as long as itself.
+///
+/// The owner's set is named from the field, so the script reaches a key it was not given: a
+/// single server allows it; Redis Cluster does not.
+pub(super) const UPDATE: &str = update_script!(
+    r"
+-- KEYS[1]: the session's hash; KEYS[2]: its forward key. ARGV[1]: the policy's TTL in
+-- seconds (> 0). ARGV[2]: what remains of the absolute timeout ('0': none). ARGV[3]: the
+-- prefix of owners' sets. Then (field, JSON) pairs, the 'm' timestamps included.
+-- Returns 1 written; 0, writing nothing, if the session is gone; the forward's id if it moved
+-- ('!' if it started over).
+",
+    "4",
+    r"
 -- The owner's set lives at least as long as this session (without `EXPIRE ... GT`, which
 -- needs Redis 7): a set that never expires, or is gone, stays so.
 if fields[2] then
@@ -36,7 +55,8 @@ if fields[2] then
   if left >= 0 and left < ttl then redis.call('EXPIRE', set, ttl) end
 end
 return 1
-";
+"
+);
 
 /// The most `(field, JSON)` arguments [`UPDATE`] takes: Lua unpacks at most about 8,000
 /// values onto its stack at once, and [`SAVE`] writes larger sets in slices.
