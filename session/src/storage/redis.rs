@@ -826,10 +826,10 @@ impl RedisStorageBuilder {
                     });
                 }
                 let client = builder.build().map_err(|error| invalid_url(&error, urls))?;
-                Ok(cluster_link(client))
+                Ok(cluster_link(client, false))
             }
             #[cfg(feature = "redis-cluster")]
-            Source::ClusterClient(client) => Ok(cluster_link(client.as_ref().clone())),
+            Source::ClusterClient(client) => Ok(cluster_link(client.as_ref().clone(), true)),
             #[cfg(feature = "redis-sentinel")]
             Source::Sentinel { sentinels, service } => {
                 let sentinel = redis::sentinel::SentinelClient::build(
@@ -906,11 +906,14 @@ impl RedisStorageBuilder {
     }
 }
 
+/// A Cluster connection made from `client` on first use; `bounded` by the storage's timeout
+/// when the client's own timeouts are the app's.
 #[cfg(feature = "redis-cluster")]
-fn cluster_link(client: redis::cluster::ClusterClient) -> Link {
+fn cluster_link(client: redis::cluster::ClusterClient, bounded: bool) -> Link {
     Link::LazyCluster {
         client: Box::new(client),
         connection: OnceCell::new(),
+        bounded,
     }
 }
 

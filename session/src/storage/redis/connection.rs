@@ -176,11 +176,13 @@ pub(super) enum Link {
         config: ConnectionManagerConfig,
         connection: OnceCell<ConnectionManager>,
     },
-    /// A cluster connection opened from the client on first use.
+    /// A cluster connection opened from the client on first use; `bounded` when the client
+    /// is the app's, whose timeouts the storage did not set.
     #[cfg(feature = "redis-cluster")]
     LazyCluster {
         client: Box<redis::cluster::ClusterClient>,
         connection: OnceCell<redis::cluster_async::ClusterConnection>,
+        bounded: bool,
     },
     /// The master that Sentinel names, asked again once a command fails the way a failover
     /// makes it fail (the connection dropped or refused, or a `READONLY` replica).
@@ -239,7 +241,11 @@ impl Link {
                 })
             }
             #[cfg(feature = "redis-cluster")]
-            Self::LazyCluster { client, connection } => {
+            Self::LazyCluster {
+                client,
+                connection,
+                bounded,
+            } => {
                 let cluster = connection
                     .get_or_try_init(|| async {
                         match tokio::time::timeout(timeout, client.get_async_connection()).await {
@@ -249,9 +255,10 @@ impl Link {
                     })
                     .await
                     .map_err(Error::storage)?;
+                // A client the storage built times out each request (and its retries) itself.
                 Ok(Conn {
                     inner: Inner::Cluster(cluster.clone()),
-                    bound: Some(timeout),
+                    bound: bounded.then_some(timeout),
                     #[cfg(feature = "redis-sentinel")]
                     stale: None,
                 })
