@@ -21,6 +21,24 @@ impl Drop for RedisServer {
     }
 }
 
+/// Spawns `redis-server` on `port` without persistence, with the arguments `more` adds.
+fn redis_server(port: u16, more: impl FnOnce(&mut Command)) -> Child {
+    let mut command = Command::new("redis-server");
+    command.args([
+        "--port",
+        &port.to_string(),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]);
+    more(&mut command);
+    command
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (scripts/setup installs it)")
+}
+
 pub(crate) fn redis() -> (String, Option<RedisServer>) {
     if let Ok(url) = std::env::var("SESSION_REDIS_URL") {
         return (url, None);
@@ -29,18 +47,7 @@ pub(crate) fn redis() -> (String, Option<RedisServer>) {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is installed (scripts/setup installs it)");
+    let child = redis_server(port, |_| {});
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     if cpus >= 2 && pin(child.id(), cpus - 1) && pin(std::process::id(), 0) {
         eprintln!("redis-server on CPU {}, the bench on CPU 0", cpus - 1);
@@ -83,22 +90,13 @@ pub(crate) fn redis_cluster() -> (Vec<String>, RedisCluster) {
         if port >= 55_000 || std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_err() {
             continue;
         }
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--cluster-enabled", "yes", "--cluster-config-file"])
-            .arg(dir.join(format!("nodes-{port}.conf")))
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/setup installs it)");
+        let child = redis_server(port, |command| {
+            command
+                .args(["--cluster-enabled", "yes", "--cluster-config-file"])
+                .arg(dir.join(format!("nodes-{port}.conf")))
+                .arg("--dir")
+                .arg(&dir);
+        });
         if cpus >= 2 {
             pin(child.id(), cpus - 1);
         }

@@ -41,13 +41,22 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 impl SentinelSetup {
     pub(crate) fn start() -> Self {
         let dir = scratch_dir("session-sentinel");
-        let master = RedisServer::start(None);
+        // Both keep their files (the replica's copy of the master's data) in the scratch
+        // directory, not in the crate the tests run from.
+        let (master_dir, replica_dir) = (dir.join("master"), dir.join("replica"));
+        std::fs::create_dir_all(&master_dir).unwrap();
+        std::fs::create_dir_all(&replica_dir).unwrap();
+        let master_port = free_port();
+        let master = RedisServer::start_with(
+            master_port,
+            &format!("--port {master_port} --dir {}", master_dir.display()),
+        );
         let replica_port = free_port();
         let replica = RedisServer::start_with(
             replica_port,
             &format!(
-                "--port {replica_port} --replicaof 127.0.0.1 {}",
-                master.port
+                "--port {replica_port} --dir {} --replicaof 127.0.0.1 {master_port}",
+                replica_dir.display()
             ),
         );
         wait_for("the replica's sync", || {

@@ -346,6 +346,12 @@ impl RedisStorage {
     /// Waits until [`wait_for_replicas`](RedisStorageBuilder::wait_for_replicas) replicas of
     /// the node of each key acknowledged every write sent to it so far.
     async fn replicated(&self, keys: &[String]) -> Result<()> {
+        // One server is one node: a single `WAIT` covers every key written to it.
+        let keys = if self.is_cluster() {
+            keys
+        } else {
+            &keys[..keys.len().min(1)]
+        };
         let wanted = self.shared.replicas;
         let within = u64::try_from(self.shared.timeout.as_millis() / 2)
             .unwrap_or(1_000)
@@ -847,18 +853,18 @@ impl RedisStorageBuilder {
                     current: std::sync::Mutex::new(None),
                 })
             }
-            Source::Manager(manager) => Ok(Link::Given(Conn::given(
+            Source::Manager(manager) => Ok(Link::Given(Conn::new(
                 Inner::Manager(manager.clone()),
-                timeout,
+                Some(timeout),
             ))),
-            Source::Multiplexed(connection) => Ok(Link::Given(Conn::given(
+            Source::Multiplexed(connection) => Ok(Link::Given(Conn::new(
                 Inner::Multiplexed(connection.clone()),
-                timeout,
+                Some(timeout),
             ))),
             #[cfg(feature = "redis-cluster")]
-            Source::Cluster(connection) => Ok(Link::Given(Conn::given(
+            Source::Cluster(connection) => Ok(Link::Given(Conn::new(
                 Inner::Cluster(connection.clone()),
-                timeout,
+                Some(timeout),
             ))),
         }
     }

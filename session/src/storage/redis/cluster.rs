@@ -13,12 +13,13 @@
 //! - A regeneration moves a session to another slot in two atomic steps: the new hash is
 //!   written (a copy of the old one, read in a transaction of reads, plus the request's
 //!   changes), then the old one is replaced by its forward, only if it still holds what was
-//!   copied; a change
-//!   between the two (a concurrent save) deletes the copy and starts again, so nothing is lost.
+//!   copied; a change between the two (a concurrent save) deletes the copy and starts again,
+//!   so nothing is lost.
 //!   If the second step fails (the old id's node is down), the old session stays as it was
 //!   and the commit fails; the new hash, whose id no client has, expires on its TTL. If that
-//!   node was only slow, the forward may still land, and the old id then forwards to the new
-//!   session as after a successful regeneration.
+//!   node was only slow, the forward may still land: the old id then forwards to the new
+//!   session, and since a forward is never served, the browser whose login failed is logged
+//!   out.
 
 use futures_util::future::try_join_all;
 use redis::{Script, Value};
@@ -222,7 +223,7 @@ impl RedisStorage {
                     }
                 }
             }
-            self.index(conn, owner, Some(target), plan.ttl().unwrap_or(0))
+            self.index(conn, owner, Some(target), joined_ttl(plan))
                 .await?;
         }
         if plan.moves() {
@@ -236,7 +237,10 @@ impl RedisStorage {
                 .await
                 .map_err(Error::storage)?;
             match parse_reply(placed)? {
-                Reply::Written(owner, ttl) => self.keep_index(conn, owner.as_deref(), ttl).await?,
+                Reply::Written(owner, ttl) => {
+                    self.keep_joined_index(conn, plan, index, owner.as_deref(), ttl)
+                        .await?;
+                }
                 Reply::Taken => {
                     self.undo_join(conn, index, target).await?;
                     return Ok(Step::Done(WriteOutcome::Taken));
@@ -274,7 +278,8 @@ impl RedisStorage {
                 .map_err(Error::storage)?;
             match parse_reply(written)? {
                 Reply::Written(owner, ttl) => {
-                    self.keep_index(conn, owner.as_deref(), ttl).await?;
+                    self.keep_joined_index(conn, plan, index, owner.as_deref(), ttl)
+                        .await?;
                 }
                 Reply::OwnerChanged => return Ok(Step::Again),
                 Reply::Gone => return Ok(Step::Done(WriteOutcome::Gone)),
@@ -370,6 +375,23 @@ impl RedisStorage {
             Some(owner) => self.index(conn, &owner, None, ttl).await,
             None => Ok(()),
         }
+    }
+
+    /// [`keep_index`](Self::keep_index) after a locked write, unless the join already kept
+    /// that owner's set alive for the TTL the session ended with.
+    async fn keep_joined_index(
+        &self,
+        conn: &mut Conn,
+        plan: &WritePlan<'_>,
+        index: OwnerIndex<'_>,
+        owner: Option<&str>,
+        ttl: u64,
+    ) -> Result<()> {
+        let joined = index.joins.map(Owner::as_str);
+        if joined.is_some() && joined == owner && ttl == joined_ttl(plan) {
+            return Ok(());
+        }
+        self.keep_index(conn, owner, ttl).await
     }
 
     /// Takes a target that was not written after all out of the set it joined.
@@ -605,6 +627,11 @@ impl RedisStorage {
             .filter_map(|(id, ended)| ended.then_some(id))
             .collect())
     }
+}
+
+/// The TTL a join keeps the owner's set alive for: the written session's (0: for ever).
+fn joined_ttl(plan: &WritePlan<'_>) -> u64 {
+    plan.ttl().unwrap_or(0)
 }
 
 /// The write scripts' code for what the base must hold.

@@ -233,12 +233,7 @@ impl Link {
                     .await
                     .map_err(Error::storage)?;
                 // Its own response timeout bounds every command.
-                Ok(Conn {
-                    inner: Inner::Manager(manager.clone()),
-                    bound: None,
-                    #[cfg(feature = "redis-sentinel")]
-                    stale: None,
-                })
+                Ok(Conn::new(Inner::Manager(manager.clone()), None))
             }
             #[cfg(feature = "redis-cluster")]
             Self::LazyCluster {
@@ -256,12 +251,10 @@ impl Link {
                     .await
                     .map_err(Error::storage)?;
                 // A client the storage built times out each request (and its retries) itself.
-                Ok(Conn {
-                    inner: Inner::Cluster(cluster.clone()),
-                    bound: bounded.then_some(timeout),
-                    #[cfg(feature = "redis-sentinel")]
-                    stale: None,
-                })
+                Ok(Conn::new(
+                    Inner::Cluster(cluster.clone()),
+                    bounded.then_some(timeout),
+                ))
             }
             #[cfg(feature = "redis-sentinel")]
             Self::Sentinel {
@@ -359,11 +352,12 @@ pub(super) enum Inner {
 
 impl Conn {
     /// The app's own connection, bounded by `timeout`.
-    /// The app's own open connection, bounded by `timeout`.
-    pub(super) fn given(inner: Inner, timeout: Duration) -> Self {
+    /// A handle on `inner`, each command bounded by `bound` (`None`: by the connection's own
+    /// timeouts).
+    pub(super) fn new(inner: Inner, bound: Option<Duration>) -> Self {
         Self {
             inner,
-            bound: Some(timeout),
+            bound,
             #[cfg(feature = "redis-sentinel")]
             stale: None,
         }

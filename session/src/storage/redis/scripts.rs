@@ -27,6 +27,7 @@ end",
         )
     };
 }
+#[cfg(feature = "redis-cluster")]
 pub(super) use update_script;
 
 /// Writes the values a request set back to the session it loaded, keeping its id: the common
