@@ -6,14 +6,24 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Pins process `pid` (its first thread, and the threads it makes afterwards) to `cpu`, so that
+/// The CPUs this bench may use, counted once, before [`pin`] first narrows them: once the bench
+/// is pinned to one CPU, `available_parallelism` says 1, and a server started afterwards
+/// would share the bench's core.
+pub(crate) fn cpus() -> usize {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// Pins process `pid` (all its threads, and the threads it makes afterwards) to `cpu`, so that
 /// a server and the bench run on cores of their own, as in the deployments a networked store is
 /// for; false where `taskset` is missing or refuses.
 pub(crate) fn pin(pid: u32, cpu: usize) -> bool {
+    cpus();
     Command::new("taskset")
-        .args(["-pc", &cpu.to_string(), &pid.to_string()])
+        .args(["-a", "-pc", &cpu.to_string(), &pid.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()

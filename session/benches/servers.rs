@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::paired::pin;
+use crate::paired::{cpus, pin};
 
 /// A `redis-server` on a free port, stopped on drop.
 pub(crate) struct RedisServer(Child);
@@ -48,7 +48,7 @@ pub(crate) fn redis() -> (String, Option<RedisServer>) {
         .expect("a free port")
         .port();
     let child = redis_server(port, |_| {});
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let cpus = cpus();
     if cpus >= 2 && pin(child.id(), cpus - 1) && pin(std::process::id(), 0) {
         eprintln!("redis-server on CPU {}, the bench on CPU 0", cpus - 1);
     }
@@ -79,7 +79,7 @@ impl Drop for RedisCluster {
 pub(crate) fn redis_cluster() -> (Vec<String>, RedisCluster) {
     let dir = std::env::temp_dir().join(format!("session-bench-cluster-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a directory for the cluster");
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let cpus = cpus();
     let mut nodes = Vec::new();
     let mut ports = Vec::new();
     while ports.len() < 3 {
@@ -185,7 +185,7 @@ pub(crate) fn postgres() -> (String, Option<PostgresServer>) {
         String::from_utf8_lossy(&output.stderr)
     );
     let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let cpus = cpus();
     let postmaster = std::fs::read_to_string(dir.join("data/postmaster.pid")).unwrap_or_default();
     if let Some(pid) = postmaster.lines().next().and_then(|pid| pid.parse().ok())
         && cpus >= 2
