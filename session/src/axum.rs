@@ -1,6 +1,8 @@
-//! Sessions in tower and axum: [`SessionLayer`] reads the session lazily from the request's
-//! `Cookie` header and commits it into the response's `Set-Cookie`; the extractors
-//! [`SessionHandle`] and [`Typed`] hand it to handlers.
+//! Sessions in axum: the extractors [`SessionHandle`] and [`Typed`] hand handlers the session
+//! that [`SessionLayer`] (from [`session::tower`](crate::tower), re-exported here) reads
+//! lazily from the request's `Cookie` header and commits into the response's `Set-Cookie`.
+//! A `session::Error` a handler returns, and a failed load, become the layer's error response
+//! ([`SessionLayer::on_error`]).
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -30,9 +32,6 @@
 //! ```
 
 mod extract;
-mod handle;
-mod layer;
 
+pub use crate::tower::{SessionGuard, SessionHandle, SessionLayer, SessionService};
 pub use extract::{SessionRejection, Typed};
-pub use handle::{SessionGuard, SessionHandle};
-pub use layer::{SessionLayer, SessionService};

@@ -21,8 +21,9 @@
 //! a store against the contract.
 //!
 //! `#[derive(SessionSchema)]` (feature `derive`, on by default) turns a struct into typed
-//! accessors, so handlers never touch a string key (see [`SessionSchema`](trait@SessionSchema)),
-//! and the `axum` feature adds a tower layer and axum extractors (module `axum`).
+//! accessors, so handlers never touch a string key (see [`SessionSchema`](trait@SessionSchema)).
+//! The `tower` feature adds a layer for any tower service over `http` requests (module
+//! `tower`), and the `axum` feature adds axum extractors on top of it (module `axum`).
 //!
 //! # Example
 //!
@@ -77,6 +78,9 @@ pub mod store;
 #[cfg(feature = "test-kit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-kit")))]
 pub mod testing;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 #[doc(hidden)]
 pub mod __private {

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub use commit::Commit;
 pub(crate) use loaded::Arrival;
 pub use loaded::LoadedSession;
-#[cfg(feature = "axum")]
+#[cfg(feature = "tower")]
 pub(crate) use owners::current_ids;
 
 use crate::cookie::{Age, Incoming, SessionCookie};

@@ -28,6 +28,7 @@ mod storage_memory;
 mod storage_redis;
 mod storage_sql;
 mod store_btreemap;
+mod tower_layer;
 mod vectors;
 mod web;
 mod web_handlers;

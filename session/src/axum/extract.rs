@@ -8,14 +8,16 @@ use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 
-use super::handle::{SessionGuard, SessionHandle};
 use crate::error::Error;
 use crate::schema::SessionSchema;
+use crate::tower::{SessionFailure, SessionGuard, SessionHandle};
 
 /// Why a handler's session extractor ([`SessionHandle`], [`Typed`]) rejected the request: the
 /// route has no [`SessionLayer`] (a programming mistake), or the storage failed to load the
 /// session. Either way the response is a plain-text 500, and the cause is logged through
-/// `tracing`, never sent to the client.
+/// `tracing`, never sent to the client; the layer's error hook
+/// ([`SessionLayer::on_error`](super::SessionLayer::on_error)) replaces a failed load's
+/// response with its own.
 ///
 /// [`SessionLayer`]: super::SessionLayer
 ///
@@ -41,22 +43,25 @@ pub enum SessionRejection {
 
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
-        match &self {
-            Self::NoLayer => tracing::error!("a handler extracts a session, but {self}"),
-            Self::Load(error) => {
-                tracing::error!(error = %error, source = ?std::error::Error::source(error), "{self}");
-            }
-        }
-        (
+        let mut response = (
             StatusCode::INTERNAL_SERVER_ERROR,
             "Internal Server Error: the session is unavailable",
         )
-            .into_response()
+            .into_response();
+        match self {
+            Self::NoLayer => tracing::error!("a handler extracts a session, but {self}"),
+            Self::Load(error) => {
+                tracing::error!(error = %error, source = ?std::error::Error::source(&error), "the session could not be loaded");
+                response.extensions_mut().insert(SessionFailure::new(error));
+            }
+        }
+        response
     }
 }
 
-/// A session error in a handler (`?` on a session call) becomes a plain-text 500; the cause is
-/// logged through `tracing`, never sent to the client.
+/// A session error in a handler (`?` on a session call) becomes a plain-text 500, or the
+/// layer's error hook's response ([`SessionLayer::on_error`](super::SessionLayer::on_error));
+/// the cause is logged through `tracing`, never sent to the client.
 ///
 /// # Examples
 ///
@@ -69,11 +74,13 @@ impl IntoResponse for SessionRejection {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session error in a handler");
-        (
+        let mut response = (
             StatusCode::INTERNAL_SERVER_ERROR,
             "Internal Server Error: session error",
         )
-            .into_response()
+            .into_response();
+        response.extensions_mut().insert(SessionFailure::new(self));
+        response
     }
 }
 

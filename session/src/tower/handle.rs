@@ -128,18 +128,21 @@ struct Shared {
     loader: Arc<dyn LoadSession>,
 }
 
-/// The session of the current request, as a handler extracts it.
+/// The session of the current request, as a handler extracts it (axum), or finds it in the
+/// request's extensions (any tower service under a [`SessionLayer`](super::SessionLayer)).
 ///
-/// Clones share one session. [`lock`](Self::lock) borrows it for a synchronous stretch of
-/// code; the guard is not `Send`, so it cannot be held across an `.await` in an axum handler,
-/// and a second `lock` while this thread holds a guard is an error, not a deadlock.
+/// Clones share one session. [`load`](Self::load) loads it on first use and borrows it for a
+/// synchronous stretch of code, and [`lock`](Self::lock) borrows it once loaded (the axum
+/// extractors load it before the handler runs). The guard is not `Send`, so it cannot be held
+/// across an `.await` in a handler, and a second borrow while this thread holds a guard is an
+/// error, not a deadlock.
 /// After the response is committed, the handle shows an empty, destroyed session: reads see
 /// nothing and writes fail with [`Error::Destroyed`](crate::Error::Destroyed).
 ///
 /// # Examples
 ///
 /// ```
-/// use session::axum::SessionHandle;
+/// use session::tower::SessionHandle;
 ///
 /// async fn handler(session: SessionHandle) -> session::Result<String> {
 ///     let mut session = session.lock()?;
@@ -166,6 +169,34 @@ impl SessionHandle {
         }
     }
 
+    /// Loads the session from the storage unless it is loaded already, then borrows it until
+    /// the guard is dropped: what a plain tower service calls first. No lock is held across
+    /// the storage call.
+    ///
+    /// # Errors
+    ///
+    /// The storage's, when it fails to load the session; [`Error::AlreadyLocked`] as for
+    /// [`lock`](Self::lock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::tower::SessionHandle;
+    ///
+    /// async fn visit(request: http::Request<String>) -> session::Result<u32> {
+    ///     let handle = request.extensions().get::<SessionHandle>().expect("a SessionLayer").clone();
+    ///     let mut session = handle.load().await?;
+    ///     let visits = session.get::<u32>("visits")?.unwrap_or(0) + 1;
+    ///     session.set("visits", visits)?;
+    ///     Ok(visits)
+    /// }
+    /// # let _ = visit;
+    /// ```
+    pub async fn load(&self) -> Result<SessionGuard<'_>> {
+        self.ensure_loaded().await?;
+        self.lock()
+    }
+
     /// Loads the session from the storage unless it is loaded already. No lock is held
     /// across the storage call.
     pub(crate) async fn ensure_loaded(&self) -> Result<()> {
@@ -181,20 +212,21 @@ impl SessionHandle {
         Ok(())
     }
 
-    /// Borrows the session until the guard is dropped. Another thread that locks it meanwhile
+    /// Borrows the loaded session until the guard is dropped (a handle nobody loaded shows an
+    /// empty, destroyed session: see [`load`](Self::load)). Another thread that locks it meanwhile
     /// waits; the guard is not `Send`, so in an axum handler it cannot be held across an
     /// `.await`.
     ///
     /// # Errors
     ///
     /// [`Error::AlreadyLocked`] when this thread holds the session already, through another
-    /// guard or a [`Typed`](super::Typed) view that is still alive: waiting would deadlock the
+    /// guard or a typed view (`session::axum::Typed`) that is still alive: waiting would deadlock the
     /// worker.
     ///
     /// # Examples
     ///
     /// ```
-    /// use session::axum::SessionHandle;
+    /// use session::tower::SessionHandle;
     ///
     /// async fn logout(session: SessionHandle) -> session::Result<&'static str> {
     ///     session.lock()?.destroy();
@@ -259,7 +291,7 @@ impl SessionHandle {
     /// # Examples
     ///
     /// ```
-    /// use session::axum::SessionHandle;
+    /// use session::tower::SessionHandle;
     ///
     /// async fn devices(session: SessionHandle) -> session::Result<String> {
     ///     let listed = session.owner_sessions().await?;
@@ -284,7 +316,7 @@ impl SessionHandle {
     /// # Examples
     ///
     /// ```
-    /// use session::axum::SessionHandle;
+    /// use session::tower::SessionHandle;
     /// use session::owner::Handle;
     ///
     /// async fn log_out_one(session: SessionHandle, handle: Handle) -> session::Result<bool> {
@@ -309,7 +341,7 @@ impl SessionHandle {
     /// # Examples
     ///
     /// ```
-    /// use session::axum::SessionHandle;
+    /// use session::tower::SessionHandle;
     ///
     /// async fn log_out_others(session: SessionHandle) -> session::Result<String> {
     ///     Ok(format!("{} other sessions ended", session.end_other_sessions().await?))
@@ -393,7 +425,7 @@ impl std::fmt::Debug for SessionHandle {
 /// # Examples
 ///
 /// ```
-/// use session::axum::SessionHandle;
+/// use session::tower::SessionHandle;
 ///
 /// async fn handler(session: SessionHandle) -> session::Result<()> {
 ///     let mut guard = session.lock()?;

@@ -1,17 +1,17 @@
 //! [`SessionLayer`] and its service: give every request a lazily loaded session, then commit
 //! it after the handler (append `Set-Cookie`, add `Vary: Cookie`), unless the handler failed
-//! with a 5xx or never touched the session.
+//! with a 5xx or never touched the session; a failure becomes the error hook's response.
 
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum_core::body::Body;
 use http::header::{COOKIE, SET_COOKIE, VARY};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::error_response::{ErrorResponse, PlainText, SessionFailure};
 use super::handle::{BoxFuture, CookieHeader, LoadSession, SessionHandle, TakeOutcome, lossy};
 use crate::error::Error;
 use crate::manager::SessionManager;
@@ -19,22 +19,29 @@ use crate::storage::Storage;
 
 /// A tower layer that gives every request a session.
 ///
-/// - The session is loaded only when a handler extracts it: a route that never touches the
-///   session makes no storage call and gets no `Vary` or `Set-Cookie`.
+/// - The session is loaded only when a handler asks for it (the axum extractors, or
+///   [`SessionHandle::load`]): a route that never touches the session makes no storage call
+///   and gets no `Vary` or `Set-Cookie`.
 /// - A touched session is committed after the handler: its `Set-Cookie` is **appended**
 ///   (other `Set-Cookie` headers stay), and `Vary: Cookie` is added once (merged with an
 ///   existing `Vary`).
 /// - When the handler's response is a 5xx, nothing is saved: a failed request does not leave
 ///   half its changes behind.
-/// - A storage error becomes a plain-text 500 whose cause is logged through `tracing`; a login
-///   refused by an [`OwnerLimit`](crate::owner::OwnerLimit) that refuses becomes a plain-text
-///   `409 Conflict`, and nothing is saved.
+/// - When saving fails, or a login is refused by an [`OwnerLimit`](crate::owner::OwnerLimit)
+///   that refuses, nothing is saved and the response is the error hook's
+///   ([`on_error`](Self::on_error); [`PlainText`] by default: a 500, or a 409 for the refused
+///   login). The cause is logged through `tracing`, never sent to the client.
+/// - A handler's response that carries a [`SessionFailure`] is replaced by the hook's
+///   response for its error.
+///
+/// It wraps any service over `http` requests and responses, whatever their bodies; the
+/// default error hook needs a response body that can be made from a `String`.
 ///
 /// # Examples
 ///
 /// ```
 /// use axum::{Router, routing::get};
-/// use session::axum::SessionLayer;
+/// use session::tower::SessionLayer;
 /// use session::{MemoryStorage, SessionCookie, SessionManager};
 ///
 /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
@@ -44,8 +51,9 @@ use crate::storage::Storage;
 /// # let _ = app;
 /// # Ok::<(), session::Error>(())
 /// ```
-pub struct SessionLayer<S> {
+pub struct SessionLayer<S, H = PlainText> {
     manager: Arc<SessionManager<S>>,
+    on_error: H,
 }
 
 impl<S: Storage + 'static> SessionLayer<S> {
@@ -54,7 +62,7 @@ impl<S: Storage + 'static> SessionLayer<S> {
     /// # Examples
     ///
     /// ```
-    /// use session::axum::SessionLayer;
+    /// use session::tower::SessionLayer;
     /// use session::{CookieStorage, SessionCookie, SessionManager};
     ///
     /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
@@ -66,11 +74,12 @@ impl<S: Storage + 'static> SessionLayer<S> {
     pub fn new(manager: SessionManager<S>) -> Self {
         Self {
             manager: Arc::new(manager),
+            on_error: PlainText,
         }
     }
 }
 
-impl<S> SessionLayer<S> {
+impl<S, H> SessionLayer<S, H> {
     /// Returns the manager, for what a handler's own session cannot do: an admin page ending
     /// another user's sessions (`end_owner_sessions`), a background task sweeping a store.
     ///
@@ -78,7 +87,7 @@ impl<S> SessionLayer<S> {
     ///
     /// ```
     /// use session::{MemoryStorage, SessionCookie, SessionManager};
-    /// use session::axum::SessionLayer;
+    /// use session::tower::SessionLayer;
     ///
     /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
     /// let layer = SessionLayer::new(SessionManager::new(cookie, MemoryStorage::new()));
@@ -90,31 +99,70 @@ impl<S> SessionLayer<S> {
     pub fn manager(&self) -> &Arc<SessionManager<S>> {
         &self.manager
     }
-}
 
-impl<S> Clone for SessionLayer<S> {
-    fn clone(&self) -> Self {
-        Self {
-            manager: Arc::clone(&self.manager),
+    /// Sets the hook that turns a session failure into the response (see [`ErrorResponse`]):
+    /// a closure `Fn(&session::Error) -> http::Response<B>`, where `B` is the wrapped
+    /// service's response body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use axum::response::{IntoResponse as _, Response};
+    /// use axum::{Router, routing::get};
+    /// use session::tower::SessionLayer;
+    /// use session::{Error, MemoryStorage, SessionCookie, SessionManager};
+    ///
+    /// fn session_trouble(error: &Error) -> Response {
+    ///     match error {
+    ///         Error::OwnerLimit { limit } => {
+    ///             (http::StatusCode::CONFLICT, format!("Signed in on {limit} devices already")).into_response()
+    ///         }
+    ///         _ => (http::StatusCode::SERVICE_UNAVAILABLE, "Please try again in a moment").into_response(),
+    ///     }
+    /// }
+    ///
+    /// let cookie = SessionCookie::builder("sid").secret([7u8; 32]).build()?;
+    /// let layer = SessionLayer::new(SessionManager::new(cookie, MemoryStorage::new()))
+    ///     .on_error(session_trouble);
+    /// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(layer);
+    /// # let _ = app;
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[must_use]
+    pub fn on_error<H2>(self, hook: H2) -> SessionLayer<S, H2> {
+        SessionLayer {
+            manager: self.manager,
+            on_error: hook,
         }
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for SessionLayer<S> {
+impl<S, H: Clone> Clone for SessionLayer<S, H> {
+    fn clone(&self) -> Self {
+        Self {
+            manager: Arc::clone(&self.manager),
+            on_error: self.on_error.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, H> fmt::Debug for SessionLayer<S, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
             .field("manager", &self.manager)
+            .field("on_error", &std::any::type_name::<H>())
             .finish()
     }
 }
 
-impl<I, S> Layer<I> for SessionLayer<S> {
-    type Service = SessionService<I, S>;
+impl<I, S, H: Clone> Layer<I> for SessionLayer<S, H> {
+    type Service = SessionService<I, S, H>;
 
     fn layer(&self, inner: I) -> Self::Service {
         SessionService {
             inner,
             manager: Arc::clone(&self.manager),
+            on_error: self.on_error.clone(),
         }
     }
 }
@@ -124,7 +172,7 @@ impl<I, S> Layer<I> for SessionLayer<S> {
 /// # Examples
 ///
 /// ```
-/// use session::axum::{SessionLayer, SessionService};
+/// use session::tower::{SessionLayer, SessionService};
 /// use session::{MemoryStorage, SessionCookie, SessionManager};
 /// use tower_layer::Layer as _;
 ///
@@ -134,45 +182,50 @@ impl<I, S> Layer<I> for SessionLayer<S> {
 /// # let _ = service;
 /// # Ok::<(), session::Error>(())
 /// ```
-pub struct SessionService<I, S> {
+pub struct SessionService<I, S, H = PlainText> {
     inner: I,
     manager: Arc<SessionManager<S>>,
+    on_error: H,
 }
 
-impl<I: Clone, S> Clone for SessionService<I, S> {
+impl<I: Clone, S, H: Clone> Clone for SessionService<I, S, H> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
             manager: Arc::clone(&self.manager),
+            on_error: self.on_error.clone(),
         }
     }
 }
 
-impl<I: fmt::Debug, S: fmt::Debug> fmt::Debug for SessionService<I, S> {
+impl<I: fmt::Debug, S: fmt::Debug, H> fmt::Debug for SessionService<I, S, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionService")
             .field("inner", &self.inner)
             .field("manager", &self.manager)
+            .field("on_error", &std::any::type_name::<H>())
             .finish()
     }
 }
 
-impl<I, S, B> Service<Request<B>> for SessionService<I, S>
+impl<I, S, H, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<I, S, H>
 where
-    I: Service<Request<B>, Response = Response<Body>> + Clone + Send + 'static,
+    I: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     I::Future: Send + 'static,
     S: Storage + 'static,
-    B: Send + 'static,
+    H: ErrorResponse<ResBody>,
+    ReqBody: Send + 'static,
+    ResBody: Send + 'static,
 {
-    type Response = Response<Body>;
+    type Response = Response<ResBody>;
     type Error = I::Error;
-    type Future = BoxFuture<'static, Result<Response<Body>, I::Error>>;
+    type Future = BoxFuture<'static, Result<Response<ResBody>, I::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let cookie_header = cookie_header(&request);
         let loader: Arc<dyn LoadSession> = Arc::clone(&self.manager) as Arc<dyn LoadSession>;
         let handle = SessionHandle::new(cookie_header, loader);
@@ -181,9 +234,10 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let manager = Arc::clone(&self.manager);
+        let on_error = self.on_error.clone();
         Box::pin(async move {
             let response = inner.call(request).await?;
-            Ok(commit(&manager, &handle, response).await)
+            Ok(commit(&manager, &handle, &on_error, response).await)
         })
     }
 }
@@ -204,24 +258,26 @@ fn cookie_header<B>(request: &Request<B>) -> Option<CookieHeader> {
     Some(CookieHeader::Joined(joined))
 }
 
-async fn commit<S: Storage>(
+async fn commit<S: Storage, B, H: ErrorResponse<B>>(
     manager: &SessionManager<S>,
     handle: &SessionHandle,
-    mut response: Response<Body>,
-) -> Response<Body> {
+    on_error: &H,
+    mut response: Response<B>,
+) -> Response<B> {
+    let failure = response.extensions_mut().remove::<SessionFailure>();
     let session = match handle.take_for_commit().await {
-        TakeOutcome::NeverLoaded => return response,
+        TakeOutcome::NeverLoaded => return answer(on_error, failure, response),
         TakeOutcome::Loaded(session) => session,
         TakeOutcome::Busy => {
             tracing::error!("the session was still locked after the handler; nothing saved");
-            return internal_error();
+            return on_error.respond(&Error::AlreadyLocked);
         }
     };
     // Room for `Vary` and `Set-Cookie` at once: one growth of the header map at most.
     response.headers_mut().reserve(2);
-    add_vary_cookie(&mut response);
+    add_vary_cookie(response.headers_mut());
     if response.status().is_server_error() {
-        return response;
+        return answer(on_error, failure, response);
     }
     match manager.commit(&session).await {
         Ok(commit) => {
@@ -232,39 +288,46 @@ async fn commit<S: Storage>(
                         response.headers_mut().append(SET_COOKIE, value);
                     }
                     Err(error) => {
+                        // The cookie's encoder writes only header-safe bytes: not reached.
                         tracing::error!(%error, "session Set-Cookie is not a valid header value");
-                        return internal_error();
+                        return on_error.respond(&Error::storage(error));
                     }
                 }
             }
-            response
+            answer(on_error, failure, response)
         }
         // A login past an `OwnerLimit` that refuses: nothing was saved, and the client is
         // told why rather than shown a server error.
-        Err(Error::OwnerLimit { limit }) => owner_limit_reached(limit),
+        Err(error @ Error::OwnerLimit { .. }) => on_error.respond(&error),
         Err(error) => {
             tracing::error!(error = %error, source = ?std::error::Error::source(&error), "saving the session failed");
-            internal_error()
+            on_error.respond(&error)
         }
     }
 }
 
-/// `409 Conflict` for a login refused by the owner limit.
-fn owner_limit_reached(limit: usize) -> Response<Body> {
-    let mut response = Response::new(Body::from(format!(
-        "This account is already signed in on {limit} devices, the most allowed: sign out of one first.\n"
-    )));
-    *response.status_mut() = StatusCode::CONFLICT;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+/// The handler's response, or the hook's for the session error it stands for. The hook's
+/// response keeps the `Set-Cookie` and `Vary` the commit added.
+fn answer<B, H: ErrorResponse<B>>(
+    on_error: &H,
+    failure: Option<SessionFailure>,
+    response: Response<B>,
+) -> Response<B> {
+    let Some(failure) = failure else {
+        return response;
+    };
+    let mut replaced = on_error.respond(failure.error());
+    for name in [SET_COOKIE, VARY] {
+        for value in response.headers().get_all(&name) {
+            replaced.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    replaced
 }
 
 /// Adds `Vary: Cookie` unless the response already varies on it (or on everything).
-fn add_vary_cookie(response: &mut Response<Body>) {
-    let varies = response.headers().get_all(VARY).iter().any(|value| {
+fn add_vary_cookie(headers: &mut http::HeaderMap) {
+    let varies = headers.get_all(VARY).iter().any(|value| {
         value.to_str().is_ok_and(|value| {
             value
                 .split(',')
@@ -272,16 +335,6 @@ fn add_vary_cookie(response: &mut Response<Body>) {
         })
     });
     if !varies {
-        response
-            .headers_mut()
-            .append(VARY, HeaderValue::from_static("Cookie"));
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
     }
-}
-
-fn internal_error() -> Response<Body> {
-    let mut response = Response::new(Body::from(
-        "Internal Server Error: the session could not be saved",
-    ));
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response
 }
