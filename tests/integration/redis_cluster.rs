@@ -518,3 +518,66 @@ async fn a_master_killed_mid_run_gives_typed_errors_then_recovers_with_every_ack
         assert_eq!(acknowledged[slot], Some(round));
     }
 }
+
+/// How many `WAIT` commands the node on `port` ran since its statistics were reset.
+fn waits_on(port: u16) -> u64 {
+    RedisCluster::cli(port, &["info", "commandstats"])
+        .lines()
+        .find_map(|line| line.strip_prefix("cmdstat_wait:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_session_the_owner_limit_ends_is_waited_for_on_its_own_node() {
+    // An ending a failover lost would bring the session back: with `wait_for_replicas`, the
+    // node of every session a login ends must get its `WAIT`, not only the login's own nodes.
+    let cluster = shared();
+    for attempt in 0..30 {
+        let storage = RedisStorage::cluster_builder(cluster.urls())
+            .prefix(format!("limit-wait:{}:", SessionId::generate().as_str()))
+            .wait_for_replicas(1)
+            .build()
+            .unwrap();
+        let sessions = manager(storage.clone())
+            .with_owner_limit(session::owner::OwnerLimit::end_least_recent(1));
+        let owner = format!("ada-{attempt}");
+        let log_in = |browser: Option<String>| {
+            let sessions = &sessions;
+            let owner = owner.clone();
+            async move {
+                let mut session = sessions.load(browser.as_deref()).await.unwrap();
+                session.regenerate_id(session::OldId::Delete).unwrap();
+                session.set_owner(owner).unwrap();
+                let commit = sessions.commit(&session).await.unwrap();
+                id_of(sessions, &pair(&commit)).await
+            }
+        };
+        let first = log_in(None).await;
+        let ended_on = cluster.master_of(&storage.key_of(&first));
+        // The second browser has a saved session first, so its login moves a known id.
+        let (browser, base) = saved(&sessions).await;
+        if cluster.master_of(&storage.key_of(&base)) == ended_on {
+            continue;
+        }
+        RedisCluster::cli(ended_on, &["config", "resetstat"]);
+        let second = log_in(Some(browser)).await;
+        if cluster.master_of(&storage.key_of(&second)) == ended_on {
+            continue;
+        }
+        assert!(
+            session::SessionStore::load(&storage, &first)
+                .await
+                .unwrap()
+                .is_none(),
+            "the limit ended the first session"
+        );
+        assert!(
+            waits_on(ended_on) >= 1,
+            "the ended session's node got no WAIT"
+        );
+        return;
+    }
+    panic!("no attempt put the two logins on other nodes than the ended session");
+}

@@ -21,9 +21,19 @@ pub(crate) struct SentinelSetup {
 }
 
 fn cli(port: u16, args: &[&str]) -> String {
+    cli_as(port, None, args)
+}
+
+/// `redis-cli` on `port`, authenticated with `password` if given.
+fn cli_as(port: u16, password: Option<&str>, args: &[&str]) -> String {
+    let auth: &[&str] = match password {
+        Some(password) => &["--no-auth-warning", "-a", password],
+        None => &[],
+    };
     let output = std::process::Command::new("redis-cli")
         .arg("-p")
         .arg(port.to_string())
+        .args(auth)
         .args(args)
         .output()
         .expect("redis-cli runs");
@@ -40,6 +50,15 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 impl SentinelSetup {
     pub(crate) fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// The setup with `password` on the master and the replica (`requirepass`, and
+    /// `masterauth` between them); the Sentinel is told it with `auth-pass`.
+    pub(crate) fn start_with(password: Option<&str>) -> Self {
+        let auth = password.map_or_else(String::new, |password| {
+            format!(" --requirepass {password} --masterauth {password}")
+        });
         let dir = scratch_dir("session-sentinel");
         // Both keep their files (the replica's copy of the master's data) in the scratch
         // directory, not in the crate the tests run from.
@@ -49,18 +68,18 @@ impl SentinelSetup {
         let master_port = free_port();
         let master = RedisServer::start_with(
             master_port,
-            &format!("--port {master_port} --dir {}", master_dir.display()),
+            &format!("--port {master_port} --dir {}{auth}", master_dir.display()),
         );
         let replica_port = free_port();
         let replica = RedisServer::start_with(
             replica_port,
             &format!(
-                "--port {replica_port} --dir {} --replicaof 127.0.0.1 {master_port}",
+                "--port {replica_port} --dir {} --replicaof 127.0.0.1 {master_port}{auth}",
                 replica_dir.display()
             ),
         );
         wait_for("the replica's sync", || {
-            cli(master.port, &["info", "replication"]).contains("state=online")
+            cli_as(master.port, password, &["info", "replication"]).contains("state=online")
         });
         let port = free_port();
         let config = dir.join("sentinel.conf");
@@ -70,9 +89,12 @@ impl SentinelSetup {
                 "port {port}\nbind 127.0.0.1\ndir {dir}\n\
                  sentinel monitor {SERVICE} 127.0.0.1 {master} 1\n\
                  sentinel down-after-milliseconds {SERVICE} 1000\n\
-                 sentinel failover-timeout {SERVICE} 5000\n",
+                 sentinel failover-timeout {SERVICE} 5000\n{auth_pass}",
                 dir = dir.display(),
-                master = master.port
+                master = master.port,
+                auth_pass = password.map_or_else(String::new, |password| {
+                    format!("sentinel auth-pass {SERVICE} {password}\n")
+                }),
             ),
         )
         .unwrap();
@@ -206,5 +228,42 @@ async fn an_unknown_service_is_a_storage_error() {
     let mut session = sessions.load(None).await.unwrap();
     session.set("n", 1).unwrap();
     let err = sessions.commit(&session).await.unwrap_err();
+    assert!(matches!(err, Error::Storage(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn masters_with_a_password_are_reached_with_the_masters_connection_info() {
+    let setup = SentinelSetup::start_with(Some("s3cret-master"));
+    let master = redis::sentinel::SentinelNodeConnectionInfo::default().set_redis_connection_info(
+        redis::RedisConnectionInfo::default().set_password("s3cret-master"),
+    );
+    let storage =
+        RedisStorage::sentinel_builder_with_master([setup.sentinel.url()], SERVICE, master)
+            .prefix("auth:")
+            .build()
+            .unwrap();
+    assert!(
+        !format!("{storage:?}").contains("s3cret"),
+        "Debug never shows the password"
+    );
+    let sessions = manager(storage);
+    let mut session = sessions.load(None).await.unwrap();
+    session.set("n", 5).unwrap();
+    let commit = sessions.commit(&session).await.unwrap();
+    let back = sessions.load(Some(&cookie_pair(&commit))).await.unwrap();
+    assert_eq!(back.get::<u32>("n").unwrap(), Some(5));
+
+    // Without the password the master refuses, as a typed error.
+    let refused = manager(
+        setup
+            .builder()
+            .prefix("auth:")
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap(),
+    );
+    let mut session = refused.load(None).await.unwrap();
+    session.set("n", 6).unwrap();
+    let err = refused.commit(&session).await.unwrap_err();
     assert!(matches!(err, Error::Storage(_)), "{err:?}");
 }

@@ -183,6 +183,46 @@ impl RedisStorage {
         RedisStorageBuilder::on(Source::Sentinel {
             sentinels: sentinels.into_iter().map(Into::into).collect(),
             service: service.into(),
+            master: None,
+        })
+    }
+
+    /// As [`sentinel_builder`](Self::sentinel_builder), reaching the masters Sentinel names
+    /// with `master`: their password or ACL user, database and TLS mode (the Sentinels' own
+    /// credentials and TLS come from their URLs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use redis::sentinel::SentinelNodeConnectionInfo;
+    ///
+    /// let master = SentinelNodeConnectionInfo::default().set_redis_connection_info(
+    ///     redis::RedisConnectionInfo::default().set_password("the masters' requirepass"),
+    /// );
+    /// let storage = session::RedisStorage::sentinel_builder_with_master(
+    ///     ["redis://10.0.0.1:26379/"],
+    ///     "sessions",
+    ///     master,
+    /// )
+    /// .build()?;
+    /// assert!(!storage.is_cluster());
+    /// # Ok::<(), session::Error>(())
+    /// ```
+    #[cfg(feature = "redis-sentinel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-sentinel")))]
+    pub fn sentinel_builder_with_master<I>(
+        sentinels: I,
+        service: impl Into<String>,
+        master: redis::sentinel::SentinelNodeConnectionInfo,
+    ) -> RedisStorageBuilder
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        RedisStorageBuilder::on(Source::Sentinel {
+            sentinels: sentinels.into_iter().map(Into::into).collect(),
+            service: service.into(),
+            master: Some(Box::new(master)),
         })
     }
 
@@ -837,11 +877,15 @@ impl RedisStorageBuilder {
             #[cfg(feature = "redis-cluster")]
             Source::ClusterClient(client) => Ok(cluster_link(client.as_ref().clone(), true)),
             #[cfg(feature = "redis-sentinel")]
-            Source::Sentinel { sentinels, service } => {
+            Source::Sentinel {
+                sentinels,
+                service,
+                master,
+            } => {
                 let sentinel = redis::sentinel::SentinelClient::build(
                     sentinels.iter().map(String::as_str).collect(),
                     service.clone(),
-                    None,
+                    master.as_deref().cloned(),
                     redis::sentinel::SentinelServerType::Master,
                 )
                 .map_err(|error| invalid_url(&error, sentinels))?;

@@ -220,6 +220,13 @@ impl RedisStorage {
                             .iter()
                             .map(|id| self.end_one(conn.clone(), owner, id));
                         try_join_all(ended).await?;
+                        if self.shared.replicas > 0 {
+                            // An ending lost in a failover would bring the session back, and
+                            // its node may be none of the login's.
+                            let keys: Vec<String> =
+                                ending.iter().map(|id| self.key_of(id)).collect();
+                            self.replicated(&keys).await?;
+                        }
                     }
                 }
             }

@@ -58,6 +58,8 @@ pub(super) enum Source {
     Sentinel {
         sentinels: Vec<String>,
         service: String,
+        /// How to reach the masters (password, database, TLS); it may hold a password.
+        master: Option<Box<redis::sentinel::SentinelNodeConnectionInfo>>,
     },
 }
 
@@ -117,9 +119,14 @@ impl Clone for Source {
             #[cfg(feature = "redis-cluster")]
             Self::Cluster(connection) => Self::Cluster(connection.clone()),
             #[cfg(feature = "redis-sentinel")]
-            Self::Sentinel { sentinels, service } => Self::Sentinel {
+            Self::Sentinel {
+                sentinels,
+                service,
+                master,
+            } => Self::Sentinel {
                 sentinels: sentinels.clone(),
                 service: service.clone(),
+                master: master.clone(),
             },
         }
     }
