@@ -51,6 +51,11 @@
 //! A tampered, truncated, oversized, expired or malformed cookie never produces an error or a
 //! panic: it loads as a fresh session, and a `tracing` event with a reason code (never the
 //! token) goes to the `session::security` target.
+//!
+//! # Telemetry
+//!
+//! Every load and commit runs in a `tracing` span, and the `metrics` feature counts them
+//! through the `metrics` facade: see [`telemetry`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
@@ -75,6 +80,7 @@ mod private;
 mod schema;
 pub mod storage;
 pub mod store;
+pub mod telemetry;
 #[cfg(feature = "test-kit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-kit")))]
 pub mod testing;

@@ -8,9 +8,12 @@ mod loaded;
 mod owners;
 mod protocol;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tracing::{Instrument, Span};
 
 pub use commit::Commit;
 pub(crate) use loaded::Arrival;
@@ -24,7 +27,8 @@ use crate::error::Result;
 use crate::expiry::{Clock, Expiry, Lifetime, SystemClock};
 use crate::owner::OwnerLimit;
 use crate::storage::{Decoded, Mode, Storage, decode_payload, encode_payload};
-use crate::store::WritePlan;
+use crate::store::{SessionStore, WritePlan};
+use crate::telemetry::Probe;
 use loaded::{Base, Origin};
 use protocol::{Policy, Saved};
 
@@ -340,13 +344,46 @@ impl<S: Storage> SessionManager<S> {
     /// # Ok::<(), session::Error>(()) }).unwrap();
     /// ```
     pub async fn load(&self, cookie_header: Option<&str>) -> Result<LoadedSession> {
+        let probe = Probe::load(self.storage_kind());
         let now = self.clock.now();
+        let (value, arrival, signed) = probe.span().in_scope(|| self.read_cookie(cookie_header));
+        let (result, resumed) = match self.storage.mode() {
+            Mode::Cookie { .. } => {
+                let (loaded, resumed) = probe
+                    .span()
+                    .in_scope(|| self.load_cookie(value.as_deref(), arrival, now));
+                (Ok(loaded), resumed)
+            }
+            Mode::Store(store) => {
+                let result = protocol::load(store, value.as_deref(), arrival, self.policy(), now)
+                    .instrument(probe.span().clone())
+                    .await
+                    .map(|mut loaded| {
+                        if value.as_deref() == Some(loaded.origin.base_id.as_str()) {
+                            loaded.origin.signed_base = signed.map(Box::from);
+                        }
+                        loaded
+                    });
+                let resumed = result.as_ref().is_ok_and(LoadedSession::is_stored);
+                (result, resumed)
+            }
+        };
+        probe.loaded(&result, resumed);
+        result
+    }
+
+    /// Reads and verifies the session cookie: its value, how it arrived, and for signed
+    /// cookies the signed token as it came (to send back unchanged).
+    fn read_cookie<'h>(
+        &self,
+        cookie_header: Option<&'h str>,
+    ) -> (Option<String>, Arrival, Option<Cow<'h, str>>) {
         let (incoming, signed) = match self.storage.mode() {
             #[cfg(feature = "encrypted")]
             Mode::Cookie { encrypted: true } => (self.cookie.read_sealed(cookie_header), None),
             _ => self.cookie.read_keeping_signature(cookie_header),
         };
-        let (value, arrival) = match incoming {
+        match incoming {
             Incoming::Verified {
                 value,
                 stale_secret,
@@ -355,19 +392,20 @@ impl<S: Storage> SessionManager<S> {
                 Arrival::Verified {
                     resend: stale_secret,
                 },
+                signed,
             ),
-            Incoming::Absent | Incoming::Empty | Incoming::Rejected => (None, Arrival::None),
-        };
-        match self.storage.mode() {
-            Mode::Cookie { .. } => Ok(self.load_cookie(value.as_deref(), arrival, now)),
-            Mode::Store(store) => {
-                let mut loaded =
-                    protocol::load(store, value.as_deref(), arrival, self.policy(), now).await?;
-                if value.as_deref() == Some(loaded.origin.base_id.as_str()) {
-                    loaded.origin.signed_base = signed.map(Box::from);
-                }
-                Ok(loaded)
+            Incoming::Absent | Incoming::Empty | Incoming::Rejected => {
+                (None, Arrival::None, signed)
             }
+        }
+    }
+
+    /// The `storage` field and label of this manager's spans and metrics.
+    fn storage_kind(&self) -> &'static str {
+        match self.storage.mode() {
+            Mode::Cookie { encrypted: true } => "encrypted-cookie",
+            Mode::Cookie { encrypted: false } => "cookie",
+            Mode::Store(store) => store.kind(),
         }
     }
 
@@ -394,6 +432,14 @@ impl<S: Storage> SessionManager<S> {
     /// # Ok::<(), session::Error>(()) }).unwrap();
     /// ```
     pub async fn commit(&self, loaded: &LoadedSession) -> Result<Commit> {
+        let probe = Probe::commit(self.storage_kind());
+        let result = self.commit_in(loaded, probe.span()).await;
+        probe.committed(&result, matches!(self.storage.mode(), Mode::Store(_)));
+        result
+    }
+
+    /// [`commit`](Self::commit), with the store's calls in `span`.
+    async fn commit_in(&self, loaded: &LoadedSession, span: &Span) -> Result<Commit> {
         let now = self.clock.now();
         let (store, encrypted) = match self.storage.mode() {
             Mode::Store(store) => (Some(store), false),
@@ -407,7 +453,9 @@ impl<S: Storage> SessionManager<S> {
         }
         if loaded.is_destroyed() {
             if let Some(store) = store {
-                protocol::delete(store, loaded).await?;
+                protocol::delete(store, loaded)
+                    .instrument(span.clone())
+                    .await?;
             }
             return Ok(if loaded.arrived_with_cookie() {
                 Commit::Cleared(self.cookie.to_clear_cookie())
@@ -437,7 +485,10 @@ impl<S: Storage> SessionManager<S> {
             }));
         };
         Ok(
-            match protocol::write(store, loaded, self.policy(), now).await? {
+            match protocol::write(store, loaded, self.policy(), now)
+                .instrument(span.clone())
+                .await?
+            {
                 Saved::Written(id) => {
                     Commit::Set(match &loaded.origin.signed_base {
                         // The same id, signed by the current secret already: no new MAC.
@@ -504,7 +555,13 @@ impl<S: Storage> SessionManager<S> {
     }
 
     /// Cookie storage: the session is the verified payload.
-    fn load_cookie(&self, payload: Option<&str>, cookie: Arrival, now: u64) -> LoadedSession {
+    /// Also says whether a session was resumed (rather than a fresh one started).
+    fn load_cookie(
+        &self,
+        payload: Option<&str>,
+        cookie: Arrival,
+        now: u64,
+    ) -> (LoadedSession, bool) {
         let decoded = payload
             .filter(|payload| !payload.is_empty())
             .and_then(|payload| decode_payload(payload, self.expiry, now));
@@ -514,7 +571,7 @@ impl<S: Storage> SessionManager<S> {
             unstamped,
         }) = decoded
         else {
-            return protocol::fresh(cookie, now);
+            return (protocol::fresh(cookie, now), false);
         };
         let cookie = match cookie {
             Arrival::Verified { resend } => Arrival::Verified {
@@ -529,7 +586,7 @@ impl<S: Storage> SessionManager<S> {
             timestamps,
             signed_base: None,
         };
-        LoadedSession::new(session, origin)
+        (LoadedSession::new(session, origin), true)
     }
 }
 

@@ -275,6 +275,13 @@ impl Ending<'_> {
 
 /// What [`SessionStore::owned`] and [`SessionStore::end_owned`] answer on a store that keeps
 /// no owner index.
+/// `a::b::Thing<c::D>` as `Thing`: the default [`SessionStore::kind`].
+fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let plain = full.split('<').next().unwrap_or(full);
+    plain.rsplit("::").next().unwrap_or(plain)
+}
+
 fn unsupported<T>() -> Result<T> {
     Err(Error::Unsupported {
         what: "sessions per owner",
@@ -351,6 +358,22 @@ pub trait SessionStore: Send + Sync {
         let _ = (owner, which, now);
         async { unsupported() }
     }
+
+    /// A short, stable name for this kind of store, for traces and metrics (the `storage`
+    /// field and label): `"memory"`, `"file"`, `"redis"`, `"postgres"`, `"sqlite"` for the
+    /// built-in stores. The default is the type's name without its path; a store may return
+    /// its own. Never includes an address, a key or anything secret.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use session::{MemoryStorage, SessionStore};
+    ///
+    /// assert_eq!(MemoryStorage::new().kind(), "memory");
+    /// ```
+    fn kind(&self) -> &'static str {
+        short_type_name::<Self>()
+    }
 }
 
 impl<S: SessionStore + ?Sized> SessionStore for &S {
@@ -382,6 +405,10 @@ impl<S: SessionStore + ?Sized> SessionStore for &S {
     ) -> impl Future<Output = Result<usize>> + Send {
         (**self).end_owned(owner, which, now)
     }
+
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
 }
 
 impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
@@ -412,6 +439,10 @@ impl<S: SessionStore + ?Sized> SessionStore for Arc<S> {
         now: u64,
     ) -> impl Future<Output = Result<usize>> + Send {
         (**self).end_owned(owner, which, now)
+    }
+
+    fn kind(&self) -> &'static str {
+        (**self).kind()
     }
 }
 
@@ -459,6 +490,11 @@ pub trait DynSessionStore: Send + Sync {
         which: Ending<'a>,
         now: u64,
     ) -> BoxFuture<'a, Result<usize>>;
+
+    /// [`SessionStore::kind`].
+    fn kind_of_store(&self) -> &'static str {
+        "dyn"
+    }
 }
 
 impl<S: SessionStore> DynSessionStore for S {
@@ -490,6 +526,10 @@ impl<S: SessionStore> DynSessionStore for S {
     ) -> BoxFuture<'a, Result<usize>> {
         Box::pin(self.end_owned(owner, which, now))
     }
+
+    fn kind_of_store(&self) -> &'static str {
+        self.kind()
+    }
 }
 
 impl SessionStore for dyn DynSessionStore {
@@ -511,5 +551,9 @@ impl SessionStore for dyn DynSessionStore {
 
     async fn end_owned(&self, owner: &Owner, which: Ending<'_>, now: u64) -> Result<usize> {
         self.end_owned_boxed(owner, which, now).await
+    }
+
+    fn kind(&self) -> &'static str {
+        self.kind_of_store()
     }
 }

@@ -8,6 +8,7 @@ use crate::manager::{LoadedSession, SessionManager};
 use crate::owner::{Handle, OwnedSession, Owner};
 use crate::storage::{Mode, Storage};
 use crate::store::{Ending, OwnedRecord, SessionStore};
+use crate::telemetry;
 
 impl<S: Storage> SessionManager<S> {
     /// Lists `owner`'s live sessions, the most recently used first: when each was created and
@@ -58,7 +59,7 @@ impl<S: Storage> SessionManager<S> {
     ) -> Result<Vec<OwnedSession>> {
         let (store, now) = (self.owner_store()?, self.clock.now());
         let mut listed: Vec<OwnedSession> = self
-            .live(store.owned(owner, now).await?, now)
+            .live(owners_call(store, store.owned(owner, now).await)?, now)
             .map(|entry| OwnedSession {
                 handle: self.cookie.handle_of(&entry.id),
                 created: entry.timestamps.created,
@@ -107,14 +108,17 @@ impl<S: Storage> SessionManager<S> {
     /// [`end_owner_session`](Self::end_owner_session) for a checked owner.
     pub(crate) async fn end_by_handle(&self, owner: &Owner, handle: &Handle) -> Result<bool> {
         let (store, now) = (self.owner_store()?, self.clock.now());
-        let listed = store.owned(owner, now).await?;
+        let listed = owners_call(store, store.owned(owner, now).await)?;
         let Some(entry) = listed
             .iter()
             .find(|entry| self.cookie.handle_names(handle, &entry.id))
         else {
             return Ok(false);
         };
-        let ended = store.end_owned(owner, Ending::One(&entry.id), now).await?;
+        let ended = owners_call(
+            store,
+            store.end_owned(owner, Ending::One(&entry.id), now).await,
+        )?;
         Ok(ended > 0)
     }
 
@@ -158,7 +162,7 @@ impl<S: Storage> SessionManager<S> {
         } else {
             Ending::AllExcept(kept)
         };
-        store.end_owned(owner, which, now).await
+        owners_call(store, store.end_owned(owner, which, now).await)
     }
 
     /// Ends every session of `owner` (a password change, an account deleted: "log out
@@ -198,6 +202,11 @@ impl<S: Storage> SessionManager<S> {
                     .is_ok()
         })
     }
+}
+
+/// Counts a failed owner-index call in the store-error metric, and passes its result on.
+fn owners_call<T, S: SessionStore + ?Sized>(store: &S, result: Result<T>) -> Result<T> {
+    result.inspect_err(|error| telemetry::store_error(store.kind(), "owners", error))
 }
 
 /// The ids `current` may be stored under: the one it was loaded from, and the one it is

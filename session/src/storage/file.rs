@@ -207,6 +207,10 @@ impl FileStorage {
 }
 
 impl SessionStore for FileStorage {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
         let layout = Arc::clone(&self.layout);
         let id = id.clone();

@@ -489,6 +489,10 @@ impl MemoryStorage {
 }
 
 impl SessionStore for MemoryStorage {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
         let key = self.hashed(id);
         let found = read(self.shard(key)).get(key).cloned();

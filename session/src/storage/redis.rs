@@ -549,6 +549,10 @@ pub(crate) fn redis_hash(fields: Vec<Vec<u8>>) -> bool {
 }
 
 impl SessionStore for RedisStorage {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
         self.read(id).await
     }

@@ -303,12 +303,14 @@ impl Link {
         if let Some(conn) = in_use() {
             return Ok(conn);
         }
-        let connect = async {
+        // Boxed: the Sentinel client's futures nest deep enough that, unboxed, an app's future
+        // holding a traced load could pass rustc's type depth limit. It runs only to reconnect.
+        let connect = Box::pin(async {
             let client = sentinel.async_get_client().await?;
             client
                 .get_multiplexed_async_connection_with_config(config)
                 .await
-        };
+        });
         let connection = tokio::time::timeout(timeout, connect)
             .await
             .unwrap_or_else(|_| Err(timed_out()))

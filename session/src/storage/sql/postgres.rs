@@ -764,6 +764,10 @@ impl Attempt {
 }
 
 impl SessionStore for PostgresStorage {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
         self.read(id).await
     }

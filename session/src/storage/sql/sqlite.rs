@@ -618,6 +618,10 @@ impl SqliteStorage {
 }
 
 impl SessionStore for SqliteStorage {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
     async fn load(&self, id: &SessionId) -> Result<Option<Stored>> {
         self.read(id).await
     }
