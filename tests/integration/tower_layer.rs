@@ -249,14 +249,16 @@ async fn call(app: Router, path: &str) -> (StatusCode, String) {
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
+/// A handler that writes to a session it destroyed: a `session::Error` of its own.
+async fn destroyed(session: SessionHandle) -> session::Result<&'static str> {
+    let mut session = session.lock()?;
+    session.destroy();
+    session.set("after", true)?;
+    Ok("unreachable")
+}
+
 #[tokio::test]
 async fn an_axum_handlers_session_error_and_a_refused_login_reach_the_hook() {
-    async fn destroyed(session: SessionHandle) -> session::Result<&'static str> {
-        let mut session = session.lock()?;
-        session.destroy();
-        session.set("after", true)?;
-        Ok("unreachable")
-    }
     async fn login(session: SessionHandle) -> session::Result<&'static str> {
         let mut session = session.lock()?;
         session.regenerate_id(session::OldId::Delete)?;
@@ -292,12 +294,6 @@ async fn an_axum_handlers_session_error_and_a_refused_login_reach_the_hook() {
 
 #[tokio::test]
 async fn without_a_hook_axum_errors_keep_their_plain_text() {
-    async fn destroyed(session: SessionHandle) -> session::Result<&'static str> {
-        let mut session = session.lock()?;
-        session.destroy();
-        session.set("after", true)?;
-        Ok("unreachable")
-    }
     let app = Router::new()
         .route("/", get(destroyed))
         .layer(SessionLayer::new(SessionManager::new(

@@ -180,11 +180,7 @@ impl RedisStorage {
         I: IntoIterator,
         I::Item: Into<String>,
     {
-        RedisStorageBuilder::on(Source::Sentinel {
-            sentinels: sentinels.into_iter().map(Into::into).collect(),
-            service: service.into(),
-            master: None,
-        })
+        Self::on_sentinels(sentinels, service.into(), None)
     }
 
     /// As [`sentinel_builder`](Self::sentinel_builder), reaching the masters Sentinel names
@@ -219,10 +215,24 @@ impl RedisStorage {
         I: IntoIterator,
         I::Item: Into<String>,
     {
+        Self::on_sentinels(sentinels, service.into(), Some(Box::new(master)))
+    }
+
+    /// The builder of both Sentinel constructors.
+    #[cfg(feature = "redis-sentinel")]
+    fn on_sentinels<I>(
+        sentinels: I,
+        service: String,
+        master: Option<Box<redis::sentinel::SentinelNodeConnectionInfo>>,
+    ) -> RedisStorageBuilder
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
         RedisStorageBuilder::on(Source::Sentinel {
             sentinels: sentinels.into_iter().map(Into::into).collect(),
-            service: service.into(),
-            master: Some(Box::new(master)),
+            service,
+            master,
         })
     }
 
