@@ -1,8 +1,9 @@
 //! Telemetry: the `session.load` and `session.commit` spans, and the metrics of the `metrics`
 //! feature, read back through a recorder and a subscriber of the test's own.
 //!
-//! Its own test binary: each test installs its recorder and subscriber for its thread only,
-//! and no test elsewhere races them for `tracing`'s per-callsite interest cache.
+//! Its own test binary. Each test installs its recorder and subscriber for its thread only;
+//! [`with_spans`] first installs a global subscriber that wants every callsite, so that no test
+//! thread without a subscriber can switch a span off for the others (see [`with_spans`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -191,7 +192,19 @@ impl Spans {
 }
 
 /// Runs `work` on a current-thread runtime with `spans` as this thread's subscriber.
+///
+/// `tracing` caches each callsite's interest for the whole process, computed from the
+/// subscriber of the first thread to reach it. Without a global subscriber, a test running on a
+/// thread without one would cache "never" and hide the span from a test that watches it. The
+/// global registry wants every callsite, so interest is never "never"; it keeps nothing.
 fn with_spans<T>(spans: &Spans, work: impl Future<Output = T>) -> T {
+    static WANT_EVERY_CALLSITE: std::sync::Once = std::sync::Once::new();
+    WANT_EVERY_CALLSITE.call_once(|| {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry())
+            .expect("the only global subscriber of this binary");
+        // A callsite first reached while the global was being installed may hold "never".
+        tracing::callsite::rebuild_interest_cache();
+    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -71,18 +71,7 @@ impl Probe {
             Ok(_) => "new",
             Err(_) => "error",
         };
-        self.span.record("outcome", outcome);
-        #[cfg(feature = "metrics")]
-        {
-            let storage = self.storage;
-            metrics::counter!("session_loads_total", "storage" => storage, "outcome" => outcome)
-                .increment(1);
-            metrics::histogram!("session_load_duration_seconds", "storage" => storage)
-                .record(self.started.elapsed());
-        }
-        if let Err(error) = result {
-            store_error(self.storage, "load", error);
-        }
+        self.finish(Operation::Load, outcome, result.as_ref().err());
     }
 
     /// Ends the probe of a commit; `stored` says whether the storage keeps records on the
@@ -97,20 +86,38 @@ impl Probe {
             Ok(Commit::Superseded) => ("superseded", false),
             Err(_) => ("error", false),
         };
-        self.span.record("outcome", outcome);
         self.span.record("wrote", wrote);
+        self.finish(Operation::Commit, outcome, result.as_ref().err());
+    }
+
+    /// Records `outcome` on the span, counts it and the time taken, and counts a store error.
+    fn finish(self, operation: Operation, outcome: &'static str, error: Option<&Error>) {
+        self.span.record("outcome", outcome);
         #[cfg(feature = "metrics")]
         {
+            let (total, duration) = match operation {
+                Operation::Load => ("session_loads_total", "session_load_duration_seconds"),
+                Operation::Commit => ("session_commits_total", "session_commit_duration_seconds"),
+            };
             let storage = self.storage;
-            metrics::counter!("session_commits_total", "storage" => storage, "outcome" => outcome)
-                .increment(1);
-            metrics::histogram!("session_commit_duration_seconds", "storage" => storage)
-                .record(self.started.elapsed());
+            metrics::counter!(total, "storage" => storage, "outcome" => outcome).increment(1);
+            metrics::histogram!(duration, "storage" => storage).record(self.started.elapsed());
         }
-        if let Err(error) = result {
-            store_error(self.storage, "commit", error);
+        if let Some(error) = error {
+            let operation = match operation {
+                Operation::Load => "load",
+                Operation::Commit => "commit",
+            };
+            store_error(self.storage, operation, error);
         }
     }
+}
+
+/// Which of the manager's two operations a [`Probe`] measures.
+#[derive(Clone, Copy)]
+enum Operation {
+    Load,
+    Commit,
 }
 
 /// Counts `error` if it came from the store (not, say, a cookie too large to send).

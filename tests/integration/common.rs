@@ -103,7 +103,19 @@ pub(crate) struct Captured {
 }
 
 /// Runs `f` with a subscriber that records every event emitted on this thread.
+///
+/// `tracing` caches each callsite's interest for the whole process, computed from the
+/// subscriber of the first thread to reach it. Without a global subscriber, a test running on a
+/// thread without one would cache "never" and hide the event from a test that captures it. So
+/// the first capture installs a global registry that wants every callsite and keeps nothing.
 pub(crate) fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<Captured>) {
+    static WANT_EVERY_CALLSITE: std::sync::Once = std::sync::Once::new();
+    WANT_EVERY_CALLSITE.call_once(|| {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry())
+            .expect("the only global subscriber of this binary");
+        // A callsite first reached while the global was being installed may hold "never".
+        tracing::callsite::rebuild_interest_cache();
+    });
     let subscriber = CaptureSubscriber::default();
     let events = std::sync::Arc::clone(&subscriber.events);
     let result = tracing::subscriber::with_default(subscriber, f);
