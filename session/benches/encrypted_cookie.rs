@@ -5,7 +5,7 @@
 //! encode, format. It decrypts the storage's own cookie, so it also checks the wire format the
 //! crate documents (nonce ‖ ciphertext ‖ tag, the cookie name in the associated data).
 //!
-//! Run with `cargo bench -p session --features encrypted --bench encrypted_cookie`;
+//! Run with `cargo bench -p session-kit --features encrypted --bench encrypted_cookie`;
 //! `scripts/bench-report` prints the medians and ratios.
 
 use std::hint::black_box;

@@ -3,7 +3,7 @@
 //! directory), measured in the same run; and sessions per second with 1, 2 and 8 concurrent
 //! writers on distinct sessions.
 //!
-//! Run with `cargo bench -p session --bench file_storage`; `scripts/bench-report` prints the
+//! Run with `cargo bench -p session-kit --bench file_storage`; `scripts/bench-report` prints the
 //! medians, ratios and throughputs.
 
 use std::fs::{self, File};

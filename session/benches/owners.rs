@@ -7,7 +7,7 @@
 //! Redis and PostgreSQL are servers started for the run (`servers.rs`); SQLite is a file in
 //! WAL mode and the file store a directory, both in a temporary directory.
 //!
-//! Run with `cargo bench -p session --features redis,postgres,sqlite --bench owners`.
+//! Run with `cargo bench -p session-kit --features redis,postgres,sqlite --bench owners`.
 
 #![allow(
     clippy::print_stdout,

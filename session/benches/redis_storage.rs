@@ -16,7 +16,7 @@
 //! shares a core with Redis sees round trips four times shorter, and pays the same few
 //! microseconds of client work.
 //!
-//! Run with `cargo bench -p session --features redis-cluster --bench redis_storage`.
+//! Run with `cargo bench -p session-kit --features redis-cluster --bench redis_storage`.
 
 #![allow(
     clippy::print_stdout,

@@ -2,7 +2,7 @@
 //! through the raw work it cannot avoid (serde_json, base64, HMAC, a map lookup) and nothing
 //! else, measured in the same run.
 //!
-//! Run with `cargo bench -p session --bench round_trip`; `scripts/bench-report` prints the
+//! Run with `cargo bench -p session-kit --bench round_trip`; `scripts/bench-report` prints the
 //! medians and ratios.
 
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! to: a typed get + set of one key against `get::<T>` + `set` of the same key, in the same run.
 //! The dynamic pair is the floor.
 //!
-//! Run with `cargo bench -p session --bench schema`; `scripts/bench-report` prints the ratio.
+//! Run with `cargo bench -p session-kit --bench schema`; `scripts/bench-report` prints the ratio.
 
 use std::hint::black_box;
 

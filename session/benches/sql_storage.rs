@@ -12,7 +12,7 @@
 //! temporary directory. `SQL_BENCH_SECONDS` sets how long each throughput run lasts (2 s; five rounds of
 //! both paths, alternating).
 //!
-//! Run with `cargo bench -p session --features postgres,sqlite --bench sql_storage`.
+//! Run with `cargo bench -p session-kit --features postgres,sqlite --bench sql_storage`.
 
 #![allow(
     clippy::print_stdout,

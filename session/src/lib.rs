@@ -56,7 +56,19 @@
 //!
 //! Every load and commit runs in a `tracing` span, and the `metrics` feature counts them
 //! through the `metrics` facade: see [`telemetry`].
-
+//!
+//! # Feature flags
+//!
+//! The package is `session-kit` on crates.io; its library is named `session`, so a
+//! dependency on `session-kit` is used as `session::...`.
+//!
+#![cfg_attr(feature = "document-features", doc = document_features::document_features!())]
+//!
+#![cfg_attr(
+    not(feature = "document-features"),
+    doc = "The list of features and what each adds is in `session/Cargo.toml`, and rendered \
+           here on [docs.rs](https://docs.rs/session-kit)."
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::unwrap_used)]
 
@@ -165,5 +177,5 @@ pub use crate::store::SessionStore;
     feature = "redis-cluster",
     feature = "redis-tls"
 ))]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -136,7 +136,7 @@ use crate::error::Result;
 /// ```
 ///
 /// ```
-/// // With `renamed = { package = "session", ... }` in Cargo.toml:
+/// // With `renamed = { package = "session-kit", ... }` in Cargo.toml:
 /// # extern crate session as renamed;
 /// #[derive(renamed::SessionSchema)]
 /// #[session(crate = "renamed")]

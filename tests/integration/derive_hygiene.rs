@@ -67,7 +67,7 @@ pub mod no_prelude {
     }
 }
 
-/// The crate renamed, as with `renamed = { package = "session" }`.
+/// The crate renamed, as with `renamed = { package = "session-kit" }`.
 pub mod renamed_crate {
     extern crate session as renamed;
 
