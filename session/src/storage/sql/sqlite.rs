@@ -28,6 +28,10 @@ use crate::store::{
 /// How the store names its database in errors and logs.
 const DATABASE: &str = "SQLite";
 
+/// How long [`SqliteStorage::migrate`] waits before trying again after SQLite refused a lock
+/// at once.
+const BUSY_RETRY: Duration = Duration::from_millis(25);
+
 /// Sessions in SQLite: a durable store in one file, shared by every process that opens it.
 ///
 /// One row per session in a table of its own (`sessions` unless [set](SqliteStorageBuilder::table)),
@@ -201,6 +205,17 @@ impl Statements {
 }
 
 /// A statement's text for sqlx, which caches the prepared statement per connection.
+/// Whether SQLite refused a lock (`SQLITE_BUSY` or `SQLITE_LOCKED`, with any extended code).
+fn is_busy(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    error
+        .code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
 fn sql(text: &Arc<str>) -> AssertSqlSafe<Arc<str>> {
     AssertSqlSafe(Arc::clone(text))
 }
@@ -336,28 +351,41 @@ impl SqliteStorage {
     /// See [`SqliteStorage`].
     pub async fn migrate(&self) -> Result<()> {
         bounded(DATABASE, self.shared.timeout, async {
-            let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-            // A table made before owners existed gains their columns first.
-            let columns: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info(?1)")
-                .bind(self.shared.table.as_str())
-                .fetch_all(&mut *transaction)
-                .await?;
-            if !columns.is_empty() && !columns.iter().any(|(name,)| name == "owner") {
-                let table = quoted("table", &self.shared.table).unwrap_or_default();
-                let upgrade = format!(
-                    "ALTER TABLE {table} ADD COLUMN owner TEXT;\n\
-                     ALTER TABLE {table} ADD COLUMN label TEXT;"
-                );
-                sqlx::raw_sql(AssertSqlSafe(upgrade))
-                    .execute(&mut *transaction)
-                    .await?;
+            // SQLite answers some lock waits with `SQLITE_BUSY` at once instead of through its
+            // busy handler: when another process turns a new file to WAL at the same moment,
+            // one of two apps starting together failed here. Such a refusal is tried again
+            // until the storage's timeout.
+            loop {
+                match self.migrate_once().await {
+                    Err(error) if is_busy(&error) => tokio::time::sleep(BUSY_RETRY).await,
+                    done => return done,
+                }
             }
-            sqlx::raw_sql(sql(&self.shared.sql.migration))
-                .execute(&mut *transaction)
-                .await?;
-            transaction.commit().await
         })
         .await
+    }
+
+    async fn migrate_once(&self) -> sqlx::Result<()> {
+        let mut transaction = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        // A table made before owners existed gains their columns first.
+        let columns: Vec<(String,)> = sqlx::query_as("SELECT name FROM pragma_table_info(?1)")
+            .bind(self.shared.table.as_str())
+            .fetch_all(&mut *transaction)
+            .await?;
+        if !columns.is_empty() && !columns.iter().any(|(name,)| name == "owner") {
+            let table = quoted("table", &self.shared.table).unwrap_or_default();
+            let upgrade = format!(
+                "ALTER TABLE {table} ADD COLUMN owner TEXT;\n\
+                 ALTER TABLE {table} ADD COLUMN label TEXT;"
+            );
+            sqlx::raw_sql(AssertSqlSafe(upgrade))
+                .execute(&mut *transaction)
+                .await?;
+        }
+        sqlx::raw_sql(sql(&self.shared.sql.migration))
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await
     }
 
     /// Deletes every row whose deadline passed before `now` (Unix seconds), and rows without a
