@@ -21,9 +21,11 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use session::tower::{SessionHandle, SessionLayer};
 use session::{MemoryStorage, SessionCookie, SessionManager, SessionSchema};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tower::{ServiceBuilder, service_fn};
+
+#[path = "support/client.rs"]
+mod client;
 
 /// What this app keeps in a session.
 #[derive(SessionSchema)]
@@ -107,35 +109,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One browser: each request sends the cookie the previous response set.
     let mut cookie = None::<String>;
     for expected in 1..=3 {
-        let (body, set_cookie) = get(address, cookie.as_deref()).await?;
-        println!("{}", body.trim_end());
-        assert_eq!(body, format!("visit #{expected}\n"));
-        cookie = set_cookie.or(cookie);
+        let reply = client::send(address, "GET", "/", cookie.as_deref(), None).await?;
+        println!("{}", reply.body.trim_end());
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body, format!("visit #{expected}\n"));
+        cookie = reply.set_cookie.or(cookie);
     }
     server.abort();
     Ok(())
-}
-
-/// A minimal HTTP/1.1 GET: the body and the `name=value` of the response's `Set-Cookie`.
-async fn get(
-    address: std::net::SocketAddr,
-    cookie: Option<&str>,
-) -> std::io::Result<(String, Option<String>)> {
-    let mut stream = TcpStream::connect(address).await?;
-    let cookie = cookie.map_or_else(String::new, |pair| format!("cookie: {pair}\r\n"));
-    stream
-        .write_all(
-            format!("GET / HTTP/1.1\r\nhost: localhost\r\n{cookie}connection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await?;
-    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
-    let set_cookie = head
-        .lines()
-        .find_map(|line| line.strip_prefix("set-cookie: "))
-        .and_then(|value| value.split(';').next())
-        .map(str::to_owned);
-    Ok((body.to_owned(), set_cookie))
 }

@@ -33,5 +33,6 @@
 
 mod extract;
 
+pub use crate::tower::typed::Typed;
 pub use crate::tower::{SessionGuard, SessionHandle, SessionLayer, SessionService};
-pub use extract::{SessionRejection, Typed};
+pub use extract::SessionRejection;

@@ -76,6 +76,9 @@
 #[cfg(test)]
 extern crate self as session;
 
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub mod actix;
 mod audit;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -170,6 +173,7 @@ pub use crate::store::SessionStore;
 #[cfg(all(
     doctest,
     feature = "derive",
+    feature = "actix",
     feature = "axum",
     feature = "encrypted",
     feature = "postgres",

@@ -44,8 +44,11 @@
 //! ```
 
 mod error_response;
-mod handle;
+pub(crate) mod handle;
 mod layer;
+pub(crate) mod settle;
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) mod typed;
 
 pub use error_response::{ErrorResponse, PlainText, SessionFailure};
 pub use handle::{SessionGuard, SessionHandle};

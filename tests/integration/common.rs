@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: a test cookie, and a `Browser` that carries the
 //! session cookie from one simulated request to the next.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use session::expiry::ManualClock;
 use session::store::{Stored, WriteOutcome, WritePlan};
 use session::{
@@ -117,7 +120,7 @@ pub(crate) fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<Captured>) {
         tracing::callsite::rebuild_interest_cache();
     });
     let subscriber = CaptureSubscriber::default();
-    let events = std::sync::Arc::clone(&subscriber.events);
+    let events = Arc::clone(&subscriber.events);
     let result = tracing::subscriber::with_default(subscriber, f);
     let events = events.lock().unwrap().clone();
     (result, events)
@@ -125,7 +128,7 @@ pub(crate) fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<Captured>) {
 
 #[derive(Default)]
 struct CaptureSubscriber {
-    events: std::sync::Arc<std::sync::Mutex<Vec<Captured>>>,
+    events: Arc<std::sync::Mutex<Vec<Captured>>>,
 }
 
 impl tracing::Subscriber for CaptureSubscriber {
@@ -163,7 +166,6 @@ pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
 
 impl TempDir {
     pub(crate) fn new() -> Self {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let path = std::env::temp_dir().join(format!(
             "session-tests-{}-{}",
@@ -608,4 +610,36 @@ pub(crate) fn scratch_dir(what: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("{what}-{}", SessionId::generate().as_str()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A memory store that counts its loads and fails its loads or writes while a test says so.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Flaky {
+    inner: session::MemoryStorage,
+    pub(crate) loads: Arc<AtomicUsize>,
+    pub(crate) loads_fail: Arc<AtomicBool>,
+    pub(crate) writes_fail: Arc<AtomicBool>,
+}
+
+impl SessionStore for Flaky {
+    async fn load(&self, id: &SessionId) -> session::Result<Option<Stored>> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        if self.loads_fail.load(Ordering::SeqCst) {
+            return Err(session::Error::storage(std::io::Error::other(
+                "connection refused",
+            )));
+        }
+        SessionStore::load(&self.inner, id).await
+    }
+
+    async fn write(&self, plan: &WritePlan<'_>) -> session::Result<WriteOutcome> {
+        if self.writes_fail.load(Ordering::SeqCst) {
+            return Err(session::Error::storage(std::io::Error::other("disk full")));
+        }
+        self.inner.write(plan).await
+    }
+
+    async fn delete(&self, ids: &[&SessionId]) -> session::Result<()> {
+        self.inner.delete(ids).await
+    }
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod actix;
 mod browser;
 
 mod conformance;

@@ -3,8 +3,7 @@
 //! it answers: a save that fails, a load that fails, a refused login, a handler's own error.
 
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::Body;
@@ -14,12 +13,11 @@ use http::{Request, Response, StatusCode};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use session::store::{Stored, WriteOutcome, WritePlan};
 use session::tower::{SessionFailure, SessionHandle, SessionLayer};
-use session::{Error, MemoryStorage, SessionId, SessionManager, SessionStore};
+use session::{Error, MemoryStorage, SessionManager};
 use tower::{ServiceBuilder, ServiceExt as _, service_fn};
 
-use crate::common::cookie;
+use crate::common::{Flaky, cookie};
 
 /// A plain tower handler over `String` bodies: counts visits, or fails as the path says.
 async fn counter(request: Request<String>) -> Result<Response<String>, Infallible> {
@@ -111,34 +109,6 @@ async fn a_bare_hyper_server_keeps_a_session_without_axum() {
         .unwrap();
     assert!(untouched.headers().get("set-cookie").is_none());
     assert!(untouched.headers().get("vary").is_none());
-}
-
-/// A memory store whose loads or writes fail while the test says so.
-#[derive(Debug, Clone, Default)]
-struct Flaky {
-    inner: MemoryStorage,
-    loads_fail: Arc<AtomicBool>,
-    writes_fail: Arc<AtomicBool>,
-}
-
-impl SessionStore for Flaky {
-    async fn load(&self, id: &SessionId) -> session::Result<Option<Stored>> {
-        if self.loads_fail.load(Ordering::SeqCst) {
-            return Err(Error::storage(std::io::Error::other("connection refused")));
-        }
-        self.inner.load(id).await
-    }
-
-    async fn write(&self, plan: &WritePlan<'_>) -> session::Result<WriteOutcome> {
-        if self.writes_fail.load(Ordering::SeqCst) {
-            return Err(Error::storage(std::io::Error::other("disk full")));
-        }
-        self.inner.write(plan).await
-    }
-
-    async fn delete(&self, ids: &[&SessionId]) -> session::Result<()> {
-        self.inner.delete(ids).await
-    }
 }
 
 /// The app's hook: a 503 naming the kind of failure (never its cause).

@@ -1,8 +1,6 @@
 //! The axum extractors: [`SessionHandle`] for the dynamic session and [`Typed`] for a
 //! [`SessionSchema`] struct, so that a handler's signature names its schema.
 
-use std::marker::PhantomData;
-
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -10,7 +8,8 @@ use http::request::Parts;
 
 use crate::error::Error;
 use crate::schema::SessionSchema;
-use crate::tower::{SessionFailure, SessionGuard, SessionHandle};
+use crate::tower::typed::Typed;
+use crate::tower::{SessionFailure, SessionHandle};
 
 /// Why a handler's session extractor ([`SessionHandle`], [`Typed`]) rejected the request: the
 /// route has no [`SessionLayer`] (a programming mistake), or the storage failed to load the
@@ -101,101 +100,12 @@ impl<St: Send + Sync> FromRequestParts<St> for SessionHandle {
     }
 }
 
-/// Extracts the request's session as a [`SessionSchema`] struct's typed view.
-///
-/// # Examples
-///
-/// ```
-/// use session::SessionSchema;
-/// use session::axum::Typed;
-///
-/// #[derive(SessionSchema)]
-/// struct Account {
-///     user: Option<String>,
-/// }
-///
-/// async fn whoami(account: Typed<Account>) -> session::Result<String> {
-///     Ok(account.view()?.user()?.unwrap_or_else(|| "guest".to_owned()))
-/// }
-/// # let _ = whoami;
-/// ```
-pub struct Typed<T> {
-    handle: SessionHandle,
-    schema: PhantomData<fn() -> T>,
-}
-
-impl<T: SessionSchema> Typed<T> {
-    /// Borrows the session through the schema's typed view, until the view is dropped.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::AlreadyLocked`] while this thread holds the session through another view or
-    /// a [`SessionGuard`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session::SessionSchema;
-    /// use session::axum::Typed;
-    ///
-    /// #[derive(SessionSchema)]
-    /// struct Counter {
-    ///     #[session(default)]
-    ///     hits: u64,
-    /// }
-    ///
-    /// async fn count(counter: Typed<Counter>) -> session::Result<String> {
-    ///     let mut counter = counter.view()?;
-    ///     counter.set_hits(counter.hits() + 1)?;
-    ///     Ok(counter.hits().to_string())
-    /// }
-    /// # let _ = count;
-    /// ```
-    pub fn view(&self) -> Result<T::View<SessionGuard<'_>>, Error> {
-        Ok(T::view(self.handle.lock()?))
-    }
-
-    /// Returns the untyped handle, for `regenerate_id`, `destroy` and the like.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use session::SessionSchema;
-    /// use session::axum::Typed;
-    ///
-    /// #[derive(SessionSchema)]
-    /// struct Account {
-    ///     user: Option<String>,
-    /// }
-    ///
-    /// async fn logout(account: Typed<Account>) -> session::Result<&'static str> {
-    ///     account.handle().lock()?.destroy();
-    ///     Ok("bye")
-    /// }
-    /// # let _ = logout;
-    /// ```
-    #[must_use]
-    pub fn handle(&self) -> &SessionHandle {
-        &self.handle
-    }
-}
-
-impl<T> std::fmt::Debug for Typed<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Typed")
-            .field("schema", &std::any::type_name::<T>())
-            .field("handle", &self.handle)
-            .finish()
-    }
-}
-
 impl<T: SessionSchema, St: Send + Sync> FromRequestParts<St> for Typed<T> {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            handle: SessionHandle::from_request_parts(parts, state).await?,
-            schema: PhantomData,
-        })
+        Ok(Typed::new(
+            SessionHandle::from_request_parts(parts, state).await?,
+        ))
     }
 }

@@ -86,7 +86,21 @@ pub struct PlainText;
 
 impl<B: From<String>> ErrorResponse<B> for PlainText {
     fn respond(&self, error: &Error) -> Response<B> {
-        let (status, text) = match error {
+        let (status, text) = Self::status_and_text(error);
+        let mut response = Response::new(B::from(text));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response
+    }
+}
+
+impl PlainText {
+    /// The status and text of the plain-text response for `error`.
+    pub(crate) fn status_and_text(error: &Error) -> (StatusCode, String) {
+        match error {
             Error::OwnerLimit { limit } => (
                 StatusCode::CONFLICT,
                 format!(
@@ -101,14 +115,7 @@ impl<B: From<String>> ErrorResponse<B> for PlainText {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal Server Error: session error".to_owned(),
             ),
-        };
-        let mut response = Response::new(B::from(text));
-        *response.status_mut() = status;
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        response
+        }
     }
 }
 

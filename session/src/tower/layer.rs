@@ -12,7 +12,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::error_response::{ErrorResponse, PlainText, SessionFailure};
-use super::handle::{BoxFuture, CookieHeader, LoadSession, SessionHandle, TakeOutcome, lossy};
+use super::handle::{BoxFuture, CookieHeader, LoadSession, SessionHandle, lossy};
+use super::settle::{Settlement, settle, varies_on_cookie};
 use crate::error::Error;
 use crate::manager::SessionManager;
 use crate::storage::Storage;
@@ -265,45 +266,28 @@ async fn commit<S: Storage, B, H: ErrorResponse<B>>(
     mut response: Response<B>,
 ) -> Response<B> {
     let failure = response.extensions_mut().remove::<SessionFailure>();
-    let session = match handle.take_for_commit().await {
-        TakeOutcome::NeverLoaded => return answer(on_error, failure, response),
-        TakeOutcome::Loaded(session) => session,
-        TakeOutcome::Busy => {
-            tracing::error!("the session was still locked after the handler; nothing saved");
-            return on_error.respond(&Error::AlreadyLocked);
-        }
+    let set_cookie = match settle(manager, handle, response.status().is_server_error()).await {
+        Settlement::Untouched => return answer(on_error, failure, response),
+        Settlement::Failed(error) => return on_error.respond(&error),
+        Settlement::Committed(set_cookie) => set_cookie,
     };
     // Room for `Vary` and `Set-Cookie` at once: one growth of the header map at most.
     response.headers_mut().reserve(2);
     add_vary_cookie(response.headers_mut());
-    if response.status().is_server_error() {
-        return answer(on_error, failure, response);
-    }
-    match manager.commit(&session).await {
-        Ok(commit) => {
-            if let Some(set_cookie) = commit.into_header() {
-                // Moved into `Bytes`, so the header value is not copied.
-                match HeaderValue::from_maybe_shared(bytes::Bytes::from(set_cookie)) {
-                    Ok(value) => {
-                        response.headers_mut().append(SET_COOKIE, value);
-                    }
-                    Err(error) => {
-                        // The cookie's encoder writes only header-safe bytes: not reached.
-                        tracing::error!(%error, "session Set-Cookie is not a valid header value");
-                        return on_error.respond(&Error::storage(error));
-                    }
-                }
+    if let Some(set_cookie) = set_cookie {
+        // Moved into `Bytes`, so the header value is not copied.
+        match HeaderValue::from_maybe_shared(bytes::Bytes::from(set_cookie)) {
+            Ok(value) => {
+                response.headers_mut().append(SET_COOKIE, value);
             }
-            answer(on_error, failure, response)
-        }
-        // A login past an `OwnerLimit` that refuses: nothing was saved, and the client is
-        // told why rather than shown a server error.
-        Err(error @ Error::OwnerLimit { .. }) => on_error.respond(&error),
-        Err(error) => {
-            tracing::error!(error = %error, source = ?std::error::Error::source(&error), "saving the session failed");
-            on_error.respond(&error)
+            Err(error) => {
+                // The cookie's encoder writes only header-safe bytes: not reached.
+                tracing::error!(%error, "session Set-Cookie is not a valid header value");
+                return on_error.respond(&Error::storage(error));
+            }
         }
     }
+    answer(on_error, failure, response)
 }
 
 /// The handler's response, or the hook's for the session error it stands for. The hook's
@@ -327,13 +311,10 @@ fn answer<B, H: ErrorResponse<B>>(
 
 /// Adds `Vary: Cookie` unless the response already varies on it (or on everything).
 fn add_vary_cookie(headers: &mut http::HeaderMap) {
-    let varies = headers.get_all(VARY).iter().any(|value| {
-        value.to_str().is_ok_and(|value| {
-            value
-                .split(',')
-                .any(|item| item.trim().eq_ignore_ascii_case("cookie") || item.trim() == "*")
-        })
-    });
+    let varies = headers
+        .get_all(VARY)
+        .iter()
+        .any(|value| varies_on_cookie(value.as_bytes()));
     if !varies {
         headers.append(VARY, HeaderValue::from_static("Cookie"));
     }
