@@ -9,6 +9,9 @@
 //! generates, plus `regenerate_id`, `set_owner`, `set_label` and `destroy`, and the owner calls
 //! of the request's `SessionHandle`.
 
+#[path = "../remix/front.rs"]
+pub mod shared_login;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;

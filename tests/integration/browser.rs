@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use session_examples::shared_login::{self, RemixApp};
 use session_examples::{Config, Storage};
 
 use crate::common::{SECRET, TempDir};
@@ -244,10 +245,8 @@ impl Browser<'_> {
     }
 }
 
-/// Serves the demo app on a free port and starts ChromeDriver with a fresh profile directory:
-/// the driver, the profile and the app's URL. `None` (the test skips) without Chromium, which
-/// CI must have.
-async fn demo_and_driver() -> Option<(Driver, TempDir, String)> {
+/// Whether Chromium and ChromeDriver are here: CI must have them; elsewhere the test skips.
+fn have_chromium() -> bool {
     if !Path::new(CHROMEDRIVER).exists() || !Path::new(CHROMIUM).exists() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -256,6 +255,16 @@ async fn demo_and_driver() -> Option<(Driver, TempDir, String)> {
         crate::common::skip(
             "install Debian's chromium and chromium-driver to run the browser test",
         );
+        return false;
+    }
+    true
+}
+
+/// Serves the demo app on a free port and starts ChromeDriver with a fresh profile directory:
+/// the driver, the profile and the app's URL. `None` (the test skips) without Chromium, which
+/// CI must have.
+async fn demo_and_driver() -> Option<(Driver, TempDir, String)> {
+    if !have_chromium() {
         return None;
     }
     let app = session_examples::app(&Config {
@@ -443,4 +452,80 @@ async fn two_browser_profiles_see_each_other_on_your_sessions_and_one_logs_the_o
 
     laptop.close().await;
     phone.close().await;
+}
+
+/// `examples/remix`: the Rust app and the Remix 3 app (Node, fetch-router, the Remix session
+/// middleware) behind one port share one login through one cookie, in a real browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remix_app_and_the_rust_app_share_one_login_in_a_real_browser() {
+    if !have_chromium() {
+        return;
+    }
+    let packages = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/remix/node_modules");
+    if !packages.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the example's Remix packages (scripts/setup)"
+        );
+        crate::common::skip("run scripts/setup for the Remix example's packages");
+        return;
+    }
+    let remix = RemixApp::start(SECRET, true)
+        .await
+        .expect("the Remix app starts");
+    let app = shared_login::app(SECRET, true, remix.address()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let driver = Driver::start().await;
+    let profile = TempDir::new();
+    let browser = Browser::open(&driver, &profile.0).await;
+
+    browser.go(&url).await;
+    assert_eq!(browser.text("h1").await, "Rust (axum)");
+    assert_eq!(browser.text("#user").await, "Not signed in");
+    let guest = browser.cookie("sid").await;
+
+    // Signed in by Rust, greeted by Remix with the flash Rust set.
+    browser.type_into("#name", "ada").await;
+    browser.click("#login").await;
+    assert_eq!(
+        browser.text_when("#user", "Signed in as ada").await,
+        "Signed in as ada"
+    );
+    assert_eq!(browser.text("h1").await, "Remix 3 (Node)");
+    assert_eq!(
+        browser.text("#notice").await,
+        "Welcome, ada: signed in by Rust."
+    );
+    assert_eq!(browser.text("#visits").await, "Visits: 2");
+    let cookie = browser.cookie("sid").await;
+    assert_ne!(cookie["value"], guest["value"]);
+    assert_eq!(cookie["httpOnly"], json!(true));
+    assert_eq!(cookie["secure"], json!(true));
+    assert_eq!(cookie["sameSite"], json!("Lax"));
+
+    // Remix wrote the cookie last; Rust reads it, and the flash was shown once.
+    browser.reload().await;
+    assert_eq!(browser.text_when("#visits", "Visits: 3").await, "Visits: 3");
+    assert_eq!(browser.text("#notice").await, "");
+    browser.click("#to-rust").await;
+    assert_eq!(browser.text_when("h1", "Rust (axum)").await, "Rust (axum)");
+    assert_eq!(browser.text("#user").await, "Signed in as ada");
+    assert_eq!(browser.text("#visits").await, "Visits: 4");
+    assert_eq!(browser.text("#notice").await, "");
+
+    // Signed out by Remix: a guest on the Rust side too.
+    browser.click("#to-remix").await;
+    assert_eq!(
+        browser.text_when("h1", "Remix 3 (Node)").await,
+        "Remix 3 (Node)"
+    );
+    browser.click("#logout").await;
+    assert_eq!(browser.text_when("h1", "Rust (axum)").await, "Rust (axum)");
+    assert_eq!(browser.text("#user").await, "Not signed in");
+    assert_eq!(browser.text("#visits").await, "Visits: 1");
+
+    browser.close().await;
+    remix.stop().await.unwrap();
 }
