@@ -1,6 +1,7 @@
 //! `session::actix`: the middleware and extractors on actix-web's own test service, under the
 //! rules of the tower layer: lazy load, `Vary: Cookie`, an appended `Set-Cookie`, no save on a
-//! 5xx, and the error hook for storage failures and a handler's `session::Error`.
+//! 5xx, and the error hook for storage failures and a handler's `session::Error`; and on
+//! actix-web's own server, concurrent requests of one browser losing no update.
 
 use std::sync::atomic::Ordering;
 
@@ -317,6 +318,77 @@ fn failures_are_plain_text_by_default_and_the_hook_s_response_when_set() {
         // Nothing of the failures was saved: the count goes on from the first visit.
         let next = call(&plain, "GET", "/", Some(&jar)).await;
         assert_eq!(body(next).await, " 2 ");
+    });
+}
+
+/// Sets this request's own key, `k{n}`.
+async fn mark(session: SessionHandle, n: web::Path<u32>) -> session::Result<&'static str> {
+    session.lock()?.set(&format!("k{n}"), true)?;
+    Ok("marked")
+}
+
+/// How many keys the session holds.
+async fn keys(session: SessionHandle) -> session::Result<String> {
+    Ok(session.lock()?.len().to_string())
+}
+
+/// 40 requests of one browser at once, each setting its own key after the first request's, on actix-web's own server
+/// with two workers (two runtimes sharing one manager and one store connection): all 41 keys
+/// are saved.
+async fn concurrent_marks_all_land<S: Storage + 'static>(storage: S) {
+    let sessions = SessionMiddleware::new(SessionManager::new(cookie(), storage));
+    let server = actix_web::HttpServer::new(move || {
+        App::new()
+            .wrap(sessions.clone())
+            .route("/keys", web::get().to(keys))
+            .route("/mark/{n}", web::post().to(mark))
+    })
+    .workers(2)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let base = format!("http://{}", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+
+    let client = reqwest::Client::new();
+    let first = client.post(format!("{base}/mark/40")).send().await.unwrap();
+    let set_cookie = first.headers()["set-cookie"].to_str().unwrap();
+    let jar = crate::common::pair_of(set_cookie).unwrap();
+    let marks: Vec<_> = (0..40)
+        .map(|n| {
+            let request = client
+                .post(format!("{base}/mark/{n}"))
+                .header("cookie", &jar)
+                .send();
+            actix_rt::spawn(async move { request.await.unwrap().status() })
+        })
+        .collect();
+    for mark in marks {
+        assert_eq!(mark.await.unwrap(), 200);
+    }
+    let counted = client
+        .get(format!("{base}/keys"))
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counted.text().await.unwrap(), "41", "no update is lost");
+    handle.stop(true).await;
+}
+
+#[test]
+fn concurrent_requests_on_actix_web_s_own_server_lose_no_update() {
+    run(async {
+        concurrent_marks_all_land(MemoryStorage::new()).await;
+        let redis = crate::common::redis_url();
+        concurrent_marks_all_land(RedisStorage::builder(redis.as_str()).build().unwrap()).await;
+        let postgres = PostgresStorage::builder(crate::databases::postgres_url().as_str())
+            .table(crate::databases::unique_table())
+            .build()
+            .unwrap();
+        postgres.migrate().await.unwrap();
+        concurrent_marks_all_land(postgres).await;
     });
 }
 
