@@ -6,7 +6,6 @@
 use std::sync::atomic::Ordering;
 
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
 use session::actix::{SessionHandle, SessionMiddleware, Typed};
 use session::{
@@ -121,6 +120,15 @@ where
 async fn body<B: actix_web::body::MessageBody>(response: ServiceResponse<B>) -> String {
     String::from_utf8(test::read_body(response).await.to_vec()).unwrap()
 }
+
+async fn status_and_body<B: actix_web::body::MessageBody>(
+    response: ServiceResponse<B>,
+) -> (u16, String) {
+    (response.status().as_u16(), body(response).await)
+}
+
+/// The default answer when the storage fails.
+const UNAVAILABLE: &str = "Internal Server Error: the session storage is unavailable";
 
 /// Visits, logs in (a new id and a flash), reads the flash once, logs out. A server-side
 /// storage also forgets the old id and the destroyed session.
@@ -280,40 +288,37 @@ fn failures_are_plain_text_by_default_and_the_hook_s_response_when_set() {
         let first = call(&plain, "GET", "/", None).await;
         let jar = session_pair(&first).unwrap();
 
-        // A failed save.
+        let storage_down = || (500, UNAVAILABLE.to_owned());
+        let hooked_storage = || (503, "hook: storage".to_owned());
+
+        // A failed save: no cookie either way.
         store.writes_fail.store(true, Ordering::SeqCst);
         let failed = call(&plain, "GET", "/", Some(&jar)).await;
-        assert_eq!(failed.status(), 500);
         assert!(failed.headers().get("set-cookie").is_none());
-        assert_eq!(
-            body(failed).await,
-            "Internal Server Error: the session storage is unavailable"
-        );
+        assert_eq!(status_and_body(failed).await, storage_down());
         let failed = call(&hooked, "GET", "/", Some(&jar)).await;
-        assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(body(failed).await, "hook: storage");
+        assert_eq!(status_and_body(failed).await, hooked_storage());
         store.writes_fail.store(false, Ordering::SeqCst);
 
         // A failed load, in the extractor.
         store.loads_fail.store(true, Ordering::SeqCst);
         let failed = call(&plain, "GET", "/", Some(&jar)).await;
-        assert_eq!(failed.status(), 500);
-        assert_eq!(
-            body(failed).await,
-            "Internal Server Error: the session storage is unavailable"
-        );
+        assert_eq!(status_and_body(failed).await, storage_down());
         let failed = call(&hooked, "GET", "/", Some(&jar)).await;
-        assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(body(failed).await, "hook: storage");
+        assert_eq!(status_and_body(failed).await, hooked_storage());
         store.loads_fail.store(false, Ordering::SeqCst);
 
         // A handler's own `session::Error`, returned with `?`.
         let failed = call(&hooked, "POST", "/handler-error", Some(&jar)).await;
-        assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(body(failed).await, "hook: destroyed");
+        assert_eq!(
+            status_and_body(failed).await,
+            (503, "hook: destroyed".to_owned())
+        );
         let failed = call(&plain, "POST", "/handler-error", Some(&jar)).await;
-        assert_eq!(failed.status(), 500);
-        assert_eq!(body(failed).await, "Internal Server Error: session error");
+        assert_eq!(
+            status_and_body(failed).await,
+            (500, "Internal Server Error: session error".to_owned())
+        );
 
         // Nothing of the failures was saved: the count goes on from the first visit.
         let next = call(&plain, "GET", "/", Some(&jar)).await;

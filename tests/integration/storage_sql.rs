@@ -336,15 +336,7 @@ async fn sqlite_migrations_run_twice_and_at_once() {
     let dir = TempDir::new();
     std::fs::create_dir_all(&dir.0).unwrap();
     let url = format!("sqlite://{}", dir.0.join("s.db").display());
-    let runs: Vec<_> = (0..4)
-        .map(|_| {
-            let storage = SqliteStorage::builder(&url).build().unwrap();
-            tokio::spawn(async move { storage.migrate().await })
-        })
-        .collect();
-    for run in runs {
-        run.await.unwrap().unwrap();
-    }
+    four_storages_migrate_at_once(&url).await;
     let storage = SqliteStorage::builder(&url).build().unwrap();
     storage.migrate().await.unwrap();
     assert!(
@@ -366,15 +358,20 @@ async fn storages_migrating_a_new_file_at_once_all_succeed() {
             "sqlite://{}",
             dir.0.join(format!("new-{round}.db")).display()
         );
-        let runs: Vec<_> = (0..4)
-            .map(|_| {
-                let storage = SqliteStorage::builder(&url).build().unwrap();
-                tokio::spawn(async move { storage.migrate().await })
-            })
-            .collect();
-        for run in runs {
-            run.await.unwrap().unwrap();
-        }
+        four_storages_migrate_at_once(&url).await;
+    }
+}
+
+/// Four storages on `url` migrate at once; each must succeed.
+async fn four_storages_migrate_at_once(url: &str) {
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let storage = SqliteStorage::builder(url).build().unwrap();
+            tokio::spawn(async move { storage.migrate().await })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap().unwrap();
     }
 }
 
