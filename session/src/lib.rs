@@ -10,7 +10,9 @@
 //! | [`CookieStorage`] | in the signed cookie | no server state; readable by a Remix 3 app with the same secret |
 //! | [`MemoryStorage`] | in this process | per-key merges, so concurrent requests lose no update |
 //! | [`FileStorage`] | one file per session | atomic, crash-safe writes; merges hold across processes |
-//! | `RedisStorage` (feature `redis`) | a Redis hash per session | merges applied on the server; shared by every instance |
+//! | `CookieStorage::encrypted()` (feature `encrypted`) | in the cookie, sealed with XChaCha20-Poly1305 | the client cannot read it |
+//! | `RedisStorage` (feature `redis`) | a Redis hash per session | merges applied on the server; shared by every instance; Cluster, Sentinel and TLS behind features |
+//! | `PostgresStorage`, `SqliteStorage` (features `postgres`, `sqlite`) | a row per session | merges in one `UPDATE`; `migrate()` creates the table |
 //! | your own [`SessionStore`] | anywhere | the manager runs the save protocol; the store executes [`WritePlan`](store::WritePlan)s |
 //!
 //! A [`SessionCookie`] names, signs (HMAC-SHA256, with secret rotation) and verifies the cookie,
@@ -23,7 +25,9 @@
 //! `#[derive(SessionSchema)]` (feature `derive`, on by default) turns a struct into typed
 //! accessors, so handlers never touch a string key (see [`SessionSchema`](trait@SessionSchema)).
 //! The `tower` feature adds a layer for any tower service over `http` requests (module
-//! `tower`), and the `axum` feature adds axum extractors on top of it (module `axum`).
+//! `tower`: hyper, tonic, plain tower), the `axum` feature adds axum extractors on top of it
+//! (module `axum`), and the `actix` feature adds an actix-web middleware and extractors under
+//! the same rules (module `actix`).
 //!
 //! # Example
 //!
