@@ -78,6 +78,39 @@ macro_rules! one_request {
     }};
 }
 
+/// The group `$name`: the floor and the session rows, timed in pairs over the `floor` app and an
+/// app wrapped in `sessions` that runs [`count`], and the manager's round trip alone.
+macro_rules! bench_group {
+    ($c:expr, $name:literal, $system:expr, $floor:expr, $sessions:expr, $header:expr) => {{
+        let app = $system.block_on(test::init_service(
+            App::new()
+                .wrap($sessions.clone())
+                .route("/", web::get().to(count)),
+        ));
+        let (floor, header) = (&$floor, &$header);
+        let manager = Arc::clone($sessions.manager());
+        let rt = runtime();
+        let pairs = Pairs::default();
+        let mut group = $c.benchmark_group($name);
+        group.bench_function("floor", |b| {
+            b.iter_custom(|iters| {
+                time_pairs!($system, floor, &app, header, pairs, iters, |f, _| f)
+            });
+        });
+        group.bench_function("session", |b| {
+            b.iter_custom(|iters| {
+                time_pairs!($system, floor, &app, header, pairs, iters, |_, s| s)
+            });
+        });
+        // The manager's round trip alone, without actix-web: what `session` costs by itself.
+        group.bench_function("manager", |b| {
+            b.iter(|| request(&rt, &manager, black_box(header)));
+        });
+        group.finish();
+        pairs.report($name);
+    }};
+}
+
 /// The request's `Cookie` header, as the floors read it.
 fn cookie_header(request: &HttpRequest) -> &str {
     request
@@ -116,28 +149,7 @@ fn cookie_storage(c: &mut Criterion) {
             ),
         ),
     ));
-    let app = system.block_on(test::init_service(
-        App::new()
-            .wrap(sessions.clone())
-            .route("/", web::get().to(count)),
-    ));
-
-    let manager = Arc::clone(sessions.manager());
-    let rt = runtime();
-    let pairs = Pairs::default();
-    let mut group = c.benchmark_group("actix_cookie");
-    group.bench_function("floor", |b| {
-        b.iter_custom(|iters| time_pairs!(system, &floor, &app, &header, pairs, iters, |f, _| f));
-    });
-    group.bench_function("session", |b| {
-        b.iter_custom(|iters| time_pairs!(system, &floor, &app, &header, pairs, iters, |_, s| s));
-    });
-    // The manager's round trip alone, without actix-web: what `session` costs by itself.
-    group.bench_function("manager", |b| {
-        b.iter(|| request(&rt, &manager, black_box(&header)));
-    });
-    group.finish();
-    pairs.report("actix_cookie");
+    bench_group!(c, "actix_cookie", system, floor, sessions, header);
 }
 
 /// The memory floor's state: the key and the store.
@@ -167,28 +179,7 @@ fn memory_storage(c: &mut Criterion) {
             ),
         ),
     ));
-    let app = system.block_on(test::init_service(
-        App::new()
-            .wrap(sessions.clone())
-            .route("/", web::get().to(count)),
-    ));
-
-    let manager = Arc::clone(sessions.manager());
-    let rt = runtime();
-    let pairs = Pairs::default();
-    let mut group = c.benchmark_group("actix_memory");
-    group.bench_function("floor", |b| {
-        b.iter_custom(|iters| time_pairs!(system, &floor, &app, &header, pairs, iters, |f, _| f));
-    });
-    group.bench_function("session", |b| {
-        b.iter_custom(|iters| time_pairs!(system, &floor, &app, &header, pairs, iters, |_, s| s));
-    });
-    // The manager's round trip alone, without actix-web: what `session` costs by itself.
-    group.bench_function("manager", |b| {
-        b.iter(|| request(&rt, &manager, black_box(&header)));
-    });
-    group.finish();
-    pairs.report("actix_memory");
+    bench_group!(c, "actix_memory", system, floor, sessions, header);
 }
 
 criterion_group!(benches, cookie_storage, memory_storage);
